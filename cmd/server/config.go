@@ -1,0 +1,209 @@
+package main
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pnonboard/pnonboard/internal/logging"
+)
+
+// role says which halves of the service a process runs.
+type role string
+
+const (
+	roleAll    role = "all"
+	roleAPI    role = "api"
+	roleWorker role = "worker"
+)
+
+func (r role) runsAPI() bool     { return r == roleAll || r == roleAPI }
+func (r role) runsWorkers() bool { return r == roleAll || r == roleWorker }
+
+// config is every setting of the service, parsed once from the environment by parseConfig.
+// Nothing else reads the environment.
+type config struct {
+	DatabaseURL     string
+	Addr            string
+	Role            role
+	LogLevel        slog.Level
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+// configMode says what the command needs: serve needs everything, migrate only the database,
+// dev supplies the database and secrets itself.
+type configMode int
+
+const (
+	modeServe configMode = iota
+	modeMigrate
+	modeDev
+)
+
+// parseConfig reads and validates the configuration. Its error is one line naming every bad
+// or missing variable.
+func parseConfig(getenv func(string) string, mode configMode) (config, error) {
+	p := envParser{getenv: getenv}
+	cfg := config{
+		DatabaseURL:     p.str("DATABASE_URL", ""),
+		Addr:            p.addr("PNONBOARD_ADDR", ":8080"),
+		Role:            role(p.oneOf("PNONBOARD_ROLE", "all", "all", "api", "worker")),
+		LogFormat:       p.oneOf("PNONBOARD_LOG_FORMAT", "json", "json", "text"),
+		ShutdownTimeout: p.duration("PNONBOARD_SHUTDOWN_TIMEOUT", 30*time.Second),
+	}
+	cfg.LogLevel = p.level("PNONBOARD_LOG_LEVEL")
+	if mode != modeDev {
+		p.require("DATABASE_URL", cfg.DatabaseURL)
+		if cfg.DatabaseURL != "" {
+			if _, err := url.Parse(cfg.DatabaseURL); err != nil || !strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+				p.fail("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+			}
+		}
+	}
+	if err := p.err(); err != nil {
+		return config{}, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// LogValue is the configuration as logged at start-up: secrets masked.
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("database_url", redactURL(c.DatabaseURL)),
+		slog.String("addr", c.Addr),
+		slog.String("role", string(c.Role)),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", c.LogFormat),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+	)
+}
+
+// redactURL hides a URL's password (and anything that looks like one in the query).
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable, hidden)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// mask says whether a secret is set without saying anything about it.
+func mask(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "(set)"
+}
+
+// envParser collects every problem instead of stopping at the first, so one start-up failure
+// names all of them.
+type envParser struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (p *envParser) fail(name, msg string) { p.errs = append(p.errs, name+": "+msg) }
+
+func (p *envParser) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(p.errs, "; "))
+}
+
+func (p *envParser) str(name, def string) string {
+	return cmp.Or(strings.TrimSpace(p.getenv(name)), def)
+}
+
+func (p *envParser) require(name, v string) {
+	if v == "" {
+		p.fail(name, "is required")
+	}
+}
+
+func (p *envParser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(p.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, fmt.Sprintf("must be one of %s (got %q)", strings.Join(allowed, ", "), v))
+	return def
+}
+
+func (p *envParser) duration(name string, def time.Duration) time.Duration {
+	raw := p.getenv(name)
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		p.fail(name, fmt.Sprintf("must be a positive duration like 30s (got %q)", raw))
+		return def
+	}
+	return d
+}
+
+func (p *envParser) intRange(name string, def, lo, hi int) int {
+	raw := p.getenv(name)
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be a whole number from %d to %d (got %q)", lo, hi, raw))
+		return def
+	}
+	return n
+}
+
+func (p *envParser) boolean(name string, def bool) bool {
+	raw := p.getenv(name)
+	if raw == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be true or false (got %q)", raw))
+		return def
+	}
+	return b
+}
+
+func (p *envParser) addr(name, def string) string {
+	v := p.str(name, def)
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		p.fail(name, fmt.Sprintf("must be host:port or :port (got %q)", v))
+		return def
+	}
+	return v
+}
+
+func (p *envParser) level(name string) slog.Level {
+	l, err := logging.ParseLevel(p.getenv(name))
+	if err != nil {
+		p.fail(name, err.Error())
+	}
+	return l
+}

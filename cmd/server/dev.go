@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pnonboard/pnonboard/internal/logging"
+	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+)
+
+// runDev is `server dev`: a local Postgres under the data dir (started, or reused from the last
+// run), migrations, and the service with every role, logging as text. Ctrl-C drains the
+// service and then stops that Postgres.
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to serve on")
+	dataDir := fs.String("data-dir", ".devdata", "directory for the dev database and secrets (kept between runs)")
+	if help, err := parseFlags(fs, args, stderr); help || err != nil {
+		return err
+	}
+	cfg, err := parseConfig(devEnv(getenv), modeDev)
+	if err != nil {
+		return err
+	}
+	cfg.Addr = *addr
+	cfg.Role = roleAll
+	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	// 0711: the postgres OS user (when we are root) must traverse it; secrets inside are 0600.
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	// --- Postgres under the data dir
+	pg, err := pglocal.Start(ctx, &pglocal.Opts{DataDir: filepath.Join(dir, "postgres"), Durable: true})
+	if err != nil {
+		return fmt.Errorf("dev postgres: %w", err)
+	}
+	defer func() {
+		if err := pg.Stop(context.WithoutCancel(ctx)); err != nil {
+			logger.Error("stop dev postgres", "err", err)
+		}
+		logger.Info("dev postgres stopped")
+	}()
+	logger.Info("dev postgres running", "data_dir", pg.DataDir, "reused", pg.Reused, "log", pg.LogFile)
+	if cfg.DatabaseURL, err = devDatabase(ctx, pg.URL); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return serve(ctx, cfg, logger, serveOpts{
+		migrate:  true,
+		listener: ln,
+		onListening: func(addr string) {
+			fmt.Fprintf(stdout, "\npnonboard dev mode is up\n  API        http://%s\n  database   %s\n  data dir   %s\nPress Ctrl-C to stop.\n\n",
+				addr, cfg.DatabaseURL, dir)
+		},
+	})
+}
+
+// devEnv defaults dev mode to human-readable logs unless the caller chose otherwise.
+func devEnv(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != "PNONBOARD_LOG_FORMAT" {
+			return v
+		}
+		return "text"
+	}
+}
+
+// devDatabase creates (once) the "pnonboard" database on the dev server and returns its URL.
+func devDatabase(ctx context.Context, serverURL string) (string, error) {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", fmt.Errorf("dev postgres: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'pnonboard')").Scan(&exists); err != nil {
+		return "", fmt.Errorf("dev postgres: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE pnonboard"); err != nil {
+			return "", fmt.Errorf("dev postgres: create database: %w", err)
+		}
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", fmt.Errorf("dev postgres: %w", err)
+	}
+	u.Path = "/pnonboard"
+	return u.String(), nil
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running server.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runningServer is run() started in a goroutine, as a user would start the binary.
+type runningServer struct {
+	BaseURL        string
+	Stdout, Stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan error
+}
+
+// startRun starts run with args (after the program name) and env, and stops it at cleanup.
+// The address is a free loopback port unless env or args choose one.
+func startRun(t *testing.T, args []string, env map[string]string) *runningServer {
+	t.Helper()
+	addr := freeAddr(t)
+	env = withDefaults(env, map[string]string{"PNONBOARD_ADDR": addr})
+	for i, a := range args {
+		if a == "--addr" && i+1 < len(args) {
+			addr = args[i+1]
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningServer{BaseURL: "http://" + addr, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- run(ctx, append([]string{"server"}, args...), mapEnv(env), s.Stdout, s.Stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(60 * time.Second):
+			t.Errorf("run did not return after cancel; stderr:\n%s", s.Stderr)
+		}
+	})
+	return s
+}
+
+// stop cancels run (like Ctrl-C) and returns its error.
+func (s *runningServer) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err // let cleanup see it too
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("run did not return after cancel; stderr:\n%s", s.Stderr)
+		return nil
+	}
+}
+
+// waitReady polls /readyz until 200, failing with the server's logs after limit.
+func (s *runningServer) waitReady(t *testing.T, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-s.done:
+			t.Fatalf("run returned early: %v\nstderr:\n%s", err, s.Stderr)
+		default:
+		}
+		resp, err := http.Get(s.BaseURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("not ready after %s; stderr:\n%s", limit, s.Stderr)
+}
+
+func (s *runningServer) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(s.BaseURL + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func mapEnv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func withDefaults(env, defaults map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+len(defaults))
+	for k, v := range defaults {
+		out[k] = v
+	}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
+
+func TestRunServe(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ReadyAfterMigrateThenNotReadyWhenDatabaseGone", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewEmptyDB(t)
+		env := map[string]string{"DATABASE_URL": db.URL}
+
+		// Unmigrated: the process serves, but is not ready.
+		srv := startRun(t, []string{"serve"}, env)
+		require.Eventually(t, func() bool {
+			resp, err := http.Get(srv.BaseURL + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil && resp.StatusCode == http.StatusOK
+		}, 30*time.Second, 20*time.Millisecond)
+		code, body := srv.get(t, "/readyz")
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Contains(t, body, "expects")
+		require.NoError(t, srv.stop(t))
+
+		var out syncBuffer
+		require.NoError(t, run(context.Background(), []string{"server", "migrate", "up"}, mapEnv(env), &out, io.Discard))
+		require.Contains(t, out.String(), "OK")
+
+		srv = startRun(t, []string{"serve"}, env)
+		srv.waitReady(t, 30*time.Second)
+
+		// The database disappears under the running service: /readyz says so, /healthz does not.
+		_, err := db.Pool.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		require.NoError(t, err)
+		dropDatabase(t, db)
+		code, body = srv.get(t, "/readyz")
+		require.Equal(t, http.StatusServiceUnavailable, code, body)
+		require.Contains(t, body, `"code":"not_ready"`)
+		code, _ = srv.get(t, "/healthz")
+		require.Equal(t, http.StatusOK, code)
+	})
+
+	t.Run("MigrateFlagAppliesMigrations", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewEmptyDB(t)
+		srv := startRun(t, []string{"serve", "--migrate"}, map[string]string{"DATABASE_URL": db.URL})
+		srv.waitReady(t, 30*time.Second)
+		code, body := srv.get(t, "/openapi.yaml")
+		require.Equal(t, http.StatusOK, code)
+		require.True(t, strings.HasPrefix(body, "openapi: 3.1"))
+		require.NoError(t, srv.stop(t))
+		require.Contains(t, srv.Stderr.String(), `"msg":"stopped"`)
+	})
+}
+
+// dropDatabase removes db's database from under its users, as an outage would.
+func dropDatabase(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	db.Pool.Close()
+	admin := strings.Replace(db.URL, "/"+db.Name, "/postgres", 1)
+	conn, err := pgx.Connect(context.Background(), admin)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), fmt.Sprintf("DROP DATABASE %q WITH (FORCE)", db.Name))
+	require.NoError(t, err)
+}

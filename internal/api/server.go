@@ -1,0 +1,69 @@
+// Package api is pnonboard's HTTP surface: a chi router whose every route is listed in
+// routes.go with the scope it needs, typed endpoint functions, and problem+json errors.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Options wires the server. Logger and Ready are required.
+type Options struct {
+	Logger *slog.Logger
+	// Ready reports whether the service can serve: database reachable, migrations current.
+	Ready func(ctx context.Context) error
+	// OpenAPI is the contract served at /openapi.yaml.
+	OpenAPI []byte
+	// MaxBodyBytes caps request bodies (413 beyond); zero means 64 KiB.
+	MaxBodyBytes int64
+	// RequestTimeout bounds each request's context; zero means 30 s.
+	RequestTimeout time.Duration
+	// OnRequest, when set, is told of every finished request (for metrics).
+	OnRequestFunc func(method, route string, status int, elapsed time.Duration)
+}
+
+// Server holds the API's dependencies; NewServer exposes it as an http.Handler.
+type Server struct {
+	logger         *slog.Logger
+	ready          func(ctx context.Context) error
+	openAPI        []byte
+	maxBody        int64
+	requestTimeout time.Duration
+	onRequest      func(method, route string, status int, elapsed time.Duration)
+}
+
+// NewServer builds the router: middleware once, then every route of routes.go.
+func NewServer(opts *Options) http.Handler {
+	s := &Server{
+		logger:         opts.Logger,
+		ready:          opts.Ready,
+		openAPI:        opts.OpenAPI,
+		maxBody:        opts.MaxBodyBytes,
+		requestTimeout: opts.RequestTimeout,
+		onRequest:      opts.OnRequestFunc,
+	}
+	if s.maxBody == 0 {
+		s.maxBody = 64 << 10
+	}
+	if s.requestTimeout == 0 {
+		s.requestTimeout = 30 * time.Second
+	}
+	return s.router()
+}
+
+func (s *Server) router() chi.Router {
+	r := chi.NewRouter()
+	r.Use(requestID, s.observe, s.recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	s.addRoutes(r)
+	return r
+}
