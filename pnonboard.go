@@ -3,7 +3,7 @@
 package pnonboard
 
 import (
-	_ "embed"
+	"embed"
 	"io/fs"
 )
 
@@ -13,5 +13,15 @@ var openAPI string
 // OpenAPI returns the HTTP contract served at /openapi.yaml.
 func OpenAPI() []byte { return []byte(openAPI) }
 
-// Migrations returns the goose SQL migrations (River's schema is added by internal/postgres).
-func Migrations() fs.FS { return nil }
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the goose SQL migrations (River's schema is added by internal/postgres as
+// version 1, so these start at 2).
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the directory is embedded at build time; it cannot be missing
+	}
+	return sub
+}

@@ -66,12 +66,29 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	var devKey string
 	return serve(ctx, cfg, logger, serveOpts{
 		migrate:  true,
 		listener: ln,
+		beforeServe: func(ctx context.Context, svc *services) error {
+			devKey, err = ensureDevKey(ctx, svc.keys, dir)
+			return err
+		},
 		onListening: func(addr string) {
-			fmt.Fprintf(stdout, "\npnonboard dev mode is up\n  API        http://%s\n  database   %s\n  data dir   %s\nPress Ctrl-C to stop.\n\n",
-				addr, cfg.DatabaseURL, dir)
+			fmt.Fprintf(stdout, `
+pnonboard dev mode is up
+  API        http://%[1]s
+  API key    %[2]s
+             (every scope; also in %[3]s/api-key)
+  database   %[4]s
+  data dir   %[3]s
+
+Try it:
+  curl -H "Authorization: Bearer $(cat %[3]s/api-key)" http://%[1]s/v1/api-keys
+
+Press Ctrl-C to stop.
+
+`, addr, devKey, dir, cfg.DatabaseURL)
 		},
 	})
 }

@@ -18,6 +18,8 @@ commands:
   serve                 run the API and the workers (default)
   migrate up|down|status
                         apply, roll back one, or list database migrations
+  apikey create|list|revoke
+                        manage API keys (create prints the key once, on stdout)
   dev [--addr ADDR] [--data-dir DIR]
                         everything for a newcomer in one process: a local Postgres under DIR,
                         migrations, the PubNub sandbox, workers, the API and a dev API key
@@ -43,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

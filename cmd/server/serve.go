@@ -18,6 +18,7 @@ import (
 
 	"github.com/pnonboard/pnonboard"
 	"github.com/pnonboard/pnonboard/internal/api"
+	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
@@ -43,8 +44,15 @@ type serveOpts struct {
 	mount func(mux *http.ServeMux)
 	// listener, when set, is used instead of listening on cfg.Addr.
 	listener net.Listener
+	// beforeServe runs after migrations, before the listener opens (dev mode's key).
+	beforeServe func(ctx context.Context, svc *services) error
 	// onListening runs once the server accepts connections (dev mode's banner).
 	onListening func(addr string)
+}
+
+// services are the domain services built from the pool, shared by the API and the workers.
+type services struct {
+	keys *auth.Service
 }
 
 // serve wires and runs the service until ctx ends, then shuts it down in a fixed order: stop
@@ -71,6 +79,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		}
 	}
 
+	// --- Domain services
+	svc := &services{
+		keys: auth.NewService(pool, nil),
+	}
+	if opts.beforeServe != nil {
+		if err := opts.beforeServe(ctx, svc); err != nil {
+			return err
+		}
+	}
+
 	// --- River
 	riverClient, err := newRiverClient(pool, cfg, logger)
 	if err != nil {
@@ -81,6 +99,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	handler := api.NewServer(&api.Options{
 		Logger:  logger,
 		Ready:   readiness(pool, migrator),
+		Keys:    svc.keys,
 		OpenAPI: pnonboard.OpenAPI(),
 	})
 	mux := http.NewServeMux()

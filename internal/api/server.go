@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/pnonboard/pnonboard/internal/auth"
 )
 
 // Options wires the server. Logger and Ready are required.
@@ -16,6 +18,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready reports whether the service can serve: database reachable, migrations current.
 	Ready func(ctx context.Context) error
+	// Keys issues and checks API keys.
+	Keys *auth.Service
 	// OpenAPI is the contract served at /openapi.yaml.
 	OpenAPI []byte
 	// MaxBodyBytes caps request bodies (413 beyond); zero means 64 KiB.
@@ -30,6 +34,8 @@ type Options struct {
 type Server struct {
 	logger         *slog.Logger
 	ready          func(ctx context.Context) error
+	auth           Authenticator
+	keys           *auth.Service
 	openAPI        []byte
 	maxBody        int64
 	requestTimeout time.Duration
@@ -41,6 +47,8 @@ func NewServer(opts *Options) http.Handler {
 	s := &Server{
 		logger:         opts.Logger,
 		ready:          opts.Ready,
+		auth:           opts.Keys,
+		keys:           opts.Keys,
 		openAPI:        opts.OpenAPI,
 		maxBody:        opts.MaxBodyBytes,
 		requestTimeout: opts.RequestTimeout,
@@ -66,4 +74,10 @@ func (s *Server) router() chi.Router {
 	})
 	s.addRoutes(r)
 	return r
+}
+
+// route registers a handler that needs a key with scope. Every non-public route goes through
+// here, so none can be added without a scope.
+func (s *Server) route(r chi.Router, method, pattern string, scope auth.Scope, h http.Handler) {
+	r.Method(method, pattern, &scopedHandler{s: s, scope: scope, next: h})
 }

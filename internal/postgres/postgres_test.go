@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
@@ -95,7 +96,7 @@ func TestMigrator(t *testing.T) {
 	t.Run("UpDownUpRoundTrip", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewEmptyDB(t)
-		m, err := postgres.NewMigrator(db.Pool, pgtest.MigrationsFS(), nil)
+		m, err := postgres.NewMigrator(db.Pool, pnonboard.Migrations(), nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = m.Close() })
 
@@ -138,7 +139,7 @@ func TestMigrator(t *testing.T) {
 		errs := make(chan error, 3)
 		for range 3 {
 			go func() {
-				m, err := postgres.NewMigrator(db.Pool, pgtest.MigrationsFS(), nil)
+				m, err := postgres.NewMigrator(db.Pool, pnonboard.Migrations(), nil)
 				if err != nil {
 					errs <- err
 					return

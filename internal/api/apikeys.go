@@ -1,0 +1,124 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pnonboard/pnonboard/internal/auth"
+)
+
+// apiKeyJSON is an API key as the API shows it: never the key itself, except once, on create.
+type apiKeyJSON struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Scopes     []string   `json:"scopes"`
+	CreatedBy  string     `json:"createdBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  time.Time  `json:"expiresAt"`
+	RevokedAt  *time.Time `json:"revokedAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+}
+
+func apiKeyFrom(k *auth.Key) apiKeyJSON {
+	scopes := make([]string, len(k.Scopes))
+	for i, s := range k.Scopes {
+		scopes[i] = string(s)
+	}
+	return apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: scopes, CreatedBy: k.CreatedBy,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, LastUsedAt: k.LastUsedAt}
+}
+
+type createAPIKeyRequest struct {
+	Body struct {
+		Name      string   `json:"name"`
+		Scopes    []string `json:"scopes"`
+		ExpiresIn string   `json:"expiresIn"`
+	}
+	scopes    []auth.Scope
+	expiresIn time.Duration
+}
+
+func (r *createAPIKeyRequest) body() (any, bool) { return &r.Body, false }
+
+func (r *createAPIKeyRequest) validate() map[string]string {
+	errs := map[string]string{}
+	if strings.TrimSpace(r.Body.Name) == "" {
+		errs["name"] = "is required"
+	} else if len(r.Body.Name) > 100 {
+		errs["name"] = "must be at most 100 characters"
+	}
+	scopes, err := auth.ParseScopes(r.Body.Scopes)
+	if err != nil {
+		errs["scopes"] = err.Error()
+	}
+	r.scopes = scopes
+	if r.Body.ExpiresIn != "" {
+		d, err := auth.ParseExpiry(r.Body.ExpiresIn)
+		switch {
+		case err != nil:
+			errs["expiresIn"] = err.Error()
+		case d > auth.MaxKeyExpiry:
+			errs["expiresIn"] = "must be at most one year (365d)"
+		}
+		r.expiresIn = d
+	}
+	return errs
+}
+
+type createAPIKeyResponse struct {
+	apiKeyJSON
+	// Key is the API key itself, shown this once.
+	Key string `json:"key"`
+}
+
+func (createAPIKeyResponse) statusCode() int { return http.StatusCreated }
+
+// createAPIKey issues a key; the response is the only place the key ever appears.
+func (s *Server) createAPIKey(ctx context.Context, req *createAPIKeyRequest) (createAPIKeyResponse, error) {
+	key, plaintext, err := s.keys.Create(ctx, auth.CreateParams{
+		Name: req.Body.Name, Scopes: req.scopes, ExpiresIn: req.expiresIn, CreatedBy: auth.ActorFrom(ctx),
+	})
+	if err != nil {
+		return createAPIKeyResponse{}, err
+	}
+	return createAPIKeyResponse{apiKeyJSON: apiKeyFrom(key), Key: plaintext}, nil
+}
+
+type listAPIKeysRequest struct{}
+
+type listAPIKeysResponse struct {
+	Data []apiKeyJSON `json:"data"`
+}
+
+func (s *Server) listAPIKeys(ctx context.Context, _ *listAPIKeysRequest) (listAPIKeysResponse, error) {
+	keys, err := s.keys.List(ctx)
+	if err != nil {
+		return listAPIKeysResponse{}, err
+	}
+	out := listAPIKeysResponse{Data: make([]apiKeyJSON, 0, len(keys))}
+	for _, k := range keys {
+		out.Data = append(out.Data, apiKeyFrom(k))
+	}
+	return out, nil
+}
+
+type revokeAPIKeyRequest struct{ id string }
+
+func (r *revokeAPIKeyRequest) extract(req *http.Request) error {
+	r.id = chi.URLParam(req, "id")
+	return nil
+}
+
+// revokeAPIKey revokes at once; revoking twice is harmless and keeps the first time.
+func (s *Server) revokeAPIKey(ctx context.Context, req *revokeAPIKeyRequest) (apiKeyJSON, error) {
+	key, err := s.keys.Revoke(ctx, req.id)
+	if err != nil {
+		return apiKeyJSON{}, err
+	}
+	return apiKeyFrom(key), nil
+}

@@ -1,0 +1,144 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard"
+	"github.com/pnonboard/pnonboard/internal/api"
+	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/logging"
+	"github.com/pnonboard/pnonboard/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
+
+// syncBuffer collects log output written concurrently.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testServer is the API over a real database, served by httptest.
+type testServer struct {
+	db      *pgtest.DB
+	keys    *auth.Service
+	handler http.Handler
+	srv     *httptest.Server
+	logs    *syncBuffer
+	spec    *specValidator
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	logs := &syncBuffer{}
+	ts := &testServer{db: db, keys: auth.NewService(db.Pool, nil), logs: logs, spec: newSpecValidator(t)}
+	ts.handler = api.NewServer(&api.Options{
+		Logger:  logging.New(logs, "json", slog.LevelDebug),
+		Ready:   func(context.Context) error { return nil },
+		Keys:    ts.keys,
+		OpenAPI: pnonboard.OpenAPI(),
+	})
+	ts.srv = httptest.NewServer(ts.handler)
+	t.Cleanup(ts.srv.Close)
+	return ts
+}
+
+// key mints a key with exactly scopes.
+func (ts *testServer) key(t *testing.T, scopes ...auth.Scope) string {
+	t.Helper()
+	_, plaintext, err := ts.keys.Create(context.Background(), auth.CreateParams{Name: "test", Scopes: scopes, CreatedBy: auth.SystemActor("test")})
+	require.NoError(t, err)
+	return plaintext
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map (or fails the test).
+func (r *response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), string(r.Body))
+	return m
+}
+
+// do sends method path with body (a string or a value to encode) and key ("" for none).
+func (ts *testServer) do(t *testing.T, method, path, key string, body any) *response {
+	t.Helper()
+	header := ""
+	if key != "" {
+		header = "Bearer " + key
+	}
+	return ts.send(t, method, path, header, body)
+}
+
+// doHeader sends a bodiless request with a raw Authorization header ("" for none).
+func (ts *testServer) doHeader(t *testing.T, method, path, authorization string) *response {
+	t.Helper()
+	return ts.send(t, method, path, authorization, nil)
+}
+
+func (ts *testServer) send(t *testing.T, method, path, authorization string, body any) *response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		enc, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(enc)
+	}
+	req, err := http.NewRequest(method, ts.srv.URL+path, rd)
+	require.NoError(t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := ts.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	ts.spec.check(t, req, resp.StatusCode, resp.Header, b)
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

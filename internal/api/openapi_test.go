@@ -1,0 +1,93 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sort"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard"
+)
+
+// loadSpec parses and validates openapi.yaml, with servers cleared so any test host matches.
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(pnonboard.OpenAPI())
+	require.NoError(t, err)
+	require.NoError(t, doc.Validate(context.Background()))
+	doc.Servers = nil
+	return doc
+}
+
+// specValidator checks real responses against the spec.
+type specValidator struct {
+	router routers.Router
+}
+
+func newSpecValidator(t *testing.T) *specValidator {
+	t.Helper()
+	router, err := legacy.NewRouter(loadSpec(t))
+	require.NoError(t, err)
+	return &specValidator{router: router}
+}
+
+// check fails t if resp (to req) is not what the spec promises for the operation. Requests the
+// spec does not describe (unknown paths) are not checked.
+func (v *specValidator) check(t *testing.T, req *http.Request, status int, header http.Header, body []byte) {
+	t.Helper()
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: status, Header: header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	require.NoError(t, openapi3filter.ValidateResponse(context.Background(), out),
+		"%s %s → %d does not match openapi.yaml:\n%s", req.Method, req.URL.Path, status, body)
+}
+
+// TestOpenAPIMatchesRouter: the spec's operations and the router's routes are the same set,
+// and every guarded operation's x-required-scope is the scope the router enforces.
+func TestOpenAPIMatchesRouter(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	ts := newTestServer(t)
+
+	specOps := map[string]string{} // "METHOD /path" → required scope ("" if public)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			scope, _ := op.Extensions["x-required-scope"].(string)
+			if op.Security == nil || len(*op.Security) > 0 {
+				require.NotEmpty(t, scope, "%s %s needs x-required-scope", method, path)
+			}
+			specOps[method+" "+path] = scope
+		}
+	}
+	routerOps := map[string]string{}
+	for _, rt := range walkRoutes(t, ts.handler) {
+		routerOps[rt.method+" "+rt.pattern] = string(rt.scope)
+	}
+	require.Equal(t, sortedKeys(specOps), sortedKeys(routerOps), "router and openapi.yaml disagree on the operations")
+	require.Equal(t, specOps, routerOps, "router and openapi.yaml disagree on scopes")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,319 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Key format: "pno_" + 8 lookup characters + "_" + 43 characters of secret (32 random bytes,
+// base64url). The first 12 characters ("pno_" + lookup) are the visible prefix: stored in the
+// clear, shown in listings, and used to find the row; the hash of the whole key is compared in
+// constant time.
+const (
+	keyPrefix    = "pno_"
+	lookupLen    = 8
+	secretBytes  = 32
+	keyLen       = len(keyPrefix) + lookupLen + 1 + 43
+	lookupChars  = "abcdefghijkmnpqrstuvwxyz23456789" // no 0/o/1/l: readable in a support ticket
+	nameMaxLen   = 100
+	touchEvery   = time.Minute // last_used_at is written at most this often per key
+	MaxKeyExpiry = 365 * 24 * time.Hour
+)
+
+// Errors returned by Service.
+var (
+	// ErrUnauthenticated means the presented key is malformed, unknown, expired or revoked. It
+	// deliberately does not say which.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrNotFound means no key has the given ID.
+	ErrNotFound = errors.New("api key not found")
+)
+
+// InvalidError is a rejected CreateParams; Field names the parameter.
+type InvalidError struct{ Field, Message string }
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Message }
+
+// Key is an API key's record; the key itself is only ever returned by Create.
+type Key struct {
+	ID         string
+	Prefix     string
+	Name       string
+	Scopes     []Scope
+	CreatedBy  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+}
+
+// Has reports whether the key carries scope.
+func (k *Key) Has(scope Scope) bool { return slices.Contains(k.Scopes, scope) }
+
+// Actor names who did something, for the audit trail: the key's ID and name.
+func (k *Key) Actor() Actor { return Actor{KeyID: k.ID, Name: k.Name} }
+
+// Actor identifies the caller behind a request. System work uses SystemActor.
+type Actor struct {
+	KeyID string
+	Name  string
+}
+
+// String renders the actor as the timeline shows it: "key:<name> (<id>)", or the system name.
+func (a Actor) String() string {
+	if a.KeyID == "" {
+		return a.Name
+	}
+	return fmt.Sprintf("key:%s (%s)", a.Name, a.KeyID)
+}
+
+// SystemActor is the actor for pnonboard's own work (workers, CLI).
+func SystemActor(name string) Actor { return Actor{Name: name} }
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the authenticated actor.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor in ctx, or "unknown" outside an authenticated request.
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	return SystemActor("unknown")
+}
+
+// Service creates, lists, revokes and authenticates keys.
+type Service struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// NewService returns a Service over pool. now may be nil (time.Now).
+func NewService(pool *pgxpool.Pool, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{pool: pool, now: now}
+}
+
+// CreateParams describe a new key. ExpiresIn zero means the maximum, one year.
+type CreateParams struct {
+	Name      string
+	Scopes    []Scope
+	ExpiresIn time.Duration
+	CreatedBy Actor
+}
+
+// Create makes a key and returns its record and the key itself, which is not stored and
+// cannot be shown again. Returns *InvalidError for bad params.
+func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, error) {
+	name := strings.TrimSpace(p.Name)
+	switch {
+	case name == "":
+		return nil, "", &InvalidError{"name", "is required"}
+	case len(name) > nameMaxLen:
+		return nil, "", &InvalidError{"name", fmt.Sprintf("must be at most %d characters", nameMaxLen)}
+	case len(p.Scopes) == 0:
+		return nil, "", &InvalidError{"scopes", "at least one scope is required"}
+	case p.ExpiresIn < 0:
+		return nil, "", &InvalidError{"expiresIn", "must be positive"}
+	case p.ExpiresIn > MaxKeyExpiry:
+		return nil, "", &InvalidError{"expiresIn", "must be at most one year (8760h)"}
+	}
+	scopes, err := ParseScopes(scopeStrings(p.Scopes)) // validated, deduplicated, canonical order
+	if err != nil {
+		return nil, "", &InvalidError{"scopes", err.Error()}
+	}
+	expiresIn := p.ExpiresIn
+	if expiresIn == 0 {
+		expiresIn = MaxKeyExpiry
+	}
+	now := s.now().UTC()
+	for attempt := 0; ; attempt++ {
+		plaintext, prefix := newKey()
+		sum := sha256.Sum256([]byte(plaintext))
+		key, err := scanKey(s.pool.QueryRow(ctx, `
+			INSERT INTO api_keys (prefix, hash, name, scopes, created_by, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING `+keyColumns,
+			prefix, sum[:], name, scopeStrings(scopes), p.CreatedBy.String(), now, now.Add(expiresIn)))
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && attempt < 3 { // prefix collision: ~1 in 10^12
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("insert api key: %w", err)
+		}
+		return key, plaintext, nil
+	}
+}
+
+// List returns every key, newest first, revoked and expired included.
+func (s *Service) List(ctx context.Context) ([]*Key, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Key, error) { return scanKey(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	return keys, nil
+}
+
+// Revoke revokes the key with id at once; revoking a revoked key changes nothing. Returns
+// ErrNotFound for an unknown id.
+func (s *Service) Revoke(ctx context.Context, id string) (*Key, error) {
+	key, err := scanKey(s.pool.QueryRow(ctx, `
+		UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)
+		WHERE id = $1 RETURNING `+keyColumns, id, s.now().UTC()))
+	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("revoke api key: %w", err)
+	}
+	return key, nil
+}
+
+// Authenticate returns the live key matching token. Returns ErrUnauthenticated, without
+// saying why, for a malformed, unknown, expired or revoked key.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) {
+	prefix, ok := parseKey(token)
+	if !ok {
+		return nil, ErrUnauthenticated
+	}
+	var hash []byte
+	key := &Key{}
+	err := s.pool.QueryRow(ctx, `SELECT hash, `+keyColumns+` FROM api_keys WHERE prefix = $1`, prefix).
+		Scan(append([]any{&hash}, key.fields()...)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up api key: %w", err)
+	}
+	key.finish()
+	sum := sha256.Sum256([]byte(token))
+	now := s.now()
+	if subtle.ConstantTimeCompare(sum[:], hash) != 1 || key.RevokedAt != nil || !now.Before(key.ExpiresAt) {
+		return nil, ErrUnauthenticated
+	}
+	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= touchEvery {
+		// Throttled: at most one write per key per minute, not one per request.
+		if _, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, key.ID, now.UTC()); err != nil {
+			return nil, fmt.Errorf("touch api key: %w", err)
+		}
+	}
+	return key, nil
+}
+
+const keyColumns = `id::text, prefix, name, scopes, created_by, created_at, expires_at, revoked_at, last_used_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func (k *Key) fields() []any {
+	return []any{&k.ID, &k.Prefix, &k.Name, &k.Scopes, &k.CreatedBy, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt}
+}
+
+func (k *Key) finish() {
+	k.CreatedAt, k.ExpiresAt = k.CreatedAt.UTC(), k.ExpiresAt.UTC()
+	for _, t := range []*time.Time{k.RevokedAt, k.LastUsedAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+}
+
+func scanKey(row scanner) (*Key, error) {
+	k := &Key{}
+	if err := row.Scan(k.fields()...); err != nil {
+		return nil, err
+	}
+	k.finish()
+	return k, nil
+}
+
+func scopeStrings(scopes []Scope) []string {
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// newKey returns a fresh key and its visible prefix.
+func newKey() (plaintext, prefix string) {
+	lookup := make([]byte, lookupLen)
+	for i := range lookup {
+		lookup[i] = lookupChars[randIndex(len(lookupChars))]
+	}
+	secret := make([]byte, secretBytes)
+	_, _ = rand.Read(secret) // never fails on supported platforms (Go 1.24+ crashes instead)
+	prefix = keyPrefix + string(lookup)
+	return prefix + "_" + base64.RawURLEncoding.EncodeToString(secret), prefix
+}
+
+func randIndex(n int) int {
+	var b [1]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if int(b[0]) < 256-256%n { // reject to stay uniform
+			return int(b[0]) % n
+		}
+	}
+}
+
+// parseKey checks a presented key's shape and returns its lookup prefix.
+func parseKey(token string) (string, bool) {
+	if len(token) != keyLen || !strings.HasPrefix(token, keyPrefix) || token[len(keyPrefix)+lookupLen] != '_' {
+		return "", false
+	}
+	prefix := token[:len(keyPrefix)+lookupLen]
+	for _, c := range prefix[len(keyPrefix):] {
+		if !strings.ContainsRune(lookupChars, c) {
+			return "", false
+		}
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(token[len(prefix)+1:]); err != nil {
+		return "", false
+	}
+	return prefix, true
+}
+
+func isInvalidUUID(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22P02" // invalid_text_representation
+}
+
+// ParseExpiry reads a key lifetime: a Go duration ("720h") or whole days ("90d").
+func ParseExpiry(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("invalid duration %q: use whole days like 90d or a duration like 720h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid duration %q: use whole days like 90d or a duration like 720h", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,219 @@
+package auth_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
+
+// clock is a settable time source for expiry and throttling tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestService(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	type testBundle struct {
+		db    *pgtest.DB
+		svc   *auth.Service
+		clock *clock
+	}
+	setup := func(t *testing.T) *testBundle {
+		t.Helper()
+		db := pgtest.NewDB(t)
+		c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+		return &testBundle{db: db, svc: auth.NewService(db.Pool, c.Now), clock: c}
+	}
+	create := func(t *testing.T, b *testBundle, p auth.CreateParams) (*auth.Key, string) {
+		t.Helper()
+		if p.Name == "" {
+			p.Name = "partner backend"
+		}
+		if p.Scopes == nil {
+			p.Scopes = []auth.Scope{auth.ScopeTenantsRead}
+		}
+		key, plaintext, err := b.svc.Create(ctx, p)
+		require.NoError(t, err)
+		return key, plaintext
+	}
+
+	t.Run("CreateThenAuthenticate", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		key, plaintext := create(t, b, auth.CreateParams{Scopes: []auth.Scope{auth.ScopeTenantsWrite, auth.ScopeTenantsRead}, CreatedBy: auth.SystemActor("cli")})
+		require.True(t, strings.HasPrefix(plaintext, key.Prefix+"_"))
+		require.True(t, strings.HasPrefix(key.Prefix, "pno_"))
+		require.Len(t, key.Prefix, 12)
+		require.Equal(t, b.clock.Now().Add(auth.MaxKeyExpiry), key.ExpiresAt, "default expiry is one year")
+		require.Equal(t, "cli", key.CreatedBy)
+
+		got, err := b.svc.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+		require.Equal(t, key.ID, got.ID)
+		require.Equal(t, []auth.Scope{auth.ScopeTenantsRead, auth.ScopeTenantsWrite}, got.Scopes)
+		require.True(t, got.Has(auth.ScopeTenantsWrite))
+		require.False(t, got.Has(auth.ScopeAdmin))
+	})
+
+	t.Run("DatabaseHoldsNoPlaintext", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, plaintext := create(t, b, auth.CreateParams{})
+		secret := plaintext[strings.LastIndex(plaintext, "_")+1:]
+		var dump string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT string_agg(t::text, ' ') FROM api_keys t`).Scan(&dump))
+		require.NotContains(t, dump, secret)
+		require.NotContains(t, dump, plaintext)
+	})
+
+	t.Run("RefusedWithoutSayingWhy", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, plaintext := create(t, b, auth.CreateParams{})
+		wrongSecret := plaintext[:len(plaintext)-1] + map[bool]string{true: "A", false: "B"}[plaintext[len(plaintext)-1] != 'A']
+		unknownPrefix := "pno_zzzzzzzz" + plaintext[12:]
+		for name, token := range map[string]string{
+			"Empty": "", "Garbage": "hello", "WrongSecret": wrongSecret, "UnknownPrefix": unknownPrefix,
+			"Truncated": plaintext[:len(plaintext)-2], "Extended": plaintext + "x",
+		} {
+			_, err := b.svc.Authenticate(ctx, token)
+			require.ErrorIs(t, err, auth.ErrUnauthenticated, name)
+			require.Equal(t, "unauthenticated", err.Error(), name)
+		}
+	})
+
+	t.Run("ExpiredKeyIsRefused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, plaintext := create(t, b, auth.CreateParams{ExpiresIn: time.Hour})
+		_, err := b.svc.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+		b.clock.Advance(time.Hour)
+		_, err = b.svc.Authenticate(ctx, plaintext)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	})
+
+	t.Run("RevokedKeyIsRefusedAtOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		key, plaintext := create(t, b, auth.CreateParams{})
+		revoked, err := b.svc.Revoke(ctx, key.ID)
+		require.NoError(t, err)
+		require.NotNil(t, revoked.RevokedAt)
+		_, err = b.svc.Authenticate(ctx, plaintext)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+
+		// Revoking again keeps the first revocation time.
+		b.clock.Advance(time.Hour)
+		again, err := b.svc.Revoke(ctx, key.ID)
+		require.NoError(t, err)
+		require.Equal(t, revoked.RevokedAt, again.RevokedAt)
+	})
+
+	t.Run("RevokeUnknownIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.svc.Revoke(ctx, "3b241101-e2bb-4255-8caf-4136c566a962")
+		require.ErrorIs(t, err, auth.ErrNotFound)
+		_, err = b.svc.Revoke(ctx, "not-a-uuid")
+		require.ErrorIs(t, err, auth.ErrNotFound)
+	})
+
+	t.Run("LastUsedIsThrottled", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		key, plaintext := create(t, b, auth.CreateParams{})
+		lastUsed := func() *time.Time {
+			keys, err := b.svc.List(ctx)
+			require.NoError(t, err)
+			for _, k := range keys {
+				if k.ID == key.ID {
+					return k.LastUsedAt
+				}
+			}
+			t.Fatal("key not listed")
+			return nil
+		}
+		require.Nil(t, lastUsed())
+		_, err := b.svc.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+		first := lastUsed()
+		require.NotNil(t, first)
+
+		b.clock.Advance(30 * time.Second)
+		_, err = b.svc.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+		require.Equal(t, first, lastUsed(), "a second use within a minute writes nothing")
+
+		b.clock.Advance(31 * time.Second)
+		_, err = b.svc.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+		require.Equal(t, b.clock.Now(), *lastUsed())
+	})
+
+	t.Run("InvalidParams", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for name, p := range map[string]auth.CreateParams{
+			"name":      {Name: " ", Scopes: []auth.Scope{auth.ScopeAdmin}},
+			"scopes":    {Name: "x"},
+			"expiresIn": {Name: "x", Scopes: []auth.Scope{auth.ScopeAdmin}, ExpiresIn: auth.MaxKeyExpiry + time.Second},
+		} {
+			_, _, err := b.svc.Create(ctx, p)
+			var inv *auth.InvalidError
+			require.ErrorAs(t, err, &inv, name)
+			require.Equal(t, name, inv.Field)
+		}
+	})
+}
+
+func TestParseScopes(t *testing.T) {
+	t.Parallel()
+	got, err := auth.ParseScopes([]string{"admin", "tenants:read", "admin"})
+	require.NoError(t, err)
+	require.Equal(t, []auth.Scope{auth.ScopeTenantsRead, auth.ScopeAdmin}, got)
+
+	_, err = auth.ParseScopes([]string{"tenants:read", "root", "god"})
+	require.ErrorContains(t, err, `unknown scope "root", "god"`)
+	_, err = auth.ParseScopes(nil)
+	require.ErrorContains(t, err, "at least one scope")
+}
+
+func TestParseExpiry(t *testing.T) {
+	t.Parallel()
+	d, err := auth.ParseExpiry("90d")
+	require.NoError(t, err)
+	require.Equal(t, 90*24*time.Hour, d)
+	d, err = auth.ParseExpiry("36h")
+	require.NoError(t, err)
+	require.Equal(t, 36*time.Hour, d)
+	for _, bad := range []string{"", "0d", "-1h", "soon", "1.5d"} {
+		_, err := auth.ParseExpiry(bad)
+		require.Error(t, err, bad)
+	}
+}

@@ -1,0 +1,67 @@
+// Package auth issues and checks pnonboard's API keys. Keys are modelled on PubNub's own
+// service-integration keys: random, shown once, stored only as a SHA-256 hash with a short
+// visible prefix, scoped to least privilege, expiring within a year, and revocable.
+package auth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Scope is one permission a key can carry. Scopes do not imply each other: admin grants key
+// management and the job UI, nothing else.
+type Scope string
+
+// The scopes, as DESIGN.md §8 lists them.
+const (
+	ScopeTenantsRead     Scope = "tenants:read"
+	ScopeTenantsWrite    Scope = "tenants:write"
+	ScopeTenantsDisable  Scope = "tenants:disable"
+	ScopeCredentialsRead Scope = "credentials:read"
+	ScopeWebhooksRead    Scope = "webhooks:read"
+	ScopeWebhooksWrite   Scope = "webhooks:write"
+	ScopeAdmin           Scope = "admin"
+)
+
+// AllScopes lists every scope, in a stable order.
+func AllScopes() []Scope {
+	return []Scope{ScopeTenantsRead, ScopeTenantsWrite, ScopeTenantsDisable, ScopeCredentialsRead,
+		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeAdmin}
+}
+
+// ParseScopes validates names, drops duplicates and returns them in AllScopes order. It
+// rejects an empty list and names every unknown scope.
+func ParseScopes(names []string) ([]Scope, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("at least one scope is required (one of %s)", scopeList())
+	}
+	var unknown []string
+	seen := map[Scope]bool{}
+	for _, n := range names {
+		s := Scope(strings.TrimSpace(n))
+		if !slices.Contains(AllScopes(), s) {
+			unknown = append(unknown, fmt.Sprintf("%q", n))
+			continue
+		}
+		seen[s] = true
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("unknown scope %s (want %s)", strings.Join(unknown, ", "), scopeList())
+	}
+	var out []Scope
+	for _, s := range AllScopes() {
+		if seen[s] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func scopeList() string {
+	names := make([]string, 0, len(AllScopes()))
+	for _, s := range AllScopes() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}
