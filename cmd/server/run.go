@@ -20,6 +20,7 @@ commands:
                         apply, roll back one, or list database migrations
   apikey create|list|revoke
                         manage API keys (create prints the key once, on stdout)
+  sandbox [--addr ADDR]  the PubNub Admin API sandbox, standalone, at /v2/...
   dev [--addr ADDR] [--data-dir DIR]
                         everything for a newcomer in one process: a local Postgres under DIR,
                         migrations, the PubNub sandbox, workers, the API and a dev API key
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, rest, getenv, stdout, stderr)
+	case "sandbox":
+		return runSandbox(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// maxBodyBytes bounds request bodies; larger ones get 413, as a real API
+// gateway would refuse them.
+const maxBodyBytes = 1 << 20
+
+// result is what an endpoint answers: a status and a value to encode as JSON.
+// Endpoints return results instead of writing to the ResponseWriter so that
+// the pipeline can run an endpoint and then throw its answer away (the "lost"
+// and "timeout" faults).
+type result struct {
+	status int
+	body   any
+}
+
+// errorBody is PubNub's documented error schema. message is always an array.
+type errorBody struct {
+	StatusCode int      `json:"statusCode"`
+	Error      string   `json:"error"`
+	Message    []string `json:"message"`
+}
+
+// success answers status with body.
+func success(status int, body any) result { return result{status: status, body: body} }
+
+// errorResult answers in PubNub's error format, whose "error" is a name
+// without spaces such as "BadRequest" or "NotFound".
+func errorResult(status int, messages ...string) result {
+	return result{status: status, body: errorBody{StatusCode: status, Error: errorName(status), Message: nonNil(messages)}}
+}
+
+// nestErrorResult answers in the variant the usage-metrics endpoint is
+// documented with: "error" is the HTTP reason phrase ("Bad Request").
+func nestErrorResult(status int, messages ...string) result {
+	return result{status: status, body: errorBody{StatusCode: status, Error: http.StatusText(status), Message: nonNil(messages)}}
+}
+
+func nonNil(messages []string) []string {
+	if messages == nil {
+		return []string{}
+	}
+	return messages
+}
+
+// errorName maps a status to the "error" value of PubNub's error body. The
+// documented names are BadRequest, Unauthorized, Forbidden, NotFound and
+// InternalError; the others follow the same pattern.
+func errorName(status int) string {
+	switch status {
+	case http.StatusInternalServerError:
+		return "InternalError"
+	case http.StatusTooManyRequests:
+		return "TooManyRequests"
+	}
+	return strings.ReplaceAll(http.StatusText(status), " ", "")
+}
+
+// write encodes res into a buffer first, so that an encoding failure can
+// still become a clean 500, then writes headers and body. It returns the
+// status written.
+func write(w http.ResponseWriter, res result) int {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(res.body); err != nil {
+		res = errorResult(http.StatusInternalServerError, "sandbox could not encode its response")
+		buf.Reset()
+		_ = json.NewEncoder(&buf).Encode(res.body)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(res.status)
+	_, _ = w.Write(buf.Bytes())
+	return res.status
+}
+
+// decodeBody decodes a JSON request body into dst, strictly: a non-JSON
+// Content-Type, malformed JSON, a wrong type, an unknown property or trailing
+// data all give 400, and a body over maxBodyBytes gives 413. An empty body
+// decodes as {} (Express's JSON parser does the same), so endpoints whose
+// body is optional accept a bare POST.
+//
+// [U] Unknown properties are refused (NestJS's forbidNonWhitelisted): the
+// strictest plausible reading, and the one that catches misspelt fields.
+func decodeBody(r *http.Request, dst any) (result, bool) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return errorResult(http.StatusBadRequest, "request body could not be read"), false
+	}
+	if len(raw) > maxBodyBytes {
+		return errorResult(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes)), false
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte("{}")
+	} else if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return errorResult(http.StatusBadRequest, "Content-Type must be application/json"), false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return errorResult(http.StatusBadRequest, decodeMessage(err)), false
+	}
+	if dec.More() {
+		return errorResult(http.StatusBadRequest, "request body must hold a single JSON object"), false
+	}
+	return result{}, true
+}
+
+// decodeMessage turns a JSON decoding error into a message in the style of
+// PubNub's NestJS validation messages, without Go type names.
+func decodeMessage(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		if typeErr.Field == "" {
+			return "request body must be a JSON object"
+		}
+		return fmt.Sprintf("%s must be %s", typeErr.Field, jsonKind(typeErr.Type.String()))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Sprintf("property %s should not exist", strings.Trim(name, `"`))
+	}
+	return "request body is not valid JSON"
+}
+
+// jsonKind names the JSON kind a Go type expects, for error messages.
+func jsonKind(goType string) string {
+	switch {
+	case goType == "bool":
+		return "a boolean"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	default:
+		return "an object"
+	}
+}

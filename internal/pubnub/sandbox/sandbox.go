@@ -1,0 +1,161 @@
+// Package sandbox is an in-memory stand-in for the PubNub Admin API v2, an
+// http.Handler that serves the endpoints pnonboard calls with PubNub's
+// documented bodies, status codes, error format and pagination.
+//
+// Every test and dev run talks to this sandbox instead of PubNub, so where
+// the Admin API reference (pubnub-admin-api.md) leaves behaviour unknown the
+// sandbox picks the strictest plausible reading and says so in a "[U]" note
+// next to the code. It also models what the real API may do to a caller: a
+// per-key rate limit, latency, and injected faults (random or scripted) that
+// fail a request before or after its change is applied.
+//
+// The package imports nothing of this module, so it stays an independent
+// model of the API rather than a mirror of the client.
+package sandbox
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"time"
+)
+
+// Defaults for zero Options fields.
+const (
+	// DefaultRatePerMinute is the request budget per window, the Admin API
+	// limit DESIGN.md plans for ([U]: unconfirmed upstream).
+	DefaultRatePerMinute = 120
+	// DefaultWindow is the rate-limit window.
+	DefaultWindow = time.Minute
+	// DefaultTimeoutHang is the longest a timeout fault hangs.
+	DefaultTimeoutHang = time.Minute
+)
+
+// Options configure a Sandbox. Zero fields take the defaults; a nil
+// *Options means all defaults.
+type Options struct {
+	// APIKey is the one Authorization value accepted. Empty: a random key is
+	// generated; read it with Sandbox.APIKey.
+	APIKey string
+	// RatePerMinute is how many requests a key may make per Window
+	// (default 120); < 0 disables rate limiting and its headers.
+	RatePerMinute int
+	// Window is the rate-limit window (default one minute); tests shorten it
+	// or move Now past it.
+	Window time.Duration
+	// Latency is added before every request is handled.
+	Latency time.Duration
+	// Faults are random failure rates; see FaultRates. New takes them as
+	// given; validate user input with ParseFaults.
+	Faults FaultRates
+	// Seed seeds the fault randomness, so a run with the same seed and the
+	// same request order fails the same requests.
+	Seed int64
+	// TimeoutHang bounds how long a timeout fault hangs (default one minute).
+	// It always ends earlier when the request's context is done.
+	TimeoutHang time.Duration
+	// Now is the clock for timestamps, rate-limit windows, secret-key expiry
+	// and recorded calls (default time.Now).
+	Now func() time.Time
+}
+
+// Sandbox is the in-memory Admin API. It is safe for concurrent use. Create
+// it with New and serve it at the root (paths start with /v2/) or behind
+// http.StripPrefix.
+type Sandbox struct {
+	apiKey      string
+	latency     time.Duration
+	timeoutHang time.Duration
+	now         func() time.Time
+
+	mux     *http.ServeMux
+	store   *store
+	limiter *limiter
+	faults  *faultInjector
+	calls   *callLog
+}
+
+// New returns an empty sandbox configured by opts (nil: defaults).
+func New(opts *Options) *Sandbox {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.APIKey == "" {
+		o.APIKey = newAPIKey()
+	}
+	if o.RatePerMinute == 0 {
+		o.RatePerMinute = DefaultRatePerMinute
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.TimeoutHang <= 0 {
+		o.TimeoutHang = DefaultTimeoutHang
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Sandbox{
+		apiKey:      o.APIKey,
+		latency:     o.Latency,
+		timeoutHang: o.TimeoutHang,
+		now:         o.Now,
+		mux:         http.NewServeMux(),
+		store:       newStore(o.Now),
+		limiter:     newLimiter(o.RatePerMinute, o.Window),
+		faults:      newFaultInjector(o.Faults, o.Seed),
+		calls:       newCallLog(),
+	}
+	s.addRoutes()
+	return s
+}
+
+// addRoutes maps every endpoint: method and path, operation, the oldest
+// PubNub-Version that serves it, and the query parameters it accepts.
+func (s *Sandbox) addRoutes() {
+	st := s.store
+	page := []string{"page", "limit"}
+	s.handle("POST /v2/apps", OpCreateApp, MinCoreVersion, nil, st.createApp)
+	s.handle("GET /v2/apps", OpListApps, MinCoreVersion, page, st.listApps)
+	s.handle("GET /v2/apps/{id}", OpGetApp, MinCoreVersion, nil, st.getApp)
+	s.handle("POST /v2/keysets", OpCreateKeyset, MinCoreVersion, nil, st.createKeyset)
+	s.handle("GET /v2/keysets", OpListKeysets, MinCoreVersion, page, st.listKeysets)
+	s.handle("GET /v2/keysets/{id}", OpGetKeyset, MinCoreVersion, nil, st.getKeyset)
+	s.handle("GET /v2/keysets/{id}/config", OpGetKeysetConfig, MinCoreVersion, nil, st.getKeysetConfig)
+	s.handle("PATCH /v2/keysets/{id}/config", OpUpdateKeysetConfig, MinCoreVersion, nil, st.updateKeysetConfig)
+	s.handle("GET /v2/keysets/{keysetId}/secret-keys", OpListSecretKeys, MinOEMVersion, []string{"activeOnly"}, st.listSecretKeys)
+	s.handle("POST /v2/keysets/{keysetId}/secret-keys", OpRotateSecretKey, MinOEMVersion, nil, st.rotateSecretKey)
+	s.handle("POST /v2/oem/customers", OpCreateCustomer, MinOEMVersion, nil, st.createCustomer)
+	s.handle("GET /v2/oem/customers", OpListCustomers, MinOEMVersion, []string{"appId"}, st.listCustomers)
+	s.handle("GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, st.getCustomer)
+	s.handle("POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, st.assignKeysets)
+	s.handle("GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, st.getUsageMetrics)
+	s.mux.Handle("/", s.pipeline(endpoint{op: OpUnknown}, notFound))
+}
+
+// ServeHTTP serves the Admin API; paths start with /v2/.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// APIKey returns the Authorization value the sandbox accepts.
+func (s *Sandbox) APIKey() string { return s.apiKey }
+
+// Reset forgets all apps, keysets, customers, recorded calls, scripted
+// faults and rate-limit windows, as if the sandbox were new (same options
+// and API key).
+func (s *Sandbox) Reset() {
+	s.store.reset()
+	s.calls.reset()
+	s.limiter.reset()
+	s.ClearFaults()
+}
+
+// authorized reports whether r carries the API key, raw (a "Bearer " prefix
+// makes it wrong, as on the real API).
+func (s *Sandbox) authorized(r *http.Request) bool {
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(s.apiKey)) == 1
+}
+
+// notFound answers requests that match no endpoint, in PubNub's format.
+func notFound(r *http.Request) result {
+	return errorResult(http.StatusNotFound, "Cannot "+r.Method+" "+r.URL.Path)
+}
