@@ -78,7 +78,7 @@ func TestRunAPIKey(t *testing.T) {
 	})
 }
 
-func secretOf(key string) string { return key[strings.LastIndex(key, "_")+1:] }
+func secretOf(key string) string { return key[len("pno_abcdefgh_"):] } // the part after the visible prefix
 
 func TestRunDevKey(t *testing.T) {
 	t.Parallel()

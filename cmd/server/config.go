@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pnonboard/pnonboard/internal/logging"
+	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
 // role says which halves of the service a process runs.
@@ -35,6 +36,18 @@ type config struct {
 	LogLevel        slog.Level
 	LogFormat       string
 	ShutdownTimeout time.Duration
+
+	PubNubURL           string
+	PubNubAPIKey        string
+	PubNubVersion       string
+	PubNubRatePerMinute int
+	PubNubTimeout       time.Duration
+
+	// EncryptionKey seals secrets at rest; PreviousEncryptionKeys still open older values.
+	EncryptionKey          []byte
+	PreviousEncryptionKeys [][]byte
+	ProfilesFile           string
+	Workers                int
 }
 
 // configMode says what the command needs: serve needs everything, migrate only the database,
@@ -67,6 +80,29 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 			}
 		}
 	}
+	if mode != modeMigrate {
+		cfg.PubNubURL = p.httpURL("PNONBOARD_PUBNUB_URL", "https://admin-api.pubnub.com/v2")
+		cfg.PubNubAPIKey = p.str("PNONBOARD_PUBNUB_API_KEY", "")
+		cfg.PubNubVersion = p.date("PNONBOARD_PUBNUB_VERSION", "2026-02-09")
+		cfg.PubNubRatePerMinute = p.intRange("PNONBOARD_PUBNUB_RATE_PER_MINUTE", 120, 2, 1_000_000)
+		cfg.PubNubTimeout = p.duration("PNONBOARD_PUBNUB_TIMEOUT", 20*time.Second)
+		cfg.EncryptionKey = p.encryptionKey("PNONBOARD_ENCRYPTION_KEY")
+		for i, k := range splitList(p.getenv("PNONBOARD_ENCRYPTION_KEYS_PREVIOUS")) {
+			key, err := secrets.ParseKey(k)
+			if err != nil {
+				p.fail("PNONBOARD_ENCRYPTION_KEYS_PREVIOUS", fmt.Sprintf("key %d %v", i+1, err))
+			}
+			cfg.PreviousEncryptionKeys = append(cfg.PreviousEncryptionKeys, key)
+		}
+		cfg.ProfilesFile = p.str("PNONBOARD_PROFILES_FILE", "")
+		cfg.Workers = p.intRange("PNONBOARD_WORKERS", 20, 1, 10_000)
+	}
+	if mode == modeServe {
+		p.require("PNONBOARD_ENCRYPTION_KEY", p.getenv("PNONBOARD_ENCRYPTION_KEY"))
+		if cfg.Role.runsWorkers() {
+			p.require("PNONBOARD_PUBNUB_API_KEY", cfg.PubNubAPIKey)
+		}
+	}
 	if err := p.err(); err != nil {
 		return config{}, fmt.Errorf("config: %w", err)
 	}
@@ -82,6 +118,15 @@ func (c config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("pubnub_url", c.PubNubURL),
+		slog.String("pubnub_api_key", mask(c.PubNubAPIKey)),
+		slog.String("pubnub_version", c.PubNubVersion),
+		slog.Int("pubnub_rate_per_minute", c.PubNubRatePerMinute),
+		slog.Duration("pubnub_timeout", c.PubNubTimeout),
+		slog.String("encryption_key", mask(string(c.EncryptionKey))),
+		slog.Int("previous_encryption_keys", len(c.PreviousEncryptionKeys)),
+		slog.String("profiles_file", c.ProfilesFile),
+		slog.Int("workers", c.Workers),
 	)
 }
 
@@ -198,6 +243,38 @@ func (p *envParser) addr(name, def string) string {
 		return def
 	}
 	return v
+}
+
+func (p *envParser) httpURL(name, def string) string {
+	v := p.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(name, fmt.Sprintf("must be an http(s) URL (got %q)", v))
+		return def
+	}
+	return strings.TrimRight(v, "/")
+}
+
+func (p *envParser) date(name, def string) string {
+	v := p.str(name, def)
+	if _, err := time.Parse(time.DateOnly, v); err != nil {
+		p.fail(name, fmt.Sprintf("must be a date like 2026-02-09 (got %q)", v))
+		return def
+	}
+	return v
+}
+
+// encryptionKey parses a base64 key without ever echoing it.
+func (p *envParser) encryptionKey(name string) []byte {
+	raw := p.getenv(name)
+	if raw == "" {
+		return nil
+	}
+	key, err := secrets.ParseKey(raw)
+	if err != nil {
+		p.fail(name, err.Error())
+	}
+	return key
 }
 
 func (p *envParser) level(name string) slog.Level {

@@ -14,7 +14,11 @@ import (
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 
-	valid := map[string]string{"DATABASE_URL": "postgres://u:hunter2@db:5432/pnonboard"}
+	valid := map[string]string{
+		"DATABASE_URL":             "postgres://u:hunter2@db:5432/pnonboard",
+		"PNONBOARD_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"PNONBOARD_PUBNUB_API_KEY": "pn-admin-hunter3",
+	}
 
 	t.Run("Defaults", func(t *testing.T) {
 		t.Parallel()
@@ -25,6 +29,18 @@ func TestParseConfig(t *testing.T) {
 		require.Equal(t, slog.LevelInfo, cfg.LogLevel)
 		require.Equal(t, "json", cfg.LogFormat)
 		require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
+		require.Equal(t, "https://admin-api.pubnub.com/v2", cfg.PubNubURL)
+		require.Equal(t, "2026-02-09", cfg.PubNubVersion)
+		require.Equal(t, 120, cfg.PubNubRatePerMinute)
+		require.Len(t, cfg.EncryptionKey, 32)
+	})
+
+	t.Run("APIOnlyReplicaNeedsNoPubNubKey", func(t *testing.T) {
+		t.Parallel()
+		env := withDefaults(map[string]string{"PNONBOARD_ROLE": "api"}, valid)
+		delete(env, "PNONBOARD_PUBNUB_API_KEY")
+		_, err := parseConfig(mapEnv(env), modeServe)
+		require.NoError(t, err)
 	})
 
 	// Each bad or missing variable fails with one line that names it.
@@ -40,6 +56,15 @@ func TestParseConfig(t *testing.T) {
 		{name: "BadLogFormat", variable: "PNONBOARD_LOG_FORMAT", value: "xml", mode: modeServe},
 		{name: "BadAddr", variable: "PNONBOARD_ADDR", value: "8080", mode: modeServe},
 		{name: "BadShutdownTimeout", variable: "PNONBOARD_SHUTDOWN_TIMEOUT", value: "soon", mode: modeServe},
+		{name: "MissingEncryptionKey", variable: "PNONBOARD_ENCRYPTION_KEY", value: "", mode: modeServe},
+		{name: "ShortEncryptionKey", variable: "PNONBOARD_ENCRYPTION_KEY", value: "c2hvcnQ=", mode: modeServe},
+		{name: "NotBase64EncryptionKey", variable: "PNONBOARD_ENCRYPTION_KEY", value: "hunter2!", mode: modeServe},
+		{name: "BadPreviousKeys", variable: "PNONBOARD_ENCRYPTION_KEYS_PREVIOUS", value: "nope", mode: modeServe},
+		{name: "MissingPubNubKey", variable: "PNONBOARD_PUBNUB_API_KEY", value: "", mode: modeServe},
+		{name: "BadPubNubURL", variable: "PNONBOARD_PUBNUB_URL", value: "admin-api.pubnub.com", mode: modeServe},
+		{name: "BadPubNubVersion", variable: "PNONBOARD_PUBNUB_VERSION", value: "latest", mode: modeServe},
+		{name: "BadRate", variable: "PNONBOARD_PUBNUB_RATE_PER_MINUTE", value: "1", mode: modeServe},
+		{name: "BadWorkers", variable: "PNONBOARD_WORKERS", value: "0", mode: modeServe},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +77,7 @@ func TestParseConfig(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.variable)
 			require.NotContains(t, err.Error(), "\n")
-			require.NotContains(t, err.Error(), "hunter2")
+			require.NotContains(t, err.Error(), "hunter")
 		})
 	}
 
@@ -66,7 +91,7 @@ func TestParseConfig(t *testing.T) {
 
 	t.Run("RunFailsStartupNamingTheVariable", func(t *testing.T) {
 		t.Parallel()
-		err := run(context.Background(), []string{"server", "serve"}, mapEnv(map[string]string{"PNONBOARD_ROLE": "x", "DATABASE_URL": "postgres://localhost/x"}), io.Discard, io.Discard)
+		err := run(context.Background(), []string{"server", "serve"}, mapEnv(withDefaults(map[string]string{"PNONBOARD_ROLE": "x"}, valid)), io.Discard, io.Discard)
 		require.EqualError(t, err, `config: PNONBOARD_ROLE: must be one of all, api, worker (got "x")`)
 	})
 
@@ -77,6 +102,8 @@ func TestParseConfig(t *testing.T) {
 		var buf strings.Builder
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", cfg)
 		require.NotContains(t, buf.String(), "hunter2")
+		require.NotContains(t, buf.String(), "hunter3")
+		require.NotContains(t, buf.String(), valid["PNONBOARD_ENCRYPTION_KEY"])
 		require.Contains(t, buf.String(), "xxxxx")
 	})
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
 // runDev is `server dev`: a local Postgres under the data dir (started, or reused from the last
@@ -62,14 +66,40 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 
+	if cfg.EncryptionKey == nil {
+		if cfg.EncryptionKey, err = devEncryptionKey(dir); err != nil {
+			return err
+		}
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	listenAddr := ln.Addr().String()
+
+	// --- The PubNub sandbox, in-process under /sandbox; the client calls it over loopback.
+	sbCfg, err := parseSandboxConfig(getenv)
+	if err != nil {
+		return err
+	}
+	sb := sandbox.New(sbCfg.options())
+	if err := os.WriteFile(filepath.Join(dir, "sandbox-key"), []byte(sb.APIKey()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("dev sandbox key: %w", err)
+	}
+	cfg.PubNubURL = "http://" + listenAddr + "/sandbox/v2"
+	cfg.PubNubAPIKey = sb.APIKey()
+	if getenv("PNONBOARD_PUBNUB_RATE_PER_MINUTE") == "" && sbCfg.RatePerMinute > 0 {
+		cfg.PubNubRatePerMinute = sbCfg.RatePerMinute // spend exactly what the sandbox allows
+	}
+
 	var devKey string
 	return serve(ctx, cfg, logger, serveOpts{
 		migrate:  true,
 		listener: ln,
+		mount: func(mux *http.ServeMux) {
+			mux.Handle("/sandbox/", http.StripPrefix("/sandbox", sb))
+		},
 		beforeServe: func(ctx context.Context, svc *services) error {
 			devKey, err = ensureDevKey(ctx, svc.keys, dir)
 			return err
@@ -80,17 +110,39 @@ pnonboard dev mode is up
   API        http://%[1]s
   API key    %[2]s
              (every scope; also in %[3]s/api-key)
+  sandbox    http://%[1]s/sandbox/v2  (PubNub Admin API stand-in, in memory)
+             Authorization: %[5]s  (also in %[3]s/sandbox-key)
   database   %[4]s
   data dir   %[3]s
 
 Try it:
-  curl -H "Authorization: Bearer $(cat %[3]s/api-key)" http://%[1]s/v1/api-keys
+  curl -H "Authorization: Bearer $(cat %[3]s/api-key)" -H 'Content-Type: application/json' \
+       -H 'Prefer: wait=30' -d '{"externalId": "acme", "name": "Acme Corp"}' http://%[1]s/v1/tenants
 
 Press Ctrl-C to stop.
 
-`, addr, devKey, dir, cfg.DatabaseURL)
+`, addr, devKey, dir, cfg.DatabaseURL, sb.APIKey())
 		},
 	})
+}
+
+// devEncryptionKey returns the dev data dir's encryption key, made on first use (0600).
+func devEncryptionKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "encryption-key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b = []byte(secrets.NewKey() + "\n")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("dev encryption key: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("dev encryption key: %w", err)
+	}
+	key, err := secrets.ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("dev encryption key %s: %w", path, err)
+	}
+	return key, nil
 }
 
 // devEnv defaults dev mode to human-readable logs unless the caller chose otherwise.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +35,49 @@ func postgresRunningOn(t *testing.T, dataDir string) bool {
 	t.Helper()
 	out, _ := exec.Command("pgrep", "-f", "postgres -D "+dataDir).Output()
 	return strings.TrimSpace(string(out)) != ""
+}
+
+// TestRunDevWalkthrough is the README's walk-through, as a new user would do it.
+func TestRunDevWalkthrough(t *testing.T) {
+	t.Parallel()
+	dir := devDataDir(t)
+	srv := startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, map[string]string{"PNONBOARD_SANDBOX_API_KEY": "walkthrough"})
+	srv.waitReady(t, 60*time.Second)
+	keyBytes, err := os.ReadFile(filepath.Join(dir, "api-key"))
+	require.NoError(t, err)
+	key := strings.TrimSpace(string(keyBytes))
+
+	do := func(method, path, auth string, body string, headers ...string) (int, string) {
+		req, err := http.NewRequest(method, srv.BaseURL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", auth)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+
+	status, body := do(http.MethodPost, "/v1/tenants", "Bearer "+key, `{"externalId": "acme", "name": "Acme Corp"}`,
+		"Content-Type", "application/json", "Prefer", "wait=30")
+	require.Equal(t, http.StatusAccepted, status, body)
+	require.Contains(t, body, `"state":"active"`)
+
+	pn := []string{"PubNub-Version", "2026-02-09"}
+	status, body = do(http.MethodGet, "/sandbox/v2/apps", "walkthrough", "", pn...)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"name":"pnonboard-acme"`)
+	status, body = do(http.MethodGet, "/sandbox/v2/keysets", "walkthrough", "", pn...)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, 3, strings.Count(body, `"name":"pnonboard-acme-`))
+	status, body = do(http.MethodGet, "/sandbox/v2/oem/customers", "walkthrough", "", pn...)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"externalId":"acme"`)
+	require.NoError(t, srv.stop(t))
 }
 
 func TestRunDev(t *testing.T) {

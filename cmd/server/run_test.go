@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/pgtest"
+	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
@@ -95,6 +96,7 @@ func (s *runningServer) waitReady(t *testing.T, limit time.Duration) {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-s.done:
+			s.done <- err // for cleanup
 			t.Fatalf("run returned early: %v\nstderr:\n%s", err, s.Stderr)
 		default:
 		}
@@ -149,34 +151,24 @@ func TestRunServe(t *testing.T) {
 	t.Run("ReadyAfterMigrateThenNotReadyWhenDatabaseGone", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewEmptyDB(t)
-		env := map[string]string{"DATABASE_URL": db.URL}
+		env := serveEnv(db.URL)
 
-		// Unmigrated: the process serves, but is not ready.
-		srv := startRun(t, []string{"serve"}, env)
-		require.Eventually(t, func() bool {
-			resp, err := http.Get(srv.BaseURL + "/healthz")
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err == nil && resp.StatusCode == http.StatusOK
-		}, 30*time.Second, 20*time.Millisecond)
-		code, body := srv.get(t, "/readyz")
-		require.Equal(t, http.StatusServiceUnavailable, code)
-		require.Contains(t, body, "expects")
-		require.NoError(t, srv.stop(t))
+		// Unmigrated: serve refuses to start, and says what to do.
+		err := run(context.Background(), []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
+		require.ErrorContains(t, err, "server migrate up")
 
 		var out syncBuffer
 		require.NoError(t, run(context.Background(), []string{"server", "migrate", "up"}, mapEnv(env), &out, io.Discard))
 		require.Contains(t, out.String(), "OK")
 
-		srv = startRun(t, []string{"serve"}, env)
+		srv := startRun(t, []string{"serve"}, env)
 		srv.waitReady(t, 30*time.Second)
 
 		// The database disappears under the running service: /readyz says so, /healthz does not.
-		_, err := db.Pool.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		_, err = db.Pool.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 		require.NoError(t, err)
 		dropDatabase(t, db)
-		code, body = srv.get(t, "/readyz")
+		code, body := srv.get(t, "/readyz")
 		require.Equal(t, http.StatusServiceUnavailable, code, body)
 		require.Contains(t, body, `"code":"not_ready"`)
 		code, _ = srv.get(t, "/healthz")
@@ -186,7 +178,7 @@ func TestRunServe(t *testing.T) {
 	t.Run("MigrateFlagAppliesMigrations", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewEmptyDB(t)
-		srv := startRun(t, []string{"serve", "--migrate"}, map[string]string{"DATABASE_URL": db.URL})
+		srv := startRun(t, []string{"serve", "--migrate"}, serveEnv(db.URL))
 		srv.waitReady(t, 30*time.Second)
 		code, body := srv.get(t, "/openapi.yaml")
 		require.Equal(t, http.StatusOK, code)
@@ -194,6 +186,15 @@ func TestRunServe(t *testing.T) {
 		require.NoError(t, srv.stop(t))
 		require.Contains(t, srv.Stderr.String(), `"msg":"stopped"`)
 	})
+}
+
+// serveEnv is the least configuration serve needs (its PubNub is never called here).
+func serveEnv(databaseURL string) map[string]string {
+	return map[string]string{
+		"DATABASE_URL":             databaseURL,
+		"PNONBOARD_ENCRYPTION_KEY": secrets.NewKey(),
+		"PNONBOARD_PUBNUB_API_KEY": "unused",
+	}
 }
 
 // dropDatabase removes db's database from under its users, as an outage would.
@@ -206,4 +207,21 @@ func dropDatabase(t *testing.T, db *pgtest.DB) {
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(context.Background(), fmt.Sprintf("DROP DATABASE %q WITH (FORCE)", db.Name))
 	require.NoError(t, err)
+}
+
+func TestRunRoles(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+
+	worker := startRun(t, []string{"serve"}, withDefaults(map[string]string{"PNONBOARD_ROLE": "worker"}, serveEnv(db.URL)))
+	worker.waitReady(t, 30*time.Second)
+	code, _ := worker.get(t, "/v1/tenants")
+	require.Equal(t, http.StatusNotFound, code, "a worker replica serves no API")
+
+	env := withDefaults(map[string]string{"PNONBOARD_ROLE": "api"}, serveEnv(db.URL))
+	delete(env, "PNONBOARD_PUBNUB_API_KEY") // an API replica never calls PubNub
+	apiOnly := startRun(t, []string{"serve"}, env)
+	apiOnly.waitReady(t, 30*time.Second)
+	code, _ = apiOnly.get(t, "/v1/tenants")
+	require.Equal(t, http.StatusUnauthorized, code)
 }

@@ -21,6 +21,10 @@ import (
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/postgres"
+	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -52,7 +56,8 @@ type serveOpts struct {
 
 // services are the domain services built from the pool, shared by the API and the workers.
 type services struct {
-	keys *auth.Service
+	keys    *auth.Service
+	tenants *tenants.Service
 }
 
 // serve wires and runs the service until ctx ends, then shuts it down in a fixed order: stop
@@ -78,10 +83,59 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 			return err
 		}
 	}
+	// Refuse to run on a schema this binary was not built for: River and the stores would fail
+	// in confusing ways. Migrations run before serve (server migrate up), or with --migrate.
+	if current, target, err := migrator.Versions(ctx); err != nil {
+		return err
+	} else if current != target {
+		return fmt.Errorf("the database is at migration %d and this binary needs %d: run `server migrate up` first, or serve with --migrate", current, target)
+	}
+
+	// --- Secrets and profiles
+	keyring, err := secrets.NewKeyring(cfg.EncryptionKey, cfg.PreviousEncryptionKeys...)
+	if err != nil {
+		return fmt.Errorf("config: PNONBOARD_ENCRYPTION_KEY: %w", err)
+	}
+	profiles := provisioner.DefaultProfiles()
+	if cfg.ProfilesFile != "" {
+		if profiles, err = provisioner.LoadProfiles(cfg.ProfilesFile); err != nil {
+			return fmt.Errorf("config: PNONBOARD_PROFILES_FILE: %w", err)
+		}
+	}
+
+	// --- River, with the provisioning worker when this replica works jobs
+	workers := river.NewWorkers()
+	if cfg.Role.runsWorkers() {
+		upstream, err := newUpstream(pool, cfg, logger)
+		if err != nil {
+			return err
+		}
+		river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
+			Pool: pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
+		}))
+	}
+	riverCfg := &river.Config{Logger: logger, Workers: workers}
+	if cfg.Role.runsWorkers() {
+		riverCfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	}
+	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverCfg)
+	if err != nil {
+		return fmt.Errorf("create river client: %w", err)
+	}
 
 	// --- Domain services
+	environments := make([]tenants.Environment, len(profiles))
+	for i, p := range profiles {
+		environments[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
+	}
+	defaults := profiles.Names()
+	defaults = defaults[:min(len(defaults), tenants.MaxEnvironments)]
 	svc := &services{
 		keys: auth.NewService(pool, nil),
+		tenants: tenants.NewService(tenants.Options{
+			Pool: pool, Enqueuer: &provisioner.Enqueuer{Client: riverClient}, Opener: keyring,
+			Environments: environments, DefaultEnvironments: defaults,
+		}),
 	}
 	if opts.beforeServe != nil {
 		if err := opts.beforeServe(ctx, svc); err != nil {
@@ -89,18 +143,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		}
 	}
 
-	// --- River
-	riverClient, err := newRiverClient(pool, cfg, logger)
-	if err != nil {
-		return err
-	}
-
 	// --- HTTP
 	handler := api.NewServer(&api.Options{
-		Logger:  logger,
-		Ready:   readiness(pool, migrator),
-		Keys:    svc.keys,
-		OpenAPI: pnonboard.OpenAPI(),
+		Logger:     logger,
+		WorkerOnly: !cfg.Role.runsAPI(),
+		Ready:      readiness(pool, migrator),
+		Keys:       svc.keys,
+		Tenants:    svc.tenants,
+		OpenAPI:    pnonboard.OpenAPI(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
@@ -124,9 +174,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	}
 
 	// --- Run
-	// River gets a context that the signal does not cancel: cancelling Start's context is a
-	// hard stop, and we want the soft one, after HTTP has drained.
-	if cfg.Role.runsWorkers() && riverClient.hasWorkers {
+	// River gets a context the signal does not cancel: cancelling Start's context is a hard
+	// stop, and we want the soft one, after HTTP has drained.
+	if cfg.Role.runsWorkers() {
 		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
@@ -157,42 +207,42 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		logger.Warn("http shutdown incomplete", "err", err)
 		_ = srv.Close()
 	}
-	if cfg.Role.runsWorkers() && riverClient.hasWorkers {
-		if err := riverClient.Stop(shutdownCtx); err != nil {
-			logger.Warn("river soft stop incomplete; cancelling running jobs", "err", err)
-			hardCtx, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancelHard()
-			if err := riverClient.StopAndCancel(hardCtx); err != nil {
-				logger.Error("river hard stop incomplete", "err", err)
-			}
-		}
+	if cfg.Role.runsWorkers() {
+		stopRiver(ctx, shutdownCtx, riverClient, logger)
 	}
 	logger.Info("stopped")
 	return runErr
 }
 
-// riverClient is River's client plus whether any worker is registered: River refuses to start
-// working without one, and an API-only replica inserts jobs without working them.
-type riverClient struct {
-	*river.Client[pgx.Tx]
-	hasWorkers bool
+// stopRiver soft-stops River (no new jobs; running ones finish), and cancels the running
+// jobs if they outlast shutdownCtx: an interrupted job goes back to available with its
+// attempt restored, and its persisted steps make it resume, not repeat.
+func stopRiver(ctx, shutdownCtx context.Context, c *river.Client[pgx.Tx], logger *slog.Logger) {
+	if err := c.Stop(shutdownCtx); err == nil {
+		return
+	} else {
+		logger.Warn("river soft stop incomplete; cancelling running jobs", "err", err)
+	}
+	hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.StopAndCancel(hardCtx); err != nil {
+		logger.Error("river hard stop incomplete", "err", err)
+	}
 }
 
-func newRiverClient(pool *pgxpool.Pool, cfg config, logger *slog.Logger) (*riverClient, error) {
-	workers := river.NewWorkers()
-	hasWorkers := false // the provisioning workers register here
-	rcfg := &river.Config{
-		Logger:  logger,
-		Workers: workers,
-	}
-	if cfg.Role.runsWorkers() && hasWorkers {
-		rcfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}}
-	}
-	c, err := river.NewClient(riverpgxv5.New(pool), rcfg)
+// newUpstream builds the PubNub client whose every request goes through the shared rate
+// budget.
+func newUpstream(pool *pgxpool.Pool, cfg config, logger *slog.Logger) (*pubnub.Client, error) {
+	budget, err := provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: "pubnub-admin", PerMinute: cfg.PubNubRatePerMinute})
 	if err != nil {
-		return nil, fmt.Errorf("create river client: %w", err)
+		return nil, err
 	}
-	return &riverClient{Client: c, hasWorkers: hasWorkers}, nil
+	return provisioner.NewClient(provisioner.ClientOpts{
+		Budget: budget, BaseURL: cfg.PubNubURL, APIKey: cfg.PubNubAPIKey, Version: cfg.PubNubVersion, Timeout: cfg.PubNubTimeout,
+		OnRateLimitedFunc: func(wait time.Duration) {
+			logger.Warn("PubNub answered 429; rate budget blocked", "wait", wait)
+		},
+	}), nil
 }
 
 // readiness is /readyz's check: the database answers and holds exactly the migrations this

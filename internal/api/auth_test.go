@@ -149,7 +149,7 @@ func TestAuthentication(t *testing.T) {
 	})
 }
 
-func secretPart(key string) string { return key[strings.LastIndex(key, "_")+1:] }
+func secretPart(key string) string { return key[len("pno_abcdefgh_"):] } // the part after the visible prefix
 
 func TestAPIKeyEndpoints(t *testing.T) {
 	t.Parallel()

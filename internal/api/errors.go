@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // errorMapping turns a domain sentinel into what the caller sees.
@@ -19,6 +20,7 @@ type errorMapping struct {
 func errorTable() []errorMapping {
 	return []errorMapping{
 		{auth.ErrNotFound, http.StatusNotFound, "api_key_not_found"},
+		{tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found"},
 	}
 }
 
@@ -31,6 +33,9 @@ func (s *Server) mapError(err error) error {
 	var inv *auth.InvalidError
 	if errors.As(err, &inv) {
 		return validationError(map[string]string{inv.Field: inv.Message})
+	}
+	if e, ok := tenantError(err); ok {
+		return e
 	}
 	for _, m := range errorTable() {
 		if errors.Is(err, m.target) {

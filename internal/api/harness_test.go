@@ -12,7 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard"
@@ -20,6 +24,9 @@ import (
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
+	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
@@ -50,6 +57,9 @@ type testServer struct {
 	srv     *httptest.Server
 	logs    *syncBuffer
 	spec    *specValidator
+	tenants *tenants.Service
+	river   *river.Client[pgx.Tx]
+	keyring *secrets.Keyring
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -57,11 +67,31 @@ func newTestServer(t *testing.T) *testServer {
 	db := pgtest.NewDB(t)
 	logs := &syncBuffer{}
 	ts := &testServer{db: db, keys: auth.NewService(db.Pool, nil), logs: logs, spec: newSpecValidator(t)}
+	keyring, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
+	require.NoError(t, err)
+	ts.keyring = keyring
+	// An API replica's River client: it inserts jobs; no worker runs them here.
+	workers := river.NewWorkers()
+	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{}))
+	inserter, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Workers: workers})
+	require.NoError(t, err)
+	ts.river = inserter
+	profiles := provisioner.DefaultProfiles()
+	envs := make([]tenants.Environment, len(profiles))
+	for i, p := range profiles {
+		envs[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
+	}
+	ts.tenants = tenants.NewService(tenants.Options{
+		Pool: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
+		Environments: envs, DefaultEnvironments: profiles.Names(),
+	})
 	ts.handler = api.NewServer(&api.Options{
-		Logger:  logging.New(logs, "json", slog.LevelDebug),
-		Ready:   func(context.Context) error { return nil },
-		Keys:    ts.keys,
-		OpenAPI: pnonboard.OpenAPI(),
+		Logger:   logging.New(logs, "json", slog.LevelDebug),
+		Ready:    func(context.Context) error { return nil },
+		Keys:     ts.keys,
+		Tenants:  ts.tenants,
+		WaitPoll: 10 * time.Millisecond,
+		OpenAPI:  pnonboard.OpenAPI(),
 	})
 	ts.srv = httptest.NewServer(ts.handler)
 	t.Cleanup(ts.srv.Close)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -15,6 +16,21 @@ func (s *Server) addRoutes(r chi.Router) {
 	r.Get("/healthz", s.handleHealthz)      // GET /healthz       getHealthz
 	r.Get("/readyz", s.handleReadyz)        // GET /readyz        getReadyz
 	r.Get("/openapi.yaml", s.handleOpenAPI) // GET /openapi.yaml  getOpenAPI
+	if s.workerOnly {
+		return
+	}
+
+	// Tenants.
+	wait := endpointOpts{timeout: maxWait + 15*time.Second}
+	s.route(r, http.MethodPost, "/v1/tenants", auth.ScopeTenantsWrite, handleJSON(s, s.createTenant, wait))                           // POST   /v1/tenants                            createTenant
+	s.route(r, http.MethodGet, "/v1/tenants", auth.ScopeTenantsRead, handleJSON(s, s.listTenants))                                    // GET    /v1/tenants                            listTenants
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}", auth.ScopeTenantsRead, handleJSON(s, s.getTenant))                         // GET    /v1/tenants/{externalId}               getTenant
+	s.route(r, http.MethodDelete, "/v1/tenants/{externalId}", auth.ScopeTenantsDisable, http.HandlerFunc(s.deleteTenant))             // DELETE /v1/tenants/{externalId}               deleteTenant (always 405)
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/disable", auth.ScopeTenantsDisable, handleJSON(s, s.disableTenant))         // POST   /v1/tenants/{externalId}/disable       disableTenant
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/enable", auth.ScopeTenantsDisable, handleJSON(s, s.enableTenant))           // POST   /v1/tenants/{externalId}/enable        enableTenant
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/retry", auth.ScopeTenantsWrite, handleJSON(s, s.retryTenant))               // POST   /v1/tenants/{externalId}/retry         retryTenant
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))               // GET    /v1/tenants/{externalId}/events        listTenantEvents
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials)) // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
 
 	// API keys: admin only.
 	s.route(r, http.MethodPost, "/v1/api-keys", auth.ScopeAdmin, handleJSON(s, s.createAPIKey))        // POST   /v1/api-keys       createApiKey

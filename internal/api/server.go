@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // Options wires the server. Logger and Ready are required.
@@ -18,8 +19,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready reports whether the service can serve: database reachable, migrations current.
 	Ready func(ctx context.Context) error
+	// WorkerOnly serves only the public probes: a worker replica answers health checks but
+	// takes no API traffic (PNONBOARD_ROLE=worker).
+	WorkerOnly bool
 	// Keys issues and checks API keys.
 	Keys *auth.Service
+	// Tenants is the tenant domain service.
+	Tenants *tenants.Service
+	// WaitPoll is how often a Prefer: wait create re-reads the tenant; zero means 100 ms.
+	WaitPoll time.Duration
 	// OpenAPI is the contract served at /openapi.yaml.
 	OpenAPI []byte
 	// MaxBodyBytes caps request bodies (413 beyond); zero means 64 KiB.
@@ -34,8 +42,11 @@ type Options struct {
 type Server struct {
 	logger         *slog.Logger
 	ready          func(ctx context.Context) error
+	workerOnly     bool
 	auth           Authenticator
 	keys           *auth.Service
+	tenants        *tenants.Service
+	waitPoll       time.Duration
 	openAPI        []byte
 	maxBody        int64
 	requestTimeout time.Duration
@@ -47,8 +58,11 @@ func NewServer(opts *Options) http.Handler {
 	s := &Server{
 		logger:         opts.Logger,
 		ready:          opts.Ready,
+		workerOnly:     opts.WorkerOnly,
 		auth:           opts.Keys,
 		keys:           opts.Keys,
+		tenants:        opts.Tenants,
+		waitPoll:       opts.WaitPoll,
 		openAPI:        opts.OpenAPI,
 		maxBody:        opts.MaxBodyBytes,
 		requestTimeout: opts.RequestTimeout,
@@ -56,6 +70,9 @@ func NewServer(opts *Options) http.Handler {
 	}
 	if s.maxBody == 0 {
 		s.maxBody = 64 << 10
+	}
+	if s.waitPoll == 0 {
+		s.waitPoll = 100 * time.Millisecond
 	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = 30 * time.Second

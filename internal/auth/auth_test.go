@@ -84,7 +84,7 @@ func TestService(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		_, plaintext := create(t, b, auth.CreateParams{})
-		secret := plaintext[strings.LastIndex(plaintext, "_")+1:]
+		secret := plaintext[len("pno_abcdefgh_"):]
 		var dump string
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT string_agg(t::text, ' ') FROM api_keys t`).Scan(&dump))
 		require.NotContains(t, dump, secret)

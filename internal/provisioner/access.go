@@ -1,0 +1,87 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+)
+
+// PubNub's Admin API v2 has no disable primitive (pubnub-admin-api.md §5). Until it does,
+// this file is the whole mapping of "disable a tenant" onto what exists, per keyset:
+//
+//   - lock: turn Access Manager on, with token revoke, so clients without a valid token are
+//     refused; then rotate the secret key at once (no expiry), so nobody holding the old
+//     secret can mint new tokens. The new secret is stored sealed.
+//   - unlock: put Access Manager back as the environment's profile has it. The rotated
+//     secret stays: it is the keyset's secret now.
+//
+// Both are resumable like the creates: the config change is idempotent, and the rotation
+// keeps a pending marker; after a lost answer, the current secret is read back and compared
+// with the one we hold to tell whether the rotation happened.
+
+func (w *Worker) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
+	ks := keysetOf(t, env)
+	if !ks.AccessLocked {
+		patch := &pubnub.KeysetConfig{AccessManager: &pubnub.AccessManagerConfig{Enabled: new(true), TokenRevoke: new(true)}}
+		if _, err := w.opts.Upstream.UpdateKeysetConfig(ctx, ks.KeysetID, patch); err != nil {
+			return err
+		}
+		if err := w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+			keysetOf(t, env).AccessLocked = true
+			return []tenants.Event{systemEvent("access_manager_enabled", map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+		}); err != nil {
+			return err
+		}
+	}
+	if ks.RotatedFor >= t.LockGeneration {
+		return nil
+	}
+	if ks.RotatePendingAt != nil {
+		current, err := w.mainSecret(ctx, ks.KeysetID)
+		if err != nil {
+			return err
+		}
+		held, err := w.opts.Keyring.Open(ks.SecretKeySealed, tenants.SecretAAD(t.ID, env))
+		if err != nil {
+			return fmt.Errorf("open secret key of %s: %w", env, err)
+		}
+		if current.Reveal() != string(held) {
+			return w.saveRotated(ctx, t.ID, env, t.LockGeneration, current, "secret_key_rotation_adopted")
+		}
+	} else if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).RotatePendingAt }); err != nil {
+		return err
+	}
+	secret, err := w.opts.Upstream.RotateSecretKey(ctx, ks.KeysetID, nil)
+	if err != nil {
+		return err
+	}
+	return w.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, "secret_key_rotated")
+}
+
+func (w *Worker) saveRotated(ctx context.Context, tenantID int64, env string, gen int, secret pubnub.Secret, action string) error {
+	sealed := w.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
+	return w.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
+		ks := keysetOf(t, env)
+		ks.SecretKeySealed, ks.RotatedFor, ks.RotatePendingAt = sealed, gen, nil
+		return []tenants.Event{systemEvent(action, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+	})
+}
+
+func (w *Worker) unlockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
+	ks := keysetOf(t, env)
+	profile, ok := w.opts.Profiles.Get(env)
+	if !ok {
+		return fmt.Errorf("%w: no profile for environment %q", pubnub.ErrInvalidArgument, env)
+	}
+	patch := &pubnub.KeysetConfig{AccessManager: &pubnub.AccessManagerConfig{Enabled: new(profile.accessManagerOn())}}
+	if _, err := w.opts.Upstream.UpdateKeysetConfig(ctx, ks.KeysetID, patch); err != nil {
+		return err
+	}
+	return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		keysetOf(t, env).AccessLocked = false
+		return []tenants.Event{systemEvent("access_manager_restored", map[string]any{"environment": env, "keysetId": ks.KeysetID, "accessManager": profile.accessManagerOn()})}
+	})
+}

@@ -1,0 +1,216 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pnonboard/pnonboard/internal/pubnub"
+)
+
+// Budget is the upstream rate budget every replica shares (DESIGN.md §6): a token bucket in
+// one Postgres row that each Admin API call takes from atomically. A caller may reserve a
+// token up to MaxWait ahead (the bucket goes into debt) and sleeps until its slot, which
+// spaces calls evenly; beyond that, it gets *NoBudgetError and the job snoozes. A 429 from
+// upstream empties the bucket until the reset the answer names.
+//
+// The bucket refills at PerMinute − max(1, PerMinute/100) tokens a minute with room for one:
+// at most PerMinute calls then fall in any 60-second window, whatever its alignment, even
+// with a little network jitter, so a fixed-window upstream limit is never hit.
+type Budget struct {
+	pool      *pgxpool.Pool
+	name      string
+	perSecond float64
+	maxDebt   float64
+}
+
+// NoBudgetError says no token is available within the budget's MaxWait; Wait is how long
+// until one will be.
+type NoBudgetError struct{ Wait time.Duration }
+
+func (e *NoBudgetError) Error() string {
+	return fmt.Sprintf("upstream rate budget exhausted; next token in %s", e.Wait.Round(time.Millisecond))
+}
+
+// BudgetOpts configure NewBudget.
+type BudgetOpts struct {
+	// Name keys the bucket (one per upstream account).
+	Name string
+	// PerMinute is the upstream limit.
+	PerMinute int
+	// MaxWait is how far ahead a call may reserve a token; zero means 5 s.
+	MaxWait time.Duration
+}
+
+// NewBudget returns the Budget; its row is created on first use.
+func NewBudget(pool *pgxpool.Pool, opts BudgetOpts) (*Budget, error) {
+	if opts.PerMinute < 2 {
+		return nil, fmt.Errorf("rate budget: PerMinute must be at least 2 (got %d)", opts.PerMinute)
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 5 * time.Second
+	}
+	margin := math.Max(1, float64(opts.PerMinute)/100)
+	b := &Budget{pool: pool, name: opts.Name, perSecond: (float64(opts.PerMinute) - margin) / 60}
+	b.maxDebt = b.perSecond * opts.MaxWait.Seconds()
+	return b, nil
+}
+
+// PerMinute is the rate the bucket refills at.
+func (b *Budget) PerMinute() float64 { return b.perSecond * 60 }
+
+// Take reserves a token and waits until it is due. Returns *NoBudgetError when the wait would
+// exceed MaxWait (or the bucket is blocked by a 429), without taking anything.
+func (b *Budget) Take(ctx context.Context) error {
+	// One statement: refill by elapsed time (capacity 1), then take a token unless the bucket
+	// is blocked or the debt would pass maxDebt. It always returns the state it saw.
+	var (
+		avail, after *float64
+		blockedUntil time.Time
+		now          time.Time
+	)
+	err := b.pool.QueryRow(ctx, `
+		WITH cur AS (
+			-- greatest(): a statement that waited for the row lock must not move time backwards.
+			SELECT b.name, b.blocked_until, greatest(n.t, b.updated_at) AS t,
+			       least(1.0, b.tokens + extract(epoch FROM greatest(n.t, b.updated_at) - b.updated_at) * $2::float8) AS avail
+			FROM upstream_rate_budget b, (SELECT clock_timestamp() AS t) n
+			WHERE b.name = $1 FOR UPDATE OF b
+		), took AS (
+			UPDATE upstream_rate_budget u SET tokens = cur.avail - 1, updated_at = cur.t
+			FROM cur WHERE u.name = cur.name AND cur.blocked_until <= cur.t AND cur.avail - 1 >= -$3::float8
+			RETURNING u.tokens
+		)
+		SELECT cur.avail, cur.blocked_until, cur.t, (SELECT tokens FROM took) FROM cur`,
+		b.name, b.perSecond, b.maxDebt).Scan(&avail, &blockedUntil, &now, &after)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := b.pool.Exec(ctx, `
+			INSERT INTO upstream_rate_budget (name, tokens, updated_at) VALUES ($1, 1, clock_timestamp())
+			ON CONFLICT (name) DO NOTHING`, b.name); err != nil {
+			return fmt.Errorf("create rate budget: %w", err)
+		}
+		return b.Take(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("take rate budget: %w", err)
+	}
+	if after == nil {
+		if blockedUntil.After(now) {
+			return &NoBudgetError{Wait: blockedUntil.Sub(now)}
+		}
+		// Tokens needed before a reservation fits within maxDebt again.
+		need := -b.maxDebt + 1 - *avail
+		return &NoBudgetError{Wait: time.Duration(need / b.perSecond * float64(time.Second))}
+	}
+	if *after >= 0 {
+		return nil
+	}
+	wait := time.Duration(-*after / b.perSecond * float64(time.Second))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Block empties the bucket until now+d: upstream said 429, so nobody calls until its reset.
+func (b *Budget) Block(ctx context.Context, d time.Duration) error {
+	_, err := b.pool.Exec(ctx, `
+		UPDATE upstream_rate_budget SET tokens = 0, updated_at = clock_timestamp(),
+			blocked_until = greatest(blocked_until, clock_timestamp() + $2 * interval '1 millisecond')
+		WHERE name = $1`, b.name, d.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("block rate budget: %w", err)
+	}
+	return nil
+}
+
+// Transport is an http.RoundTripper that takes a Budget token before every request and
+// blocks the budget when upstream answers 429. Wrapping the PubNub client's transport with it
+// makes every upstream call, including each page of a listing, go through the budget.
+type Transport struct {
+	Budget *Budget
+	Base   http.RoundTripper
+	// OnRateLimited, when set, hears of every 429 (for metrics and logs).
+	OnRateLimitedFunc func(wait time.Duration)
+}
+
+// budgetFailure is the budget itself failing (its database), not upstream.
+type budgetFailure struct{ err error }
+
+func (e *budgetFailure) Error() string { return e.err.Error() }
+func (e *budgetFailure) Unwrap() error { return e.err }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.Budget.Take(req.Context()); err != nil {
+		if _, ok := IsNoBudget(err); ok || req.Context().Err() != nil {
+			return nil, err
+		}
+		return nil, &budgetFailure{err}
+	}
+	resp, err := t.Base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		return resp, err
+	}
+	wait := retryWait(resp.Header)
+	if t.OnRateLimitedFunc != nil {
+		t.OnRateLimitedFunc(wait)
+	}
+	if err := t.Budget.Block(context.WithoutCancel(req.Context()), wait); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
+}
+
+// retryWait reads how long a 429 asks us to wait: X-RateLimit-Reset (seconds), else
+// Retry-After (seconds), else a minute, the window PubNub's limit is counted in.
+func retryWait(h http.Header) time.Duration {
+	for _, name := range []string{"X-RateLimit-Reset", "Retry-After"} {
+		if s, err := strconv.Atoi(h.Get(name)); err == nil && s >= 0 {
+			return time.Duration(s) * time.Second
+		}
+	}
+	return time.Minute
+}
+
+// IsNoBudget reports whether err is (or wraps) a *NoBudgetError, and its wait.
+func IsNoBudget(err error) (time.Duration, bool) {
+	var nb *NoBudgetError
+	if errors.As(err, &nb) {
+		return nb.Wait, true
+	}
+	return 0, false
+}
+
+// ClientOpts configure NewClient.
+type ClientOpts struct {
+	Budget                   *Budget
+	BaseURL, APIKey, Version string
+	Timeout                  time.Duration
+	// Base is the transport under the budget; nil means a clone of http.DefaultTransport.
+	Base              http.RoundTripper
+	OnRateLimitedFunc func(wait time.Duration)
+}
+
+// NewClient returns the PubNub client the workers use: every request it makes, each page of a
+// listing included, first takes a token from the shared budget.
+func NewClient(opts ClientOpts) *pubnub.Client {
+	base := opts.Base
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	transport := &Transport{Budget: opts.Budget, Base: base, OnRateLimitedFunc: opts.OnRateLimitedFunc}
+	return pubnub.New(opts.BaseURL, opts.APIKey, opts.Version, &http.Client{Timeout: opts.Timeout, Transport: transport})
+}

@@ -1,0 +1,56 @@
+package provisioner
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pnonboard/pnonboard/internal/pubnub"
+)
+
+// publicMessage is what a tenant's lastError and timeline say about an error: the upstream
+// operation, status and PubNub's own words, never our internals or anything key-like.
+func publicMessage(err error) string {
+	var apiErr *pubnub.Error
+	var tErr *pubnub.TransportError
+	var msg string
+	switch {
+	case errors.As(err, &apiErr):
+		msg = fmt.Sprintf("PubNub refused %s with %d", apiErr.Op, apiErr.StatusCode)
+		if apiErr.Body.Error != "" {
+			msg += " " + apiErr.Body.Error
+		}
+		if len(apiErr.Body.Message) > 0 {
+			msg += ": " + strings.Join(apiErr.Body.Message, "; ")
+		}
+	case errors.As(err, &tErr):
+		msg = fmt.Sprintf("no answer from PubNub to %s (%s)", tErr.Op, transportCause(tErr))
+	case errors.Is(err, errUnexpectedAnswer), errors.Is(err, pubnub.ErrInvalidArgument):
+		msg = err.Error()
+	default:
+		msg = "internal error; see the service logs"
+	}
+	return scrubKeys(msg)
+}
+
+func transportCause(e *pubnub.TransportError) string {
+	if e.StatusCode != 0 {
+		return fmt.Sprintf("undecodable %d answer", e.StatusCode)
+	}
+	s := e.Error()
+	switch {
+	case strings.Contains(s, "Client.Timeout"), strings.Contains(s, "deadline exceeded"), strings.Contains(s, "timeout"):
+		return "timed out"
+	case strings.Contains(s, "connection refused"):
+		return "connection refused"
+	case strings.Contains(s, "EOF"), strings.Contains(s, "reset"):
+		return "connection lost"
+	}
+	return "connection failed"
+}
+
+// scrubKeys removes anything that looks like a PubNub key, in case an answer echoes one.
+func scrubKeys(s string) string {
+	return regexp.MustCompile(`(sec|pub|sub)-c-[A-Za-z0-9_\-=+/]+`).ReplaceAllString(s, "$1-c-…")
+}

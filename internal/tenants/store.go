@@ -1,0 +1,194 @@
+package tenants
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pnonboard/pnonboard/internal/postgres"
+)
+
+// Event is one entry of a tenant's timeline.
+type Event struct {
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Detail map[string]any
+}
+
+const tenantColumns = `id, external_id, name, environments, metadata, state, desired_state,
+	app_id, app_pending_at, customer_id, customer_pending_at, lock_generation,
+	last_error, failed_step, created_at, updated_at, provisioned_at, disabled_at`
+
+func scanTenant(row pgx.Row) (*Tenant, error) {
+	t := &Tenant{}
+	var appID, customerID, lastError, failedStep *string
+	err := row.Scan(&t.ID, &t.ExternalID, &t.Name, &t.Environments, &t.Metadata, &t.State, &t.Desired,
+		&appID, &t.AppPendingAt, &customerID, &t.CustomerPendingAt, &t.LockGeneration,
+		&lastError, &failedStep, &t.CreatedAt, &t.UpdatedAt, &t.ProvisionedAt, &t.DisabledAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.AppID, t.CustomerID, t.LastError, t.FailedStep = deref(appID), deref(customerID), deref(lastError), deref(failedStep)
+	if t.Metadata == nil {
+		t.Metadata = map[string]string{}
+	}
+	return t, nil
+}
+
+const keysetColumns = `environment, position, upstream_name, keyset_type, keyset_id, publish_key, subscribe_key,
+	secret_key_sealed, create_pending_at, assigned, access_locked, rotated_for, rotate_pending_at`
+
+func scanKeyset(row pgx.CollectableRow) (Keyset, error) {
+	var k Keyset
+	var keysetID, pub, sub *string
+	err := row.Scan(&k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
+		&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt)
+	k.KeysetID, k.PublishKey, k.SubscribeKey = deref(keysetID), deref(pub), deref(sub)
+	return k, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// loadKeysets fills t.Keysets in environment order.
+func loadKeysets(ctx context.Context, db postgres.DBTX, t *Tenant) error {
+	rows, err := db.Query(ctx, `SELECT `+keysetColumns+` FROM tenant_keysets WHERE tenant_id = $1 ORDER BY position`, t.ID)
+	if err != nil {
+		return fmt.Errorf("load keysets of tenant %d: %w", t.ID, err)
+	}
+	t.Keysets, err = pgx.CollectRows(rows, scanKeyset)
+	if err != nil {
+		return fmt.Errorf("load keysets of tenant %d: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Get loads the tenant with id and its keysets. Returns ErrNotFound.
+func Get(ctx context.Context, db postgres.DBTX, id int64) (*Tenant, error) {
+	t, err := scanTenant(db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrapNotFound(err, "get tenant %d", id)
+	}
+	return t, loadKeysets(ctx, db, t)
+}
+
+// GetForUpdate is Get that locks the tenant's row until tx ends: the one way writers
+// serialise on a tenant.
+func GetForUpdate(ctx context.Context, tx pgx.Tx, id int64) (*Tenant, error) {
+	t, err := scanTenant(tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return nil, wrapNotFound(err, "lock tenant %d", id)
+	}
+	return t, loadKeysets(ctx, tx, t)
+}
+
+// getByExternalID loads a tenant by externalId, locking it when forUpdate.
+func getByExternalID(ctx context.Context, db postgres.DBTX, externalID string, forUpdate bool) (*Tenant, error) {
+	q := `SELECT ` + tenantColumns + ` FROM tenants WHERE external_id = $1`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	t, err := scanTenant(db.QueryRow(ctx, q, externalID))
+	if err != nil {
+		return nil, wrapNotFound(err, "get tenant %q", externalID)
+	}
+	return t, loadKeysets(ctx, db, t)
+}
+
+func wrapNotFound(err error, format string, args ...any) error {
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// Save writes back everything a worker or an action may change on t and its keysets, and
+// bumps updated_at. Call it inside the transaction that loaded t with GetForUpdate.
+func Save(ctx context.Context, tx pgx.Tx, t *Tenant) error {
+	err := tx.QueryRow(ctx, `
+		UPDATE tenants SET state = $2, desired_state = $3, app_id = $4, app_pending_at = $5,
+			customer_id = $6, customer_pending_at = $7, lock_generation = $8, last_error = $9,
+			failed_step = $10, provisioned_at = $11, disabled_at = $12, updated_at = clock_timestamp()
+		WHERE id = $1 RETURNING updated_at`,
+		t.ID, t.State, t.Desired, nullable(t.AppID), t.AppPendingAt, nullable(t.CustomerID), t.CustomerPendingAt,
+		t.LockGeneration, nullable(t.LastError), nullable(t.FailedStep), t.ProvisionedAt, t.DisabledAt).Scan(&t.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("save tenant %d: %w", t.ID, err)
+	}
+	n := len(t.Keysets)
+	var (
+		envs                = make([]string, n)
+		ids, pubs, subs     = make([]*string, n), make([]*string, n), make([]*string, n)
+		sealed              = make([][]byte, n)
+		pending, rotPending = make([]*time.Time, n), make([]*time.Time, n)
+		assigned, locked    = make([]bool, n), make([]bool, n)
+		rotatedFor          = make([]int32, n)
+	)
+	for i, k := range t.Keysets {
+		envs[i], ids[i], pubs[i], subs[i] = k.Environment, nullable(k.KeysetID), nullable(k.PublishKey), nullable(k.SubscribeKey)
+		sealed[i], pending[i], rotPending[i] = k.SecretKeySealed, k.CreatePendingAt, k.RotatePendingAt
+		assigned[i], locked[i], rotatedFor[i] = k.Assigned, k.AccessLocked, int32(k.RotatedFor)
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE tenant_keysets k SET keyset_id = u.keyset_id, publish_key = u.publish_key,
+			subscribe_key = u.subscribe_key, secret_key_sealed = u.sealed, create_pending_at = u.pending,
+			assigned = u.assigned, access_locked = u.locked, rotated_for = u.rotated_for,
+			rotate_pending_at = u.rot_pending, updated_at = clock_timestamp()
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[],
+			$8::boolean[], $9::boolean[], $10::int[], $11::timestamptz[])
+			AS u(environment, keyset_id, publish_key, subscribe_key, sealed, pending, assigned, locked, rotated_for, rot_pending)
+		WHERE k.tenant_id = $1 AND k.environment = u.environment`,
+		t.ID, envs, ids, pubs, subs, sealed, pending, assigned, locked, rotatedFor, rotPending)
+	if err != nil {
+		return fmt.Errorf("save keysets of tenant %d: %w", t.ID, err)
+	}
+	return nil
+}
+
+// AddEvents appends to a tenant's timeline.
+func AddEvents(ctx context.Context, tx pgx.Tx, tenantID int64, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	actors, actions, details := make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		d := e.Detail
+		if d == nil {
+			d = map[string]any{}
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", e.Action, err)
+		}
+		actors[i], actions[i], details[i] = e.Actor, e.Action, string(b)
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO tenant_events (tenant_id, actor, action, detail)
+		SELECT $1, a.actor, a.action, a.detail::jsonb
+		FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS a(actor, action, detail, n)
+		ORDER BY a.n`, tenantID, actors, actions, details)
+	if err != nil {
+		return fmt.Errorf("add events to tenant %d: %w", tenantID, err)
+	}
+	return nil
+}

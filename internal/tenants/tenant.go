@@ -1,0 +1,182 @@
+// Package tenants is pnonboard's domain: a tenant is a partner's customer, keyed by the
+// partner's externalId, with the PubNub resources provisioned for it. This package owns the
+// tenant's states and their legal transitions, validation, and the store. Every change a caller
+// makes commits together with the reconcile job that carries it out (see Enqueuer), so nothing
+// is changed without being acted on, and nothing is acted on that did not commit.
+package tenants
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// State is what pnonboard has achieved upstream for a tenant.
+type State string
+
+// The states. A tenant moves pending → provisioning → active ⇄ (disabling → disabled →
+// enabling); any step that meets a permanent upstream error moves it to failed, and a retry
+// from failed moves it back to pending.
+const (
+	StatePending      State = "pending"
+	StateProvisioning State = "provisioning"
+	StateActive       State = "active"
+	StateFailed       State = "failed"
+	StateDisabling    State = "disabling"
+	StateDisabled     State = "disabled"
+	StateEnabling     State = "enabling"
+)
+
+// AllStates lists the states in lifecycle order.
+func AllStates() []State {
+	return []State{StatePending, StateProvisioning, StateActive, StateFailed, StateDisabling, StateDisabled, StateEnabling}
+}
+
+// Desired is what callers asked for: active (the default) or disabled.
+type Desired string
+
+// The desired states.
+const (
+	DesiredActive   Desired = "active"
+	DesiredDisabled Desired = "disabled"
+)
+
+// Errors returned by Service. The API maps them to HTTP statuses in one table.
+var (
+	// ErrNotFound means no tenant has the externalId.
+	ErrNotFound = errors.New("tenant not found")
+	// ErrConflict means a create reused an externalId with a different body.
+	ErrConflict = errors.New("tenant exists with different attributes")
+	// ErrInvalidState means the action is not allowed in the tenant's current state; the
+	// error is a *StateError naming that state.
+	ErrInvalidState = errors.New("action not allowed in the tenant's state")
+)
+
+// StateError is ErrInvalidState with the details a caller needs to act on it.
+type StateError struct {
+	Action  string
+	Current State
+	Allowed []State
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("cannot %s a tenant that is %s (allowed from: %v)", e.Action, e.Current, e.Allowed)
+}
+
+func (e *StateError) Is(target error) bool { return target == ErrInvalidState }
+
+// ConflictError is ErrConflict naming the attributes that differ.
+type ConflictError struct{ Fields []string }
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("a tenant with this externalId exists with a different %v", e.Fields)
+}
+
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ValidExternalID reports whether id may be a tenant's externalId: ^[A-Za-z0-9_-]{1,255}$,
+// the OEM customer rule, since the externalId becomes the PubNub customer's.
+func ValidExternalID(id string) bool {
+	if len(id) == 0 || len(id) > 255 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Limits on tenant input.
+const (
+	MaxEnvironments  = 5 // the OEM limit of keysets per customer
+	MaxNameLen       = 255
+	MaxMetadataKeys  = 20
+	MaxMetadataKey   = 64
+	MaxMetadataValue = 512
+)
+
+// Tenant is a tenant with its keysets.
+type Tenant struct {
+	ID           int64
+	ExternalID   string
+	Name         string
+	Environments []string
+	Metadata     map[string]string
+	State        State
+	Desired      Desired
+
+	AppID             string
+	AppPendingAt      *time.Time
+	CustomerID        string
+	CustomerPendingAt *time.Time
+	// LockGeneration counts disable requests; a keyset's secret is rotated once per generation.
+	LockGeneration int
+	Keysets        []Keyset
+
+	LastError  string
+	FailedStep string
+
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ProvisionedAt *time.Time
+	DisabledAt    *time.Time
+}
+
+// Keyset is the keyset of one of a tenant's environments.
+type Keyset struct {
+	Environment  string
+	Position     int
+	UpstreamName string // deterministic: how a lost create is found again
+	Type         string // testing | production
+	KeysetID     string
+	PublishKey   string
+	SubscribeKey string
+	// SecretKeySealed is the secret key, encrypted (internal/secrets); never shown by the API
+	// except the credentials endpoint.
+	SecretKeySealed []byte
+	CreatePendingAt *time.Time
+	Assigned        bool
+	AccessLocked    bool
+	RotatedFor      int
+	RotatePendingAt *time.Time
+}
+
+// KeysetState is a keyset's progress as the API shows it.
+func (k *Keyset) State() string {
+	switch {
+	case k.KeysetID == "":
+		return "pending"
+	case !k.Assigned:
+		return "created"
+	case k.AccessLocked:
+		return "disabled"
+	}
+	return "active"
+}
+
+// Locked reports whether the keyset is fully disabled for generation gen.
+func (k *Keyset) Locked(gen int) bool { return k.AccessLocked && k.RotatedFor >= gen }
+
+// Provisioned reports whether every upstream resource exists and is assigned.
+func (t *Tenant) Provisioned() bool {
+	if t.AppID == "" || t.CustomerID == "" {
+		return false
+	}
+	for i := range t.Keysets {
+		if t.Keysets[i].KeysetID == "" || !t.Keysets[i].Assigned {
+			return false
+		}
+	}
+	return true
+}
+
+// AppName is the deterministic upstream name of the tenant's app.
+func AppName(externalID string) string { return "pnonboard-" + externalID }
+
+// KeysetName is the deterministic upstream name of an environment's keyset.
+func KeysetName(externalID, environment string) string {
+	return "pnonboard-" + externalID + "-" + environment
+}

@@ -1,0 +1,57 @@
+package tenants_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/tenants"
+)
+
+func TestValidExternalID(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"a", "acme-42", "ACME_42", strings.Repeat("x", 255)} {
+		require.True(t, tenants.ValidExternalID(ok), ok)
+	}
+	for _, bad := range []string{"", "acme 42", "acme/42", "acme.42", "ácme", strings.Repeat("x", 256), "a\n"} {
+		require.False(t, tenants.ValidExternalID(bad), bad)
+	}
+}
+
+func TestKeysetState(t *testing.T) {
+	t.Parallel()
+	k := tenants.Keyset{}
+	require.Equal(t, "pending", k.State())
+	k.KeysetID = "1"
+	require.Equal(t, "created", k.State())
+	k.Assigned = true
+	require.Equal(t, "active", k.State())
+	k.AccessLocked = true
+	require.Equal(t, "disabled", k.State())
+
+	require.False(t, k.Locked(1), "locked means access on AND the secret rotated for this disable")
+	k.RotatedFor = 1
+	require.True(t, k.Locked(1))
+	require.False(t, k.Locked(2), "a later disable needs a new rotation")
+}
+
+func TestProvisioned(t *testing.T) {
+	t.Parallel()
+	tn := &tenants.Tenant{AppID: "1", CustomerID: "c", Keysets: []tenants.Keyset{{KeysetID: "1", Assigned: true}, {KeysetID: "2"}}}
+	require.False(t, tn.Provisioned())
+	tn.Keysets[1].Assigned = true
+	require.True(t, tn.Provisioned())
+	tn.CustomerID = ""
+	require.False(t, tn.Provisioned())
+}
+
+func TestView(t *testing.T) {
+	t.Parallel()
+	tn := &tenants.Tenant{ExternalID: "a", Keysets: []tenants.Keyset{{Environment: "production", Type: "production", SecretKeySealed: []byte("sealed")}}}
+	v := tn.View()
+	require.Nil(t, v.AppID)
+	require.Equal(t, map[string]string{}, v.Metadata)
+	require.Equal(t, "pending", v.Keysets[0].State)
+	require.Nil(t, v.Keysets[0].PublishKey)
+}
