@@ -13,6 +13,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // role says which halves of the service a process runs.
@@ -48,6 +49,9 @@ type config struct {
 	PreviousEncryptionKeys [][]byte
 	ProfilesFile           string
 	Workers                int
+
+	Webhooks             webhooks.Policy
+	WebhookSecretOverlap time.Duration
 }
 
 // configMode says what the command needs: serve needs everything, migrate only the database,
@@ -96,6 +100,9 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		}
 		cfg.ProfilesFile = p.str("PNONBOARD_PROFILES_FILE", "")
 		cfg.Workers = p.intRange("PNONBOARD_WORKERS", 20, 1, 10_000)
+		cfg.Webhooks.AllowHTTP = p.boolean("PNONBOARD_WEBHOOK_ALLOW_HTTP", false)
+		cfg.Webhooks.AllowPrivate = p.boolean("PNONBOARD_WEBHOOK_ALLOW_PRIVATE", false)
+		cfg.WebhookSecretOverlap = p.duration("PNONBOARD_WEBHOOK_SECRET_OVERLAP", 24*time.Hour)
 	}
 	if mode == modeServe {
 		p.require("PNONBOARD_ENCRYPTION_KEY", p.getenv("PNONBOARD_ENCRYPTION_KEY"))
@@ -127,6 +134,9 @@ func (c config) LogValue() slog.Value {
 		slog.Int("previous_encryption_keys", len(c.PreviousEncryptionKeys)),
 		slog.String("profiles_file", c.ProfilesFile),
 		slog.Int("workers", c.Workers),
+		slog.Bool("webhook_allow_http", c.Webhooks.AllowHTTP),
+		slog.Bool("webhook_allow_private", c.Webhooks.AllowPrivate),
+		slog.Duration("webhook_secret_overlap", c.WebhookSecretOverlap),
 	)
 }
 

@@ -36,6 +36,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	cfg.Addr = *addr
 	cfg.Role = roleAll
+	// Dev receivers live on this machine: allow http:// and loopback webhook URLs.
+	cfg.Webhooks.AllowHTTP, cfg.Webhooks.AllowPrivate = true, true
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 
 	dir, err := filepath.Abs(*dataDir)
@@ -61,6 +63,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		logger.Info("dev postgres stopped")
 	}()
+	logger.Warn("dev mode: webhooks may go to http:// and private addresses (never do this in production)")
 	logger.Info("dev postgres running", "data_dir", pg.DataDir, "reused", pg.Reused, "log", pg.LogFile)
 	if cfg.DatabaseURL, err = devDatabase(ctx, pg.URL); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -56,8 +57,9 @@ type serveOpts struct {
 
 // services are the domain services built from the pool, shared by the API and the workers.
 type services struct {
-	keys    *auth.Service
-	tenants *tenants.Service
+	keys     *auth.Service
+	tenants  *tenants.Service
+	webhooks *webhooks.Service
 }
 
 // serve wires and runs the service until ctx ends, then shuts it down in a fixed order: stop
@@ -103,20 +105,30 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		}
 	}
 
-	// --- River, with the provisioning worker when this replica works jobs
+	// --- River. Every replica registers every worker (an API replica still inserts, and
+	// River checks kinds on insert); only worker replicas configure queues and work jobs.
 	workers := river.NewWorkers()
+	var upstream provisioner.Upstream = unconfiguredUpstream{}
 	if cfg.Role.runsWorkers() {
-		upstream, err := newUpstream(pool, cfg, logger)
-		if err != nil {
+		if upstream, err = newUpstream(pool, cfg, logger); err != nil {
 			return err
 		}
-		river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
-			Pool: pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
-		}))
 	}
+	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
+		Pool: pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
+		Announcer: webhooks.Announcer{},
+	}))
+	river.AddWorker(workers, webhooks.NewDeliveryWorker(webhooks.DeliveryWorkerOpts{
+		Pool: pool, Keyring: keyring, Policy: cfg.Webhooks, Logger: logger,
+	}))
+	river.AddWorker(workers, &webhooks.PruneWorker{Pool: pool})
 	riverCfg := &river.Config{Logger: logger, Workers: workers}
 	if cfg.Role.runsWorkers() {
-		riverCfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		riverCfg.Queues = map[string]river.QueueConfig{
+			river.QueueDefault:     {MaxWorkers: cfg.Workers},
+			webhooks.QueueWebhooks: {MaxWorkers: cfg.Workers},
+		}
+		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune()}
 	}
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverCfg)
 	if err != nil {
@@ -136,6 +148,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 			Pool: pool, Enqueuer: &provisioner.Enqueuer{Client: riverClient}, Opener: keyring,
 			Environments: environments, DefaultEnvironments: defaults,
 		}),
+		webhooks: webhooks.NewService(webhooks.Options{
+			Pool: pool, River: riverClient, Keyring: keyring, Policy: cfg.Webhooks, SecretOverlap: cfg.WebhookSecretOverlap,
+		}),
 	}
 	if opts.beforeServe != nil {
 		if err := opts.beforeServe(ctx, svc); err != nil {
@@ -150,6 +165,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		Ready:      readiness(pool, migrator),
 		Keys:       svc.keys,
 		Tenants:    svc.tenants,
+		Webhooks:   svc.webhooks,
 		OpenAPI:    pnonboard.OpenAPI(),
 	})
 	mux := http.NewServeMux()
@@ -244,6 +260,10 @@ func newUpstream(pool *pgxpool.Pool, cfg config, logger *slog.Logger) (*pubnub.C
 		},
 	}), nil
 }
+
+// unconfiguredUpstream stands in for PubNub on replicas that never call it (PNONBOARD_ROLE=api):
+// their worker is registered only so River accepts the job kind on insert.
+type unconfiguredUpstream struct{ provisioner.Upstream }
 
 // readiness is /readyz's check: the database answers and holds exactly the migrations this
 // binary expects (a replica of an older or newer release is not ready).

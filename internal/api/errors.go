@@ -6,6 +6,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // errorMapping turns a domain sentinel into what the caller sees.
@@ -21,6 +22,8 @@ func errorTable() []errorMapping {
 	return []errorMapping{
 		{auth.ErrNotFound, http.StatusNotFound, "api_key_not_found"},
 		{tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found"},
+		{webhooks.ErrEndpointNotFound, http.StatusNotFound, "webhook_endpoint_not_found"},
+		{webhooks.ErrDeliveryNotFound, http.StatusNotFound, "webhook_delivery_not_found"},
 	}
 }
 
@@ -35,6 +38,9 @@ func (s *Server) mapError(err error) error {
 		return validationError(map[string]string{inv.Field: inv.Message})
 	}
 	if e, ok := tenantError(err); ok {
+		return e
+	}
+	if e, ok := webhookError(err); ok {
 		return e
 	}
 	for _, m := range errorTable() {

@@ -27,6 +27,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
@@ -51,15 +52,16 @@ func (b *syncBuffer) String() string {
 
 // testServer is the API over a real database, served by httptest.
 type testServer struct {
-	db      *pgtest.DB
-	keys    *auth.Service
-	handler http.Handler
-	srv     *httptest.Server
-	logs    *syncBuffer
-	spec    *specValidator
-	tenants *tenants.Service
-	river   *river.Client[pgx.Tx]
-	keyring *secrets.Keyring
+	db       *pgtest.DB
+	keys     *auth.Service
+	handler  http.Handler
+	srv      *httptest.Server
+	logs     *syncBuffer
+	spec     *specValidator
+	tenants  *tenants.Service
+	webhooks *webhooks.Service
+	river    *river.Client[pgx.Tx]
+	keyring  *secrets.Keyring
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -73,6 +75,7 @@ func newTestServer(t *testing.T) *testServer {
 	// An API replica's River client: it inserts jobs; no worker runs them here.
 	workers := river.NewWorkers()
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{}))
+	river.AddWorker(workers, webhooks.NewDeliveryWorker(webhooks.DeliveryWorkerOpts{}))
 	inserter, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Workers: workers})
 	require.NoError(t, err)
 	ts.river = inserter
@@ -85,7 +88,9 @@ func newTestServer(t *testing.T) *testServer {
 		Pool: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
 		Environments: envs, DefaultEnvironments: profiles.Names(),
 	})
+	ts.webhooks = webhooks.NewService(webhooks.Options{Pool: db.Pool, River: inserter, Keyring: keyring})
 	ts.handler = api.NewServer(&api.Options{
+		Webhooks: ts.webhooks,
 		Logger:   logging.New(logs, "json", slog.LevelDebug),
 		Ready:    func(context.Context) error { return nil },
 		Keys:     ts.keys,

@@ -32,6 +32,17 @@ func (s *Server) addRoutes(r chi.Router) {
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))               // GET    /v1/tenants/{externalId}/events        listTenantEvents
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials)) // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
 
+	// Webhooks and the event listing.
+	s.route(r, http.MethodPost, "/v1/webhook-endpoints", auth.ScopeWebhooksWrite, handleJSON(s, s.createEndpoint))                                   // POST   /v1/webhook-endpoints                                   createWebhookEndpoint
+	s.route(r, http.MethodGet, "/v1/webhook-endpoints", auth.ScopeWebhooksRead, handleJSON(s, s.listEndpoints))                                      // GET    /v1/webhook-endpoints                                   listWebhookEndpoints
+	s.route(r, http.MethodGet, "/v1/webhook-endpoints/{id}", auth.ScopeWebhooksRead, handleJSON(s, s.getEndpoint))                                   // GET    /v1/webhook-endpoints/{id}                              getWebhookEndpoint
+	s.route(r, http.MethodPatch, "/v1/webhook-endpoints/{id}", auth.ScopeWebhooksWrite, handleJSON(s, s.updateEndpoint))                             // PATCH  /v1/webhook-endpoints/{id}                              updateWebhookEndpoint
+	s.route(r, http.MethodDelete, "/v1/webhook-endpoints/{id}", auth.ScopeWebhooksWrite, handleJSON(s, s.deleteEndpoint))                            // DELETE /v1/webhook-endpoints/{id}                              deleteWebhookEndpoint
+	s.route(r, http.MethodPost, "/v1/webhook-endpoints/{id}/rotate-secret", auth.ScopeWebhooksWrite, handleJSON(s, s.rotateEndpointSecret))          // POST   /v1/webhook-endpoints/{id}/rotate-secret                rotateWebhookSecret
+	s.route(r, http.MethodGet, "/v1/webhook-endpoints/{id}/deliveries", auth.ScopeWebhooksRead, handleJSON(s, s.listDeliveries))                     // GET    /v1/webhook-endpoints/{id}/deliveries                   listWebhookDeliveries
+	s.route(r, http.MethodPost, "/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry", auth.ScopeWebhooksWrite, handleJSON(s, s.retryDelivery)) // POST   /v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry retryWebhookDelivery
+	s.route(r, http.MethodGet, "/v1/events", auth.ScopeWebhooksRead, handleJSON(s, s.listEvents))                                                    // GET    /v1/events                                              listEvents
+
 	// API keys: admin only.
 	s.route(r, http.MethodPost, "/v1/api-keys", auth.ScopeAdmin, handleJSON(s, s.createAPIKey))        // POST   /v1/api-keys       createApiKey
 	s.route(r, http.MethodGet, "/v1/api-keys", auth.ScopeAdmin, handleJSON(s, s.listAPIKeys))          // GET    /v1/api-keys       listApiKeys

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // Options wires the server. Logger and Ready are required.
@@ -26,6 +27,8 @@ type Options struct {
 	Keys *auth.Service
 	// Tenants is the tenant domain service.
 	Tenants *tenants.Service
+	// Webhooks manages endpoints, deliveries and the event listing.
+	Webhooks *webhooks.Service
 	// WaitPoll is how often a Prefer: wait create re-reads the tenant; zero means 100 ms.
 	WaitPoll time.Duration
 	// OpenAPI is the contract served at /openapi.yaml.
@@ -46,6 +49,7 @@ type Server struct {
 	auth           Authenticator
 	keys           *auth.Service
 	tenants        *tenants.Service
+	webhooks       *webhooks.Service
 	waitPoll       time.Duration
 	openAPI        []byte
 	maxBody        int64
@@ -53,8 +57,15 @@ type Server struct {
 	onRequest      func(method, route string, status int, elapsed time.Duration)
 }
 
-// NewServer builds the router: middleware once, then every route of routes.go.
+// NewServer builds the router: middleware once, then every route of routes.go. A missing
+// dependency is a wiring bug and panics here, at start-up, not on some later request.
 func NewServer(opts *Options) http.Handler {
+	if opts.Logger == nil || opts.Ready == nil {
+		panic("api.NewServer: Logger and Ready are required")
+	}
+	if !opts.WorkerOnly && (opts.Keys == nil || opts.Tenants == nil || opts.Webhooks == nil) {
+		panic("api.NewServer: Keys, Tenants and Webhooks are required unless WorkerOnly")
+	}
 	s := &Server{
 		logger:         opts.Logger,
 		ready:          opts.Ready,
@@ -62,6 +73,7 @@ func NewServer(opts *Options) http.Handler {
 		auth:           opts.Keys,
 		keys:           opts.Keys,
 		tenants:        opts.Tenants,
+		webhooks:       opts.Webhooks,
 		waitPoll:       opts.WaitPoll,
 		openAPI:        opts.OpenAPI,
 		maxBody:        opts.MaxBodyBytes,

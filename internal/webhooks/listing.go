@@ -1,0 +1,258 @@
+package webhooks
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+)
+
+// Delivery is one event's delivery to one endpoint, with its attempts.
+type Delivery struct {
+	ID            string
+	EventID       string
+	EventType     string
+	Status        string
+	Attempts      []Attempt
+	NextAttemptAt *time.Time
+	CreatedAt     time.Time
+	DeliveredAt   *time.Time
+	seq           int64
+}
+
+// Attempt is one POST of a delivery.
+type Attempt struct {
+	At              time.Time
+	StatusCode      *int
+	Duration        time.Duration
+	Error           *string
+	ResponseExcerpt string
+}
+
+// DeliveryStatuses are the outcomes a listing can filter on.
+func DeliveryStatuses() []string { return []string{"pending", "succeeded", "failed"} }
+
+// ListDeliveries returns an endpoint's deliveries, newest first, optionally of one status,
+// after cursor; and the next cursor. Returns ErrEndpointNotFound, ErrBadCursor.
+func (s *Service) ListDeliveries(ctx context.Context, endpointID, status string, limit int, cursor string) ([]*Delivery, string, error) {
+	if _, err := s.GetEndpoint(ctx, endpointID); err != nil {
+		return nil, "", err
+	}
+	before := int64(1<<63 - 1)
+	if cursor != "" {
+		var err error
+		if before, err = decodeSeq(cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	rows, err := s.opts.Pool.Query(ctx, `
+		SELECT d.id::text, d.seq, d.event_id, ev.type, d.status, d.next_attempt_at, d.created_at, d.delivered_at
+		FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
+		WHERE d.endpoint_id = $1 AND ($2 = '' OR d.status = $2) AND d.seq < $3
+		ORDER BY d.seq DESC LIMIT $4`, endpointID, status, before, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deliveries: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Delivery, error) {
+		d := &Delivery{}
+		err := r.Scan(&d.ID, &d.seq, &d.EventID, &d.EventType, &d.Status, &d.NextAttemptAt, &d.CreatedAt, &d.DeliveredAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list deliveries: %w", err)
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		next = encodeSeq(list[len(list)-1].seq)
+	}
+	return list, next, s.loadAttempts(ctx, list)
+}
+
+func (s *Service) loadAttempts(ctx context.Context, list []*Delivery) error {
+	if len(list) == 0 {
+		return nil
+	}
+	byID := map[string]*Delivery{}
+	ids := make([]string, len(list))
+	for i, d := range list {
+		byID[d.ID], ids[i] = d, d.ID
+	}
+	rows, err := s.opts.Pool.Query(ctx, `
+		SELECT delivery_id::text, attempted_at, status_code, duration_ms, error, coalesce(response_excerpt, '')
+		FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[]) ORDER BY id`, ids)
+	if err != nil {
+		return fmt.Errorf("load attempts: %w", err)
+	}
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		var id string
+		var a Attempt
+		var ms int64
+		err := r.Scan(&id, &a.At, &a.StatusCode, &ms, &a.Error, &a.ResponseExcerpt)
+		a.Duration = time.Duration(ms) * time.Millisecond
+		byID[id].Attempts = append(byID[id].Attempts, a)
+		return struct{}{}, err
+	})
+	if err != nil {
+		return fmt.Errorf("load attempts: %w", err)
+	}
+	return nil
+}
+
+// RetryDelivery starts a new series of attempts for a failed (or succeeded) delivery, with
+// the same webhook-id. Returns ErrEndpointNotFound, ErrDeliveryNotFound, or
+// ErrDeliveryNotRetryable while it is still pending.
+func (s *Service) RetryDelivery(ctx context.Context, endpointID, deliveryID string) (*Delivery, error) {
+	if _, err := s.GetEndpoint(ctx, endpointID); err != nil {
+		return nil, err
+	}
+	tx, err := s.opts.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	d := &Delivery{}
+	err = tx.QueryRow(ctx, `
+		SELECT d.id::text, d.seq, d.event_id, ev.type, d.status, d.created_at, d.delivered_at
+		FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
+		WHERE d.id = $1 AND d.endpoint_id = $2 FOR UPDATE OF d`, deliveryID, endpointID).
+		Scan(&d.ID, &d.seq, &d.EventID, &d.EventType, &d.Status, &d.CreatedAt, &d.DeliveredAt)
+	if err == pgx.ErrNoRows || isInvalidUUID(err) {
+		return nil, ErrDeliveryNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("retry delivery: %w", err)
+	}
+	if d.Status == "pending" {
+		return nil, ErrDeliveryNotRetryable
+	}
+	if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now() WHERE id = $1`, d.ID); err != nil {
+		return nil, fmt.Errorf("retry delivery: %w", err)
+	}
+	if _, err := s.opts.River.InsertTx(ctx, tx, DeliverArgs{DeliveryID: d.ID}, nil); err != nil {
+		return nil, fmt.Errorf("retry delivery: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("retry delivery: %w", err)
+	}
+	d.Status = "pending"
+	return d, s.loadAttempts(ctx, []*Delivery{d})
+}
+
+// Event is a recorded event, as GET /v1/events lists it.
+type Event struct {
+	ID               string
+	Type             string
+	TenantExternalID string
+	Payload          json.RawMessage
+	CreatedAt        time.Time
+}
+
+// EventFilter narrows ListEvents.
+type EventFilter struct {
+	Type, TenantExternalID string
+	CreatedAfter           time.Time
+	Limit                  int
+	Cursor                 string
+}
+
+// ListEvents returns events of the retention window, oldest first, so a receiver that missed
+// some can catch up from where it stopped; and the next cursor. Returns ErrBadCursor.
+func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
+	var after int64
+	if f.Cursor != "" {
+		var err error
+		if after, err = decodeSeq(f.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	since := time.Now().Add(-s.opts.Retention)
+	if f.CreatedAfter.After(since) {
+		since = f.CreatedAfter
+	}
+	rows, err := s.opts.Pool.Query(ctx, `
+		SELECT id, seq, type, coalesce(tenant_external_id, ''), payload::text, created_at FROM events
+		WHERE seq > $1 AND created_at >= $2 AND ($3 = '' OR type = $3) AND ($4 = '' OR tenant_external_id = $4)
+		ORDER BY seq LIMIT $5`, after, since, f.Type, f.TenantExternalID, f.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list events: %w", err)
+	}
+	var seqs []int64
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		var seq int64
+		var payload string
+		err := r.Scan(&e.ID, &seq, &e.Type, &e.TenantExternalID, &payload, &e.CreatedAt)
+		e.Payload = json.RawMessage(payload)
+		seqs = append(seqs, seq)
+		return e, err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list events: %w", err)
+	}
+	next := ""
+	if len(events) > f.Limit {
+		events = events[:f.Limit]
+		next = encodeSeq(seqs[f.Limit-1])
+	}
+	return events, next, nil
+}
+
+func encodeSeq(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("seq:" + strconv.FormatInt(seq, 10)))
+}
+
+func decodeSeq(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 5 || string(b[:4]) != "seq:" {
+		return 0, ErrBadCursor
+	}
+	n, err := strconv.ParseInt(string(b[4:]), 10, 64)
+	if err != nil || n < 0 {
+		return 0, ErrBadCursor
+	}
+	return n, nil
+}
+
+// PruneArgs is the periodic job that deletes events (and their deliveries) past retention.
+type PruneArgs struct{}
+
+// Kind is the job's stable name.
+func (PruneArgs) Kind() string { return "events_prune" }
+
+// PruneWorker deletes old events in batches.
+type PruneWorker struct {
+	river.WorkerDefaults[PruneArgs]
+	Pool *pgxpool.Pool
+	// Retention is how long events are kept; zero means 30 days.
+	Retention time.Duration
+}
+
+// Work deletes events older than the retention, a batch at a time.
+func (w *PruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
+	cutoff := time.Now().Add(-cmp.Or(w.Retention, 30*24*time.Hour))
+	for {
+		tag, err := w.Pool.Exec(ctx, `
+			DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < $1 LIMIT 5000)`, cutoff)
+		if err != nil {
+			return fmt.Errorf("prune events: %w", err)
+		}
+		if tag.RowsAffected() < 5000 {
+			return nil
+		}
+	}
+}
+
+// PeriodicPrune schedules PruneArgs hourly (and at start) on the leader.
+func PeriodicPrune() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return PruneArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "events_prune", RunOnStart: true})
+}

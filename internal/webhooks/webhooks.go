@@ -1,0 +1,277 @@
+// Package webhooks tells partners' backends what happened to their tenants, following the
+// Standard Webhooks specification so receivers verify with any of its libraries: an event
+// outbox written in the transaction of the change, one delivery job per subscribed endpoint,
+// signed POSTs retried on a fixed schedule, every attempt recorded, and secrets that rotate
+// with an overlap.
+package webhooks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/pnonboard/pnonboard/internal/postgres"
+	"github.com/pnonboard/pnonboard/internal/secrets"
+)
+
+// Event types.
+const (
+	TypeProvisioned        = "tenant.provisioned"
+	TypeProvisioningFailed = "tenant.provisioning_failed"
+	TypeDisabled           = "tenant.disabled"
+	TypeEnabled            = "tenant.enabled"
+)
+
+// EventTypes lists every event type.
+func EventTypes() []string {
+	return []string{TypeProvisioned, TypeProvisioningFailed, TypeDisabled, TypeEnabled}
+}
+
+// Errors returned by Service.
+var (
+	ErrEndpointNotFound = errors.New("webhook endpoint not found")
+	ErrDeliveryNotFound = errors.New("webhook delivery not found")
+	// ErrDeliveryNotRetryable is a manual retry of a delivery still pending.
+	ErrDeliveryNotRetryable = errors.New("the delivery is still being attempted")
+	ErrBadCursor            = errors.New("invalid cursor")
+)
+
+// InvalidError is a rejected input; Field names it.
+type InvalidError struct{ Field, Message string }
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Message }
+
+// Endpoint is a registered receiver.
+type Endpoint struct {
+	ID                      string
+	URL                     string
+	Description             string
+	EventTypes              []string
+	Enabled                 bool
+	CreatedAt, UpdatedAt    time.Time
+	PreviousSecretExpiresAt *time.Time
+	secretSealed            []byte
+	previousSecretSealed    []byte
+}
+
+// Options configure a Service.
+type Options struct {
+	Pool    *pgxpool.Pool
+	River   *river.Client[pgx.Tx]
+	Keyring *secrets.Keyring
+	Policy  Policy
+	// SecretOverlap is how long a rotated-out secret keeps signing; zero means 24 h.
+	SecretOverlap time.Duration
+	// Retention is how long events are listed and kept; zero means 30 days.
+	Retention time.Duration
+}
+
+// Service manages endpoints, deliveries and the event listing.
+type Service struct{ opts Options }
+
+// NewService returns a Service.
+func NewService(opts Options) *Service {
+	if opts.SecretOverlap == 0 {
+		opts.SecretOverlap = 24 * time.Hour
+	}
+	if opts.Retention == 0 {
+		opts.Retention = 30 * 24 * time.Hour
+	}
+	return &Service{opts: opts}
+}
+
+// newSecret returns a Standard Webhooks secret: "whsec_" and 32 random bytes in base64.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+func secretAAD(endpointID string) []byte { return []byte("webhook-secret:" + endpointID) }
+
+// newEventID returns a webhook-id: "evt_" and 26 base32 characters (128 random bits).
+func newEventID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "evt_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// EndpointParams create or (non-nil fields) change an endpoint.
+type EndpointParams struct {
+	URL         *string
+	EventTypes  *[]string
+	Description *string
+	Enabled     *bool
+}
+
+func (s *Service) validate(ctx context.Context, p EndpointParams) error {
+	if p.URL != nil {
+		if err := s.opts.Policy.CheckURL(ctx, *p.URL); err != nil {
+			return &InvalidError{"url", err.Error()}
+		}
+	}
+	if p.EventTypes != nil {
+		for _, t := range *p.EventTypes {
+			if !slices.Contains(EventTypes(), t) {
+				return &InvalidError{"eventTypes", fmt.Sprintf("unknown event type %q (known: %s)", t, strings.Join(EventTypes(), ", "))}
+			}
+		}
+	}
+	if p.Description != nil && len(*p.Description) > 500 {
+		return &InvalidError{"description", "must be at most 500 bytes"}
+	}
+	return nil
+}
+
+const endpointColumns = `id::text, url, description, event_types, enabled, created_at, updated_at,
+	previous_secret_expires_at, secret_sealed, previous_secret_sealed`
+
+func scanEndpoint(row pgx.Row) (*Endpoint, error) {
+	e := &Endpoint{}
+	err := row.Scan(&e.ID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &e.CreatedAt, &e.UpdatedAt,
+		&e.PreviousSecretExpiresAt, &e.secretSealed, &e.previousSecretSealed)
+	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
+		return nil, ErrEndpointNotFound
+	}
+	return e, err
+}
+
+func isInvalidUUID(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22P02"
+}
+
+// CreateEndpoint registers an endpoint and returns it with its signing secret, which is
+// shown only here and on rotation. Returns *InvalidError.
+func (s *Service) CreateEndpoint(ctx context.Context, p EndpointParams) (*Endpoint, string, error) {
+	if p.URL == nil {
+		return nil, "", &InvalidError{"url", "is required"}
+	}
+	if err := s.validate(ctx, p); err != nil {
+		return nil, "", err
+	}
+	types := []string{}
+	if p.EventTypes != nil {
+		types = *p.EventTypes
+	}
+	desc := ""
+	if p.Description != nil {
+		desc = *p.Description
+	}
+	secret := newSecret()
+	id, err := newUUID()
+	if err != nil {
+		return nil, "", err
+	}
+	sealed := s.opts.Keyring.Seal([]byte(secret), secretAAD(id))
+	e, err := scanEndpoint(s.opts.Pool.QueryRow(ctx, `
+		INSERT INTO webhook_endpoints (id, url, description, event_types, secret_sealed)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+endpointColumns, id, *p.URL, desc, types, sealed))
+	if err != nil {
+		return nil, "", fmt.Errorf("insert webhook endpoint: %w", err)
+	}
+	return e, secret, nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// ListEndpoints returns every endpoint, oldest first.
+func (s *Service) ListEndpoints(ctx context.Context) ([]*Endpoint, error) {
+	rows, err := s.opts.Pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook endpoints: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Endpoint, error) { return scanEndpoint(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list webhook endpoints: %w", err)
+	}
+	return list, nil
+}
+
+// GetEndpoint returns one endpoint. Returns ErrEndpointNotFound.
+func (s *Service) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) {
+	return scanEndpoint(s.opts.Pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, id))
+}
+
+// UpdateEndpoint changes the fields p sets. Returns ErrEndpointNotFound or *InvalidError.
+func (s *Service) UpdateEndpoint(ctx context.Context, id string, p EndpointParams) (*Endpoint, error) {
+	if err := s.validate(ctx, p); err != nil {
+		return nil, err
+	}
+	return scanEndpoint(s.opts.Pool.QueryRow(ctx, `
+		UPDATE webhook_endpoints SET url = coalesce($2, url), event_types = coalesce($3, event_types),
+			description = coalesce($4, description), enabled = coalesce($5, enabled), updated_at = now()
+		WHERE id = $1 RETURNING `+endpointColumns, id, p.URL, p.EventTypes, p.Description, p.Enabled))
+}
+
+// DeleteEndpoint removes an endpoint and its delivery history. Returns ErrEndpointNotFound.
+func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
+	tag, err := s.opts.Pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	if isInvalidUUID(err) || err == nil && tag.RowsAffected() == 0 {
+		return ErrEndpointNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete webhook endpoint: %w", err)
+	}
+	return nil
+}
+
+// RotateSecret gives the endpoint a new secret, returned once. The old one keeps signing
+// beside it (two signatures per delivery) for the overlap, so receivers can switch without
+// missing a delivery. Returns ErrEndpointNotFound.
+func (s *Service) RotateSecret(ctx context.Context, id string) (*Endpoint, string, error) {
+	secret := newSecret()
+	e, err := postgres.WithTxV(ctx, s.opts.Pool, func(ctx context.Context, tx pgx.Tx) (*Endpoint, error) {
+		e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return nil, err
+		}
+		return scanEndpoint(tx.QueryRow(ctx, `
+			UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = secret_sealed,
+				previous_secret_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
+			WHERE id = $1 RETURNING `+endpointColumns,
+			e.ID, s.opts.Keyring.Seal([]byte(secret), secretAAD(e.ID)), s.opts.SecretOverlap.Milliseconds()))
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return e, secret, nil
+}
+
+// signingSecrets returns the secrets a delivery is signed with now: the current one, and the
+// previous one while its overlap lasts.
+func signingSecrets(keyring *secrets.Keyring, e *Endpoint, now time.Time) ([]string, error) {
+	current, err := keyring.Open(e.secretSealed, secretAAD(e.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open secret of endpoint %s: %w", e.ID, err)
+	}
+	out := []string{string(current)}
+	if e.previousSecretSealed != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+		prev, err := keyring.Open(e.previousSecretSealed, secretAAD(e.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open previous secret of endpoint %s: %w", e.ID, err)
+		}
+		out = append(out, string(prev))
+	}
+	return out, nil
+}
