@@ -5,7 +5,7 @@ BIN       := bin/server
 STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run test build lint clean
+.PHONY: run test build lint bench clean
 
 ## run: pnonboard in dev mode (local Postgres under .devdata/, PubNub sandbox, workers, API, dev key)
 run: build
@@ -20,6 +20,11 @@ test:
 ## build: a static binary at bin/server
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/server
+
+## bench: ingest and provisioning-drain benchmarks (flags: BENCH_FLAGS="-c 32 -t 10s -k 200 -r 600")
+bench: build
+	@./scripts/ensure-postgres.sh run
+	$(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 ## lint: gofmt, go vet and staticcheck (fetched through the Go toolchain)
 lint:

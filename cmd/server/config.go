@@ -32,6 +32,7 @@ func (r role) runsWorkers() bool { return r == roleAll || r == roleWorker }
 // Nothing else reads the environment.
 type config struct {
 	DatabaseURL     string
+	DBMaxConns      int
 	Addr            string
 	Role            role
 	LogLevel        slog.Level
@@ -52,6 +53,7 @@ type config struct {
 
 	Webhooks             webhooks.Policy
 	WebhookSecretOverlap time.Duration
+	MetricsPublic        bool
 }
 
 // configMode says what the command needs: serve needs everything, migrate only the database,
@@ -70,6 +72,7 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 	p := envParser{getenv: getenv}
 	cfg := config{
 		DatabaseURL:     p.str("DATABASE_URL", ""),
+		DBMaxConns:      p.intRange("PNONBOARD_DB_MAX_CONNS", 10, 2, 1000),
 		Addr:            p.addr("PNONBOARD_ADDR", ":8080"),
 		Role:            role(p.oneOf("PNONBOARD_ROLE", "all", "all", "api", "worker")),
 		LogFormat:       p.oneOf("PNONBOARD_LOG_FORMAT", "json", "json", "text"),
@@ -103,6 +106,7 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		cfg.Webhooks.AllowHTTP = p.boolean("PNONBOARD_WEBHOOK_ALLOW_HTTP", false)
 		cfg.Webhooks.AllowPrivate = p.boolean("PNONBOARD_WEBHOOK_ALLOW_PRIVATE", false)
 		cfg.WebhookSecretOverlap = p.duration("PNONBOARD_WEBHOOK_SECRET_OVERLAP", 24*time.Hour)
+		cfg.MetricsPublic = p.boolean("PNONBOARD_METRICS_PUBLIC", false)
 	}
 	if mode == modeServe {
 		p.require("PNONBOARD_ENCRYPTION_KEY", p.getenv("PNONBOARD_ENCRYPTION_KEY"))
@@ -120,6 +124,7 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 func (c config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("database_url", redactURL(c.DatabaseURL)),
+		slog.Int("db_max_conns", c.DBMaxConns),
 		slog.String("addr", c.Addr),
 		slog.String("role", string(c.Role)),
 		slog.String("log_level", c.LogLevel.String()),
@@ -137,6 +142,7 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("webhook_allow_http", c.Webhooks.AllowHTTP),
 		slog.Bool("webhook_allow_private", c.Webhooks.AllowPrivate),
 		slog.Duration("webhook_secret_overlap", c.WebhookSecretOverlap),
+		slog.Bool("metrics_public", c.MetricsPublic),
 	)
 }
 

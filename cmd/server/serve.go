@@ -15,11 +15,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"riverqueue.com/riverui"
 
 	"github.com/pnonboard/pnonboard"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
+	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub"
@@ -53,6 +56,9 @@ type serveOpts struct {
 	beforeServe func(ctx context.Context, svc *services) error
 	// onListening runs once the server accepts connections (dev mode's banner).
 	onListening func(addr string)
+	// hardStop makes the end of ctx a crash-like stop: connections are cut and running jobs
+	// cancelled at once, no draining. The soak test uses it to kill a replica mid-run.
+	hardStop bool
 }
 
 // services are the domain services built from the pool, shared by the API and the workers.
@@ -68,7 +74,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	logger.Info("starting pnonboard", "config", cfg)
 
 	// --- Postgres
-	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, &postgres.PoolOpts{Logger: logger})
+	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, &postgres.PoolOpts{MaxConns: int32(cfg.DBMaxConns), Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -105,12 +111,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		}
 	}
 
+	// --- Metrics
+	m := metrics.New(pool, budgetName, logger)
+
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
 	workers := river.NewWorkers()
 	var upstream provisioner.Upstream = unconfiguredUpstream{}
 	if cfg.Role.runsWorkers() {
-		if upstream, err = newUpstream(pool, cfg, logger); err != nil {
+		if upstream, err = newUpstream(pool, cfg, m, logger); err != nil {
 			return err
 		}
 	}
@@ -120,9 +129,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	}))
 	river.AddWorker(workers, webhooks.NewDeliveryWorker(webhooks.DeliveryWorkerOpts{
 		Pool: pool, Keyring: keyring, Policy: cfg.Webhooks, Logger: logger,
+		OnAttemptFunc: func(o webhooks.Outcome) { m.WebhookAttempt(string(o)) },
 	}))
 	river.AddWorker(workers, &webhooks.PruneWorker{Pool: pool})
-	riverCfg := &river.Config{Logger: logger, Workers: workers}
+	riverCfg := &river.Config{
+		Logger:  logger,
+		Workers: workers,
+		// Workers bound their own attempts (provisioning 5 min, webhooks 30 s); a job left
+		// running by a crashed replica is rescued soon after, not after River's default hour.
+		JobTimeout:           5 * time.Minute,
+		RescueStuckJobsAfter: 10 * time.Minute,
+	}
 	if cfg.Role.runsWorkers() {
 		riverCfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:     {MaxWorkers: cfg.Workers},
@@ -159,14 +176,28 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	}
 
 	// --- HTTP
+	jobUI, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(riverClient, nil), Logger: logger, Prefix: "/riverui"})
+	if err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
+	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopUI()
+	if err := jobUI.Start(uiCtx); err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
 	handler := api.NewServer(&api.Options{
-		Logger:     logger,
-		WorkerOnly: !cfg.Role.runsAPI(),
-		Ready:      readiness(pool, migrator),
-		Keys:       svc.keys,
-		Tenants:    svc.tenants,
-		Webhooks:   svc.webhooks,
-		OpenAPI:    pnonboard.OpenAPI(),
+		Metrics:       m.Handler(),
+		MetricsPublic: cfg.MetricsPublic,
+		OnRequestFunc: m.ObserveRequest,
+		JobUI:         jobUI,
+		JobUIPrefix:   "/riverui",
+		Logger:        logger,
+		WorkerOnly:    !cfg.Role.runsAPI(),
+		Ready:         readiness(pool, migrator),
+		Keys:          svc.keys,
+		Tenants:       svc.tenants,
+		Webhooks:      svc.webhooks,
+		OpenAPI:       pnonboard.OpenAPI(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
@@ -193,6 +224,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	// River gets a context the signal does not cancel: cancelling Start's context is a hard
 	// stop, and we want the soft one, after HTTP has drained.
 	if cfg.Role.runsWorkers() {
+		events, cancelEvents := riverClient.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
+			river.EventKindJobCancelled, river.EventKindJobSnoozed)
+		defer cancelEvents()
+		go countJobOutcomes(events, m)
 		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
@@ -217,6 +252,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 	}
 
 	// --- Shutdown, in order, each step bounded
+	if opts.hardStop {
+		_ = srv.Close()
+		if cfg.Role.runsWorkers() {
+			hardCtx, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancelHard()
+			_ = riverClient.StopAndCancel(hardCtx)
+		}
+		logger.Warn("stopped hard")
+		return runErr
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -246,19 +291,44 @@ func stopRiver(ctx, shutdownCtx context.Context, c *river.Client[pgx.Tx], logger
 	}
 }
 
+// budgetName keys the shared rate budget of the PubNub account.
+const budgetName = "pubnub-admin"
+
 // newUpstream builds the PubNub client whose every request goes through the shared rate
-// budget.
-func newUpstream(pool *pgxpool.Pool, cfg config, logger *slog.Logger) (*pubnub.Client, error) {
-	budget, err := provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: "pubnub-admin", PerMinute: cfg.PubNubRatePerMinute})
+// budget, and is counted in the metrics once it reaches upstream.
+func newUpstream(pool *pgxpool.Pool, cfg config, m *metrics.Metrics, logger *slog.Logger) (*pubnub.Client, error) {
+	budget, err := provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute})
 	if err != nil {
 		return nil, err
 	}
 	return provisioner.NewClient(provisioner.ClientOpts{
 		Budget: budget, BaseURL: cfg.PubNubURL, APIKey: cfg.PubNubAPIKey, Version: cfg.PubNubVersion, Timeout: cfg.PubNubTimeout,
+		Base: m.UpstreamTransport(http.DefaultTransport.(*http.Transport).Clone()),
 		OnRateLimitedFunc: func(wait time.Duration) {
+			m.RateLimited()
 			logger.Warn("PubNub answered 429; rate budget blocked", "wait", wait)
 		},
 	}), nil
+}
+
+// countJobOutcomes turns River's job events into metrics until the subscription closes.
+func countJobOutcomes(events <-chan *river.Event, m *metrics.Metrics) {
+	for ev := range events {
+		outcome := string(ev.Kind)
+		switch {
+		case ev.Kind == river.EventKindJobFailed && ev.Job.State == rivertype.JobStateDiscarded:
+			outcome = "discarded"
+		case ev.Kind == river.EventKindJobFailed:
+			outcome = "failed"
+		case ev.Kind == river.EventKindJobCompleted:
+			outcome = "completed"
+		case ev.Kind == river.EventKindJobCancelled:
+			outcome = "cancelled"
+		case ev.Kind == river.EventKindJobSnoozed:
+			outcome = "snoozed"
+		}
+		m.JobOutcome(ev.Job.Kind, outcome)
+	}
 }
 
 // unconfiguredUpstream stands in for PubNub on replicas that never call it (PNONBOARD_ROLE=api):

@@ -18,11 +18,13 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
+	"riverqueue.com/riverui"
 
 	"github.com/pnonboard/pnonboard"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
+	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/secrets"
@@ -60,6 +62,7 @@ type testServer struct {
 	spec     *specValidator
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
+	metrics  *metrics.Metrics
 	river    *river.Client[pgx.Tx]
 	keyring  *secrets.Keyring
 }
@@ -89,14 +92,25 @@ func newTestServer(t *testing.T) *testServer {
 		Environments: envs, DefaultEnvironments: profiles.Names(),
 	})
 	ts.webhooks = webhooks.NewService(webhooks.Options{Pool: db.Pool, River: inserter, Keyring: keyring})
+	logger := logging.New(logs, "json", slog.LevelDebug)
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(inserter, nil), Logger: logger, Prefix: "/riverui"})
+	require.NoError(t, err)
+	uiCtx, stopUI := context.WithCancel(context.Background())
+	t.Cleanup(stopUI)
+	require.NoError(t, ui.Start(uiCtx))
+	ts.metrics = metrics.New(db.Pool, "pubnub-admin", logger)
 	ts.handler = api.NewServer(&api.Options{
-		Webhooks: ts.webhooks,
-		Logger:   logging.New(logs, "json", slog.LevelDebug),
-		Ready:    func(context.Context) error { return nil },
-		Keys:     ts.keys,
-		Tenants:  ts.tenants,
-		WaitPoll: 10 * time.Millisecond,
-		OpenAPI:  pnonboard.OpenAPI(),
+		Metrics:       ts.metrics.Handler(),
+		OnRequestFunc: ts.metrics.ObserveRequest,
+		JobUI:         ui,
+		JobUIPrefix:   "/riverui",
+		Webhooks:      ts.webhooks,
+		Logger:        logger,
+		Ready:         func(context.Context) error { return nil },
+		Keys:          ts.keys,
+		Tenants:       ts.tenants,
+		WaitPoll:      10 * time.Millisecond,
+		OpenAPI:       pnonboard.OpenAPI(),
 	})
 	ts.srv = httptest.NewServer(ts.handler)
 	t.Cleanup(ts.srv.Close)

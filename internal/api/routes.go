@@ -16,6 +16,20 @@ func (s *Server) addRoutes(r chi.Router) {
 	r.Get("/healthz", s.handleHealthz)      // GET /healthz       getHealthz
 	r.Get("/readyz", s.handleReadyz)        // GET /readyz        getReadyz
 	r.Get("/openapi.yaml", s.handleOpenAPI) // GET /openapi.yaml  getOpenAPI
+
+	// Operators: metrics (public or admin, per config) and the River job UI (admin).
+	if s.metrics != nil {
+		if s.metricsPublic {
+			r.Method(http.MethodGet, "/metrics", s.metrics) // GET /metrics  getMetrics (public by config)
+		} else {
+			s.route(r, http.MethodGet, "/metrics", auth.ScopeAdmin, s.metrics) // GET /metrics  getMetrics
+		}
+	}
+	if s.jobUI != nil {
+		ui := &uiHandler{s: s, next: http.NewCrossOriginProtection().Handler(s.jobUI)}
+		r.Handle(s.jobUIPrefix, ui)      // the River UI (outside the API contract), admin only
+		r.Handle(s.jobUIPrefix+"/*", ui) //
+	}
 	if s.workerOnly {
 		return
 	}

@@ -29,6 +29,12 @@ type Options struct {
 	Tenants *tenants.Service
 	// Webhooks manages endpoints, deliveries and the event listing.
 	Webhooks *webhooks.Service
+	// Metrics serves /metrics; MetricsPublic makes it need no key (otherwise: admin).
+	Metrics       http.Handler
+	MetricsPublic bool
+	// JobUI is the River UI, served under JobUIPrefix (e.g. /riverui) to admin keys.
+	JobUI       http.Handler
+	JobUIPrefix string
 	// WaitPoll is how often a Prefer: wait create re-reads the tenant; zero means 100 ms.
 	WaitPoll time.Duration
 	// OpenAPI is the contract served at /openapi.yaml.
@@ -51,6 +57,10 @@ type Server struct {
 	tenants        *tenants.Service
 	webhooks       *webhooks.Service
 	waitPoll       time.Duration
+	metrics        http.Handler
+	metricsPublic  bool
+	jobUI          http.Handler
+	jobUIPrefix    string
 	openAPI        []byte
 	maxBody        int64
 	requestTimeout time.Duration
@@ -63,8 +73,8 @@ func NewServer(opts *Options) http.Handler {
 	if opts.Logger == nil || opts.Ready == nil {
 		panic("api.NewServer: Logger and Ready are required")
 	}
-	if !opts.WorkerOnly && (opts.Keys == nil || opts.Tenants == nil || opts.Webhooks == nil) {
-		panic("api.NewServer: Keys, Tenants and Webhooks are required unless WorkerOnly")
+	if opts.Keys == nil || !opts.WorkerOnly && (opts.Tenants == nil || opts.Webhooks == nil) {
+		panic("api.NewServer: Keys is required, and Tenants and Webhooks unless WorkerOnly")
 	}
 	s := &Server{
 		logger:         opts.Logger,
@@ -75,6 +85,10 @@ func NewServer(opts *Options) http.Handler {
 		tenants:        opts.Tenants,
 		webhooks:       opts.Webhooks,
 		waitPoll:       opts.WaitPoll,
+		metrics:        opts.Metrics,
+		metricsPublic:  opts.MetricsPublic,
+		jobUI:          opts.JobUI,
+		jobUIPrefix:    opts.JobUIPrefix,
 		openAPI:        opts.OpenAPI,
 		maxBody:        opts.MaxBodyBytes,
 		requestTimeout: opts.RequestTimeout,

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,9 +100,27 @@ func ActorFrom(ctx context.Context) Actor {
 }
 
 // Service creates, lists, revokes and authenticates keys.
+//
+// Authenticate remembers a verified key for CacheTTL, so a busy partner backend costs one
+// key lookup every few seconds instead of one per request. The price is bounded staleness:
+// a revocation takes effect at once on the replica that made it, and within CacheTTL on the
+// others; expiry is checked on every request against the cached expiry time.
 type Service struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]cachedKey
+}
+
+// CacheTTL is how long a verified key is trusted without asking the database again.
+const CacheTTL = 5 * time.Second
+
+// maxCached bounds the cache; past it, the cache starts over (keys are few in practice).
+const maxCached = 10_000
+
+type cachedKey struct {
+	key      *Key
+	verified time.Time
 }
 
 // NewService returns a Service over pool. now may be nil (time.Now).
@@ -109,7 +128,7 @@ func NewService(pool *pgxpool.Pool, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{pool: pool, now: now}
+	return &Service{pool: pool, now: now, cache: map[[sha256.Size]byte]cachedKey{}}
 }
 
 // CreateParams describe a new key. ExpiresIn zero means the maximum, one year.
@@ -189,7 +208,19 @@ func (s *Service) Revoke(ctx context.Context, id string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revoke api key: %w", err)
 	}
+	s.forget(key.ID)
 	return key, nil
+}
+
+// forget drops a key from the cache: this replica stops accepting it at once.
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sum, c := range s.cache {
+		if c.key.ID == id {
+			delete(s.cache, sum)
+		}
+	}
 }
 
 // Authenticate returns the live key matching token. Returns ErrUnauthenticated, without
@@ -198,6 +229,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 	prefix, ok := parseKey(token)
 	if !ok {
 		return nil, ErrUnauthenticated
+	}
+	sum := sha256.Sum256([]byte(token))
+	now := s.now()
+	s.mu.Lock()
+	c, hit := s.cache[sum]
+	s.mu.Unlock()
+	if hit && now.Sub(c.verified) < CacheTTL && now.Before(c.key.ExpiresAt) {
+		return c.key, nil
 	}
 	var hash []byte
 	key := &Key{}
@@ -210,8 +249,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 		return nil, fmt.Errorf("look up api key: %w", err)
 	}
 	key.finish()
-	sum := sha256.Sum256([]byte(token))
-	now := s.now()
 	if subtle.ConstantTimeCompare(sum[:], hash) != 1 || key.RevokedAt != nil || !now.Before(key.ExpiresAt) {
 		return nil, ErrUnauthenticated
 	}
@@ -221,6 +258,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 			return nil, fmt.Errorf("touch api key: %w", err)
 		}
 	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCached {
+		clear(s.cache)
+	}
+	s.cache[sum] = cachedKey{key: key, verified: now}
+	s.mu.Unlock()
 	return key, nil
 }
 

@@ -135,6 +135,35 @@ func TestService(t *testing.T) {
 		require.Equal(t, revoked.RevokedAt, again.RevokedAt)
 	})
 
+	t.Run("RevocationReachesOtherReplicasWithinTheCacheTTL", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		other := auth.NewService(b.db.Pool, b.clock.Now) // another replica
+		key, plaintext := create(t, b, auth.CreateParams{})
+		_, err := other.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+
+		_, err = b.svc.Revoke(ctx, key.ID)
+		require.NoError(t, err)
+		_, err = other.Authenticate(ctx, plaintext)
+		require.NoError(t, err, "the other replica trusts its cache for up to CacheTTL")
+		b.clock.Advance(auth.CacheTTL)
+		_, err = other.Authenticate(ctx, plaintext)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated, "and then asks the database")
+	})
+
+	t.Run("CachedKeyStillExpiresOnTime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, plaintext := create(t, b, auth.CreateParams{ExpiresIn: time.Hour})
+		b.clock.Advance(time.Hour - time.Second)
+		_, err := b.svc.Authenticate(ctx, plaintext)
+		require.NoError(t, err)
+		b.clock.Advance(time.Second)
+		_, err = b.svc.Authenticate(ctx, plaintext)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	})
+
 	t.Run("RevokeUnknownIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

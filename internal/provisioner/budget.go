@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -141,8 +142,26 @@ func (b *Budget) Block(ctx context.Context, d time.Duration) error {
 type Transport struct {
 	Budget *Budget
 	Base   http.RoundTripper
+	// Timeout bounds each request from the moment its token is granted to the end of its
+	// body: the wait for a token is not upstream's time. Zero means none.
+	Timeout time.Duration
 	// OnRateLimited, when set, hears of every 429 (for metrics and logs).
 	OnRateLimitedFunc func(wait time.Duration)
+}
+
+// errUpstreamTimeout marks a request that upstream did not finish within Transport.Timeout.
+var errUpstreamTimeout = errors.New("upstream request timed out")
+
+// cancelOnClose ends a request's timeout context when its body is closed, as http.Client does.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // budgetFailure is the budget itself failing (its database), not upstream.
@@ -159,9 +178,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &budgetFailure{err}
 	}
+	cancel := context.CancelFunc(func() {})
+	if t.Timeout > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeoutCause(req.Context(), t.Timeout, errUpstreamTimeout)
+		req = req.WithContext(ctx)
+	}
 	resp, err := t.Base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
-		return resp, err
+	if err != nil {
+		cancel()
+		if cause := context.Cause(req.Context()); errors.Is(cause, errUpstreamTimeout) {
+			err = fmt.Errorf("%w after %s: %w", errUpstreamTimeout, t.Timeout, err)
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return resp, nil
 	}
 	wait := retryWait(resp.Header)
 	if t.OnRateLimitedFunc != nil {
@@ -211,6 +244,7 @@ func NewClient(opts ClientOpts) *pubnub.Client {
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	transport := &Transport{Budget: opts.Budget, Base: base, OnRateLimitedFunc: opts.OnRateLimitedFunc}
-	return pubnub.New(opts.BaseURL, opts.APIKey, opts.Version, &http.Client{Timeout: opts.Timeout, Transport: transport})
+	transport := &Transport{Budget: opts.Budget, Base: base, Timeout: opts.Timeout, OnRateLimitedFunc: opts.OnRateLimitedFunc}
+	// No http.Client.Timeout: it would count the wait for a budget token as upstream time.
+	return pubnub.New(opts.BaseURL, opts.APIKey, opts.Version, &http.Client{Transport: transport})
 }

@@ -40,7 +40,7 @@ func transportCause(e *pubnub.TransportError) string {
 	}
 	s := e.Error()
 	switch {
-	case strings.Contains(s, "Client.Timeout"), strings.Contains(s, "deadline exceeded"), strings.Contains(s, "timeout"):
+	case strings.Contains(s, "timed out"), strings.Contains(s, "Client.Timeout"), strings.Contains(s, "deadline exceeded"), strings.Contains(s, "timeout"):
 		return "timed out"
 	case strings.Contains(s, "connection refused"):
 		return "connection refused"

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
@@ -38,7 +39,8 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	ratePerMinute int // the budget's; default 6000 (tests are not about the limit)
+	logs          io.Writer // worker logs as JSON; nil discards them
+	ratePerMinute int       // the budget's; default 6000 (tests are not about the limit)
 	sandbox       *sandbox.Options
 	clientTimeout time.Duration // default 2 s
 	announcer     provisioner.Announcer
@@ -96,9 +98,13 @@ func (h *harness) startReplica(t *testing.T) *river.Client[pgx.Tx] {
 	client := provisioner.NewClient(provisioner.ClientOpts{
 		Budget: budget, BaseURL: h.sbURL, APIKey: h.sb.APIKey(), Version: "2026-02-09", Timeout: h.opts.clientTimeout,
 	})
+	workerLogger := testLogger(t)
+	if h.opts.logs != nil {
+		workerLogger = logging.New(h.opts.logs, "json", slog.LevelDebug)
+	}
 	worker := provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: h.db.Pool, Upstream: client, Keyring: h.keyring, Profiles: h.profiles,
-		Announcer: h.opts.announcer, Logger: testLogger(t),
+		Announcer: h.opts.announcer, Logger: workerLogger,
 	})
 	rc, err := river.NewClient(riverpgxv5.New(h.db.Pool), &river.Config{
 		Logger:            testLogger(t),

@@ -3,6 +3,7 @@ package provisioner_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,7 +116,8 @@ func TestProvisioning(t *testing.T) {
 
 	t.Run("ForbiddenFailsThenRetryAfterTheFixSucceeds", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t, harnessOpts{})
+		logs := &syncBuffer{}
+		h := newHarness(t, harnessOpts{logs: logs})
 		h.sb.InjectFault(sandbox.OpCreateCustomer, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "Service integration lacks OEM permission"}, -1)
 		h.startReplica(t)
 		h.create(t, "denied")
@@ -124,6 +126,8 @@ func TestProvisioning(t *testing.T) {
 		require.Contains(t, tn.LastError, "403")
 		require.Contains(t, tn.LastError, "Service integration lacks OEM permission")
 		require.Equal(t, 1, h.sb.CallCount(sandbox.OpCreateCustomer), "a permanent error is not retried")
+		require.Regexp(t, `"msg":"permanent upstream error; tenant failed".*"job_id":\d+.*"external_id":"denied"`, logs.String(),
+			"worker lines name the job and the tenant")
 
 		// The operator grants the permission and retries.
 		h.sb.ClearFaults()
@@ -247,4 +251,22 @@ func adoptedAction(op sandbox.Operation) string {
 		return "keyset_adopted"
 	}
 	return "customer_adopted"
+}
+
+// syncBuffer collects log output written concurrently.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,0 +1,84 @@
+// Command bench measures pnonboard on this machine and prints the figures the README's
+// Performance section reports: ingest throughput and latency against the raw-Postgres ceiling,
+// the server's peak memory, and the provisioning drain against a rate-limited sandbox. It
+// starts everything it needs (a throwaway PostgreSQL, the server binary as real processes,
+// the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all.
+//
+//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-r 600] [-only ingest|drain]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s\n", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	server     string
+	clients    int
+	duration   time.Duration
+	tenants    int
+	ratePerMin int
+	replicas   int
+	only       string
+	dbMaxConns int
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.server, "server", "bin/server", "the pnonboard binary to measure (make build)")
+	fs.IntVar(&o.clients, "c", 32, "ingest: concurrent clients")
+	fs.DurationVar(&o.duration, "t", 10*time.Second, "ingest: how long each side runs")
+	fs.IntVar(&o.tenants, "k", 200, "drain: tenants to provision")
+	fs.IntVar(&o.ratePerMin, "r", 600, "drain: the sandbox's rate limit (requests per minute)")
+	fs.IntVar(&o.replicas, "replicas", 2, "drain: worker replicas")
+	fs.IntVar(&o.dbMaxConns, "db-conns", 10, "pool size of the server and of the raw-Postgres ceiling")
+	fs.StringVar(&o.only, "only", "", "run only ingest or drain")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.server); err != nil {
+		return fmt.Errorf("%s: %w (run make build first)", o.server, err)
+	}
+
+	fmt.Fprintf(stdout, "pnonboard bench — %s\n", time.Now().UTC().Format(time.RFC3339))
+	pg, err := pglocal.Start(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pg.Stop(context.Background())
+	env := &benchEnv{opts: o, pg: pg, stdout: stdout, stderr: stderr}
+	defer env.stopAll()
+
+	var errs []error
+	if o.only == "" || o.only == "ingest" {
+		if err := env.ingest(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ingest: %w", err))
+		}
+	}
+	if o.only == "" || o.only == "drain" {
+		if err := env.drain(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

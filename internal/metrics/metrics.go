@@ -1,0 +1,186 @@
+// Package metrics is pnonboard's Prometheus instrumentation: one registry per process, the
+// collectors every part reports to, and the /metrics handler. Gauges that describe shared
+// state (tenants by state, the rate budget) are read from Postgres at scrape time, so every
+// replica reports the same truth.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the registry and the collectors the service updates.
+type Metrics struct {
+	registry         *prometheus.Registry
+	httpDuration     *prometheus.HistogramVec
+	upstreamRequests *prometheus.CounterVec
+	upstreamDuration *prometheus.HistogramVec
+	rateLimited      prometheus.Counter
+	jobs             *prometheus.CounterVec
+	webhooks         *prometheus.CounterVec
+	opPattern        *regexp.Regexp
+}
+
+// New registers every collector. pool feeds the scrape-time gauges; logger hears of scrape
+// errors.
+func New(pool *pgxpool.Pool, budgetName string, logger *slog.Logger) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pnonboard_http_request_duration_seconds", Help: "HTTP requests by route pattern, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route", "method", "status"}),
+		upstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pnonboard_upstream_requests_total", Help: "PubNub Admin API requests by operation and status (0: no answer).",
+		}, []string{"operation", "status"}),
+		upstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pnonboard_upstream_request_duration_seconds", Help: "PubNub Admin API request latency by operation.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"operation"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pnonboard_upstream_rate_limited_total", Help: "429 answers from the PubNub Admin API.",
+		}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pnonboard_jobs_total", Help: "Finished job attempts by kind and outcome (completed, failed, cancelled, snoozed, discarded).",
+		}, []string{"kind", "outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pnonboard_webhook_deliveries_total", Help: "Webhook delivery attempts by outcome (succeeded, retrying, failed).",
+		}, []string{"outcome"}),
+		// Path segments that are IDs: numbers, UUIDs, keys.
+		opPattern: regexp.MustCompile(`^([0-9]+|[0-9a-fA-F-]{36}|sec-c-[A-Za-z0-9]+)$`),
+	}
+	reg.MustRegister(m.httpDuration, m.upstreamRequests, m.upstreamDuration, m.rateLimited, m.jobs, m.webhooks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&dbCollector{pool: pool, budget: budgetName, logger: logger,
+			tenants: prometheus.NewDesc("pnonboard_tenants", "Tenants by state.", []string{"state"}, nil),
+			tokens:  prometheus.NewDesc("pnonboard_rate_budget_tokens", "Tokens in the shared upstream rate budget now (negative: reserved ahead).", nil, nil),
+			blocked: prometheus.NewDesc("pnonboard_rate_budget_blocked_seconds", "Seconds until a 429's block on the budget ends (0: not blocked).", nil, nil),
+			up:      prometheus.NewDesc("pnonboard_database_up", "Whether the scrape could read the database.", nil, nil),
+		})
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// ObserveRequest records one finished HTTP request (api.Options.OnRequestFunc).
+func (m *Metrics) ObserveRequest(method, route string, status int, elapsed time.Duration) {
+	m.httpDuration.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
+}
+
+// RateLimited counts a 429 from upstream.
+func (m *Metrics) RateLimited() { m.rateLimited.Inc() }
+
+// JobOutcome counts a finished job attempt.
+func (m *Metrics) JobOutcome(kind, outcome string) { m.jobs.WithLabelValues(kind, outcome).Inc() }
+
+// WebhookAttempt counts a webhook delivery attempt's outcome.
+func (m *Metrics) WebhookAttempt(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }
+
+// UpstreamTransport wraps base so every request to PubNub is counted by operation and status.
+// Put it under the rate budget's transport: what it counts is what reached upstream.
+func (m *Metrics) UpstreamTransport(base http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		op := m.operation(req)
+		start := time.Now()
+		resp, err := base.RoundTrip(req)
+		m.upstreamDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+		status := "0"
+		if err == nil {
+			status = strconv.Itoa(resp.StatusCode)
+		}
+		m.upstreamRequests.WithLabelValues(op, status).Inc()
+		return resp, err
+	})
+}
+
+// operation names a request by method and path with IDs replaced: "PATCH /keysets/{id}/config".
+func (m *Metrics) operation(req *http.Request) string {
+	path := req.URL.Path
+	if i := strings.Index(path, "/v2/"); i >= 0 {
+		path = path[i+3:]
+	}
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if m.opPattern.MatchString(s) {
+			segs[i] = "{id}"
+		}
+	}
+	return req.Method + " " + strings.Join(segs, "/")
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// dbCollector reads shared state at scrape time.
+type dbCollector struct {
+	pool                         *pgxpool.Pool
+	budget                       string
+	logger                       *slog.Logger
+	tenants, tokens, blocked, up *prometheus.Desc
+}
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.tenants
+	ch <- c.tokens
+	ch <- c.blocked
+	ch <- c.up
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	up := 1.0
+	defer func() { ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up) }()
+
+	counts := map[string]float64{}
+	for _, s := range []string{"pending", "provisioning", "active", "failed", "disabling", "disabled", "enabling"} {
+		counts[s] = 0
+	}
+	rows, err := c.pool.Query(ctx, `SELECT state, count(*) FROM tenants GROUP BY state`)
+	if err == nil {
+		for rows.Next() {
+			var state string
+			var n int64
+			if err = rows.Scan(&state, &n); err != nil {
+				break
+			}
+			counts[state] = float64(n)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		up = 0
+		c.logger.Warn("metrics: cannot count tenants", "err", err)
+		return
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.tenants, prometheus.GaugeValue, n, state)
+	}
+
+	var tokens, blocked float64
+	err = c.pool.QueryRow(ctx, `
+		SELECT tokens, greatest(0, extract(epoch FROM blocked_until - clock_timestamp()))
+		FROM upstream_rate_budget WHERE name = $1`, c.budget).Scan(&tokens, &blocked)
+	if err == nil {
+		ch <- prometheus.MustNewConstMetric(c.tokens, prometheus.GaugeValue, tokens)
+		ch <- prometheus.MustNewConstMetric(c.blocked, prometheus.GaugeValue, blocked)
+	}
+}
