@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -90,6 +91,17 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := os.WriteFile(filepath.Join(dir, "sandbox-key"), []byte(sb.APIKey()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("dev sandbox key: %w", err)
 	}
+	// The sandbox lives in memory; its state is kept beside the database between runs, so
+	// tenants made in one run still find their PubNub resources in the next.
+	statePath := filepath.Join(dir, "sandbox.json")
+	if err := loadSandbox(sb, statePath); err != nil {
+		logger.Warn("dev sandbox: starting empty", "err", err)
+	}
+	defer func() {
+		if err := saveSandbox(sb, statePath); err != nil {
+			logger.Error("dev sandbox: state not saved", "err", err)
+		}
+	}()
 	cfg.PubNubURL = "http://" + listenAddr + "/sandbox/v2"
 	cfg.PubNubAPIKey = sb.APIKey()
 	if getenv("PNONBOARD_PUBNUB_RATE_PER_MINUTE") == "" && sbCfg.RatePerMinute > 0 {
@@ -127,6 +139,33 @@ Press Ctrl-C to stop.
 `, addr, devKey, dir, cfg.DatabaseURL, sb.APIKey())
 		},
 	})
+}
+
+func loadSandbox(sb *sandbox.Sandbox, path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var state sandbox.State
+	if err := json.Unmarshal(b, &state); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return sb.Restore(state)
+}
+
+func saveSandbox(sb *sandbox.Sandbox, path string) error {
+	b, err := json.Marshal(sb.Snapshot())
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // devEncryptionKey returns the dev data dir's encryption key, made on first use (0600).

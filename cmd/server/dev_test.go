@@ -78,6 +78,20 @@ func TestRunDevWalkthrough(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, `"externalId":"acme"`)
 	require.NoError(t, srv.stop(t))
+
+	// The next run finds the sandbox as it was, so the tenant can still be disabled.
+	srv = startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, map[string]string{"PNONBOARD_SANDBOX_API_KEY": "walkthrough"})
+	srv.waitReady(t, 60*time.Second)
+	status, body = do(http.MethodGet, "/sandbox/v2/oem/customers", "walkthrough", "", pn...)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"externalId":"acme"`)
+	status, body = do(http.MethodPost, "/v1/tenants/acme/disable", "Bearer "+key, "")
+	require.Equal(t, http.StatusAccepted, status, body)
+	require.Eventually(t, func() bool {
+		_, body := do(http.MethodGet, "/v1/tenants/acme", "Bearer "+key, "")
+		return strings.Contains(body, `"state":"disabled"`)
+	}, 30*time.Second, 50*time.Millisecond)
+	require.NoError(t, srv.stop(t))
 }
 
 func TestRunDev(t *testing.T) {
