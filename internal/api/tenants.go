@@ -140,14 +140,7 @@ type listTenantsRequest struct {
 func (r *listTenantsRequest) extract(req *http.Request) error {
 	q := req.URL.Query()
 	errs := map[string]string{}
-	r.params.Limit = 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs["limit"] = "must be a whole number from 1 to 100"
-		}
-		r.params.Limit = n
-	}
+	r.params.Limit = parseLimit(q.Get("limit"), 20, 100, errs)
 	if v := q.Get("state"); v != "" {
 		if !slices.Contains(tenants.AllStates(), tenants.State(v)) {
 			errs["state"] = fmt.Sprintf("must be one of %v", tenants.AllStates())
@@ -259,13 +252,10 @@ type eventsRequest struct {
 
 func (r *eventsRequest) extract(req *http.Request) error {
 	_ = r.externalIDParam.extract(req)
-	r.limit, r.cursor = 50, req.URL.Query().Get("cursor")
-	if v := req.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return validationError(map[string]string{"limit": "must be a whole number from 1 to 200"})
-		}
-		r.limit = n
+	errs := map[string]string{}
+	r.limit, r.cursor = parseLimit(req.URL.Query().Get("limit"), 50, 200, errs), req.URL.Query().Get("cursor")
+	if len(errs) > 0 {
+		return validationError(errs)
 	}
 	return nil
 }

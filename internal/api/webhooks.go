@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -198,21 +199,21 @@ func (r *listDeliveriesRequest) extract(req *http.Request) error {
 	if r.status != "" && !slices.Contains(webhooks.DeliveryStatuses(), r.status) {
 		errs["status"] = "must be one of pending, succeeded, failed"
 	}
-	r.limit = parseLimit(q.Get("limit"), 20, errs)
+	r.limit = parseLimit(q.Get("limit"), 20, 100, errs)
 	if len(errs) > 0 {
 		return validationError(errs)
 	}
 	return nil
 }
 
-// parseLimit reads a 1-100 page size, recording a bad one in errs.
-func parseLimit(v string, def int, errs map[string]string) int {
+// parseLimit reads a page size from 1 to most (def when absent), recording a bad one in errs.
+func parseLimit(v string, def, most int, errs map[string]string) int {
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 100 {
-		errs["limit"] = "must be a whole number from 1 to 100"
+	if err != nil || n < 1 || n > most {
+		errs["limit"] = fmt.Sprintf("must be a whole number from 1 to %d", most)
 		return def
 	}
 	return n
@@ -277,7 +278,7 @@ func (r *listEventsRequest) extract(req *http.Request) error {
 		}
 		r.filter.CreatedAfter = t
 	}
-	r.filter.Limit = parseLimit(q.Get("limit"), 50, errs)
+	r.filter.Limit = parseLimit(q.Get("limit"), 50, 100, errs)
 	if len(errs) > 0 {
 		return validationError(errs)
 	}
