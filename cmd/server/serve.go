@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		OnAttemptFunc: func(o webhooks.Outcome) { m.WebhookAttempt(string(o)) },
 	}))
 	river.AddWorker(workers, &webhooks.PruneWorker{Pool: pool})
+	river.AddWorker(workers, &provisioner.SweepWorker{Pool: pool})
 	riverCfg := &river.Config{
 		Logger:  logger,
 		Workers: workers,
@@ -145,7 +146,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 			river.QueueDefault:     {MaxWorkers: cfg.Workers},
 			webhooks.QueueWebhooks: {MaxWorkers: cfg.Workers},
 		}
-		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune()}
+		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune(), provisioner.PeriodicSweep()}
 	}
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverCfg)
 	if err != nil {

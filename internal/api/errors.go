@@ -9,21 +9,23 @@ import (
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
-// errorMapping turns a domain sentinel into what the caller sees.
+// errorMapping turns a domain sentinel into what the caller sees. The detail is fixed text:
+// an error's own message may grow context (wrapping) that must not reach the wire.
 type errorMapping struct {
 	target error
 	status int
 	code   string
+	detail string
 }
 
 // errorTable is the one place domain errors become HTTP statuses. Errors not listed (and not
 // already an *Error) are internal: logged, and answered with a bare 500.
 func errorTable() []errorMapping {
 	return []errorMapping{
-		{auth.ErrNotFound, http.StatusNotFound, "api_key_not_found"},
-		{tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found"},
-		{webhooks.ErrEndpointNotFound, http.StatusNotFound, "webhook_endpoint_not_found"},
-		{webhooks.ErrDeliveryNotFound, http.StatusNotFound, "webhook_delivery_not_found"},
+		{auth.ErrNotFound, http.StatusNotFound, "api_key_not_found", "no API key has this ID"},
+		{tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found", "no tenant has this externalId"},
+		{webhooks.ErrEndpointNotFound, http.StatusNotFound, "webhook_endpoint_not_found", "no webhook endpoint has this ID"},
+		{webhooks.ErrDeliveryNotFound, http.StatusNotFound, "webhook_delivery_not_found", "this endpoint has no delivery with this ID"},
 	}
 }
 
@@ -45,7 +47,7 @@ func (s *Server) mapError(err error) error {
 	}
 	for _, m := range errorTable() {
 		if errors.Is(err, m.target) {
-			return &Error{Status: m.status, Code: m.code, Detail: err.Error(), Cause: err}
+			return &Error{Status: m.status, Code: m.code, Detail: m.detail, Cause: err}
 		}
 	}
 	return err

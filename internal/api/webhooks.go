@@ -321,8 +321,6 @@ func webhookError(err error) (*Error, bool) {
 		return validationError(map[string]string{inv.Field: inv.Message}), true
 	case errors.Is(err, webhooks.ErrBadCursor):
 		return validationError(map[string]string{"cursor": "is not a cursor from this listing"}), true
-	case errors.Is(err, webhooks.ErrDeliveryNotRetryable):
-		return &Error{Status: http.StatusConflict, Code: "delivery_pending", Detail: "the delivery is still being attempted; retry it once it has failed", Cause: err}, true
 	}
 	return nil, false
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 
 // Key format: "pno_" + 8 lookup characters + "_" + 43 characters of secret (32 random bytes,
@@ -202,7 +204,7 @@ func (s *Service) Revoke(ctx context.Context, id string) (*Key, error) {
 	key, err := scanKey(s.pool.QueryRow(ctx, `
 		UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)
 		WHERE id = $1 RETURNING `+keyColumns, id, s.now().UTC()))
-	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
+	if errors.Is(err, pgx.ErrNoRows) || postgres.IsInvalidText(err) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
@@ -254,9 +256,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 	}
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= touchEvery {
 		// Throttled: at most one write per key per minute, not one per request.
-		if _, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, key.ID, now.UTC()); err != nil {
-			return nil, fmt.Errorf("touch api key: %w", err)
-		}
+		// Best effort: bookkeeping must not turn a valid key into a failed request.
+		_, _ = s.pool.Exec(context.WithoutCancel(ctx), `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, key.ID, now.UTC())
 	}
 	s.mu.Lock()
 	if len(s.cache) >= maxCached {
@@ -338,11 +339,6 @@ func parseKey(token string) (string, bool) {
 		return "", false
 	}
 	return prefix, true
-}
-
-func isInvalidUUID(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "22P02" // invalid_text_representation
 }
 
 // ParseExpiry reads a key lifetime: a Go duration ("720h") or whole days ("90d").

@@ -101,3 +101,10 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 	defer cancel()
 	_ = tx.Rollback(ctx) // ErrTxClosed after a commit; any other failure closes the conn anyway
 }
+
+// IsInvalidText reports whether err is Postgres refusing a value's text form (SQLSTATE 22P02),
+// as for a malformed UUID in a lookup: for callers, such an ID simply matches nothing.
+func IsInvalidText(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22P02"
+}

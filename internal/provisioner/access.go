@@ -19,8 +19,9 @@ import (
 //     secret stays: it is the keyset's secret now.
 //
 // Both are resumable like the creates: the config change is idempotent, and the rotation
-// keeps a pending marker; after a lost answer, the current secret is read back and compared
-// with the one we hold to tell whether the rotation happened.
+// keeps a pending marker; after a lost answer, settleRotation reads the current secret back and
+// compares it with the one we hold to tell whether the rotation happened, before any other
+// step, so an enable that overtakes a disable never leaves a stale secret stored.
 
 func (w *Worker) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
 	ks := keysetOf(t, env)
@@ -39,19 +40,7 @@ func (w *Worker) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) 
 	if ks.RotatedFor >= t.LockGeneration {
 		return nil
 	}
-	if ks.RotatePendingAt != nil {
-		current, err := w.mainSecret(ctx, ks.KeysetID)
-		if err != nil {
-			return err
-		}
-		held, err := w.opts.Keyring.Open(ks.SecretKeySealed, tenants.SecretAAD(t.ID, env))
-		if err != nil {
-			return fmt.Errorf("open secret key of %s: %w", env, err)
-		}
-		if current.Reveal() != string(held) {
-			return w.saveRotated(ctx, t.ID, env, t.LockGeneration, current, "secret_key_rotation_adopted")
-		}
-	} else if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).RotatePendingAt }); err != nil {
+	if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).RotatePendingAt }); err != nil {
 		return err
 	}
 	secret, err := w.opts.Upstream.RotateSecretKey(ctx, ks.KeysetID, nil)
@@ -59,6 +48,29 @@ func (w *Worker) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) 
 		return err
 	}
 	return w.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, "secret_key_rotated")
+}
+
+// settleRotation resolves a rotation whose answer was lost (its pending marker is set): the
+// keyset's current main secret is read back. If it is not the one we hold, the rotation
+// happened, and the new secret is stored; if it is, the rotation never happened, and only
+// the marker goes (a disable still under way rotates again).
+func (w *Worker) settleRotation(ctx context.Context, t *tenants.Tenant, env string) error {
+	ks := keysetOf(t, env)
+	current, err := w.mainSecret(ctx, ks.KeysetID)
+	if err != nil {
+		return err
+	}
+	held, err := w.opts.Keyring.Open(ks.SecretKeySealed, tenants.SecretAAD(t.ID, env))
+	if err != nil {
+		return fmt.Errorf("open secret key of %s: %w", env, err)
+	}
+	if current.Reveal() != string(held) {
+		return w.saveRotated(ctx, t.ID, env, t.LockGeneration, current, "secret_key_rotation_adopted")
+	}
+	return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		keysetOf(t, env).RotatePendingAt = nil
+		return []tenants.Event{systemEvent("secret_key_rotation_not_applied", map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+	})
 }
 
 func (w *Worker) saveRotated(ctx context.Context, tenantID int64, env string, gen int, secret pubnub.Secret, action string) error {

@@ -69,7 +69,13 @@ func (b *Budget) PerMinute() float64 { return b.perSecond * 60 }
 
 // Take reserves a token and waits until it is due. Returns *NoBudgetError when the wait would
 // exceed MaxWait (or the bucket is blocked by a 429), without taking anything.
-func (b *Budget) Take(ctx context.Context) error {
+func (b *Budget) Take(ctx context.Context) error { return b.take(ctx, b.maxDebt) }
+
+// readMaxWait is how far ahead a read may reserve: a listing walked page by page (adopting a
+// resource after a lost answer) would otherwise lose its pages to a snooze and start over.
+const readMaxWait = 30 * time.Second
+
+func (b *Budget) take(ctx context.Context, maxDebt float64) error {
 	// One statement: refill by elapsed time (capacity 1), then take a token unless the bucket
 	// is blocked or the debt would pass maxDebt. It always returns the state it saw.
 	var (
@@ -90,14 +96,14 @@ func (b *Budget) Take(ctx context.Context) error {
 			RETURNING u.tokens
 		)
 		SELECT cur.avail, cur.blocked_until, cur.t, (SELECT tokens FROM took) FROM cur`,
-		b.name, b.perSecond, b.maxDebt).Scan(&avail, &blockedUntil, &now, &after)
+		b.name, b.perSecond, maxDebt).Scan(&avail, &blockedUntil, &now, &after)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := b.pool.Exec(ctx, `
 			INSERT INTO upstream_rate_budget (name, tokens, updated_at) VALUES ($1, 1, clock_timestamp())
 			ON CONFLICT (name) DO NOTHING`, b.name); err != nil {
 			return fmt.Errorf("create rate budget: %w", err)
 		}
-		return b.Take(ctx)
+		return b.take(ctx, maxDebt)
 	}
 	if err != nil {
 		return fmt.Errorf("take rate budget: %w", err)
@@ -107,7 +113,7 @@ func (b *Budget) Take(ctx context.Context) error {
 			return &NoBudgetError{Wait: blockedUntil.Sub(now)}
 		}
 		// Tokens needed before a reservation fits within maxDebt again.
-		need := -b.maxDebt + 1 - *avail
+		need := -maxDebt + 1 - *avail
 		return &NoBudgetError{Wait: time.Duration(need / b.perSecond * float64(time.Second))}
 	}
 	if *after >= 0 {
@@ -145,7 +151,7 @@ type Transport struct {
 	// Timeout bounds each request from the moment its token is granted to the end of its
 	// body: the wait for a token is not upstream's time. Zero means none.
 	Timeout time.Duration
-	// OnRateLimited, when set, hears of every 429 (for metrics and logs).
+	// OnRateLimitedFunc, when set, hears of every 429 (for metrics and logs).
 	OnRateLimitedFunc func(wait time.Duration)
 }
 
@@ -172,7 +178,11 @@ func (e *budgetFailure) Unwrap() error { return e.err }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.Budget.Take(req.Context()); err != nil {
+	maxDebt := t.Budget.maxDebt
+	if req.Method == http.MethodGet {
+		maxDebt = max(maxDebt, t.Budget.perSecond*readMaxWait.Seconds())
+	}
+	if err := t.Budget.take(req.Context(), maxDebt); err != nil {
 		if _, ok := IsNoBudget(err); ok || req.Context().Err() != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package provisioner
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/pnonboard/pnonboard/internal/pubnub"
@@ -50,7 +49,31 @@ func transportCause(e *pubnub.TransportError) string {
 	return "connection failed"
 }
 
-// scrubKeys removes anything that looks like a PubNub key, in case an answer echoes one.
+// scrubKeys removes anything that looks like a PubNub key, in case an answer echoes one: what
+// follows "sec-c-", "pub-c-" or "sub-c-" up to the next character a key cannot hold.
 func scrubKeys(s string) string {
-	return regexp.MustCompile(`(sec|pub|sub)-c-[A-Za-z0-9_\-=+/]+`).ReplaceAllString(s, "$1-c-…")
+	var b strings.Builder
+	for {
+		i := indexKeyPrefix(s)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+len("sec-c-")])
+		b.WriteString("…")
+		s = s[i+len("sec-c-"):]
+		s = strings.TrimLeftFunc(s, func(r rune) bool {
+			return r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-=+/", r))
+		})
+	}
+}
+
+func indexKeyPrefix(s string) int {
+	first := -1
+	for _, p := range []string{"sec-c-", "pub-c-", "sub-c-"} {
+		if i := strings.Index(s, p); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	return first
 }

@@ -79,13 +79,17 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	return h
 }
 
-// workersWith registers the reconcile worker (a placeholder when w is nil, for inserting).
-func workersWith(w *provisioner.Worker) *river.Workers {
+// workersWith registers the reconcile worker (a placeholder when w is nil, for inserting),
+// and the sweeper when given.
+func workersWith(w *provisioner.Worker, sweep ...*provisioner.SweepWorker) *river.Workers {
 	workers := river.NewWorkers()
 	if w == nil {
 		w = provisioner.NewWorker(provisioner.WorkerOpts{})
 	}
 	river.AddWorker(workers, w)
+	for _, s := range sweep {
+		river.AddWorker(workers, s)
+	}
 	return workers
 }
 
@@ -109,7 +113,7 @@ func (h *harness) startReplica(t *testing.T) *river.Client[pgx.Tx] {
 	rc, err := river.NewClient(riverpgxv5.New(h.db.Pool), &river.Config{
 		Logger:            testLogger(t),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
-		Workers:           workersWith(worker),
+		Workers:           workersWith(worker, &provisioner.SweepWorker{Pool: h.db.Pool, QuietFor: time.Millisecond}),
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		TestOnly:          true,

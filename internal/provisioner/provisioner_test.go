@@ -178,6 +178,66 @@ func TestProvisioning(t *testing.T) {
 		}
 	})
 
+	t.Run("LastAttemptLeavesTheTenantFailedNotStuck", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.sb.InjectFault(sandbox.OpCreateApp, sandbox.Fault{Kind: sandbox.FaultServerError}, -1)
+		h.create(t, "doomed")
+		// This job's last attempt is its first.
+		_, err := h.db.Pool.Exec(context.Background(), `UPDATE river_job SET max_attempts = 1`)
+		require.NoError(t, err)
+		rc := h.startReplica(t)
+		tn := h.waitState(t, "doomed", tenants.StateFailed, settle)
+		require.Contains(t, tn.LastError, "gave up after 1 attempts")
+		require.Contains(t, tn.LastError, "500")
+		require.Equal(t, "create_app", tn.FailedStep)
+		require.Eventually(t, func() bool { return onlyJob(t, rc).State == rivertype.JobStateCompleted }, settle, 20*time.Millisecond,
+			"the job completes, so a retry can start another")
+
+		h.sb.ClearFaults()
+		_, err = h.tenants.Retry(context.Background(), "doomed", "test")
+		require.NoError(t, err)
+		h.waitState(t, "doomed", tenants.StateActive, settle)
+	})
+
+	t.Run("SweepRevivesATenantWhoseJobWasCancelled", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.create(t, "orphan")
+		// Someone cancels the job in the job UI before it ever ran.
+		_, err := h.db.Pool.Exec(context.Background(), `DELETE FROM river_job`)
+		require.NoError(t, err)
+		rc := h.startReplica(t)
+		_, err = rc.Insert(context.Background(), provisioner.SweepArgs{}, nil)
+		require.NoError(t, err)
+		tn := h.waitState(t, "orphan", tenants.StateActive, settle)
+		h.requireUpstreamExactlyOnce(t, tn)
+	})
+
+	t.Run("EnableOvertakingALostRotationStoresTheRealSecret", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "overtaken", "production")
+		h.waitState(t, "overtaken", tenants.StateActive, settle)
+
+		// The rotation happens upstream but its answer is lost, and reading the secret back
+		// keeps failing for now, so the disable cannot finish...
+		h.sb.InjectFault(sandbox.OpRotateSecretKey, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
+		h.sb.InjectFault(sandbox.OpListSecretKeys, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 503}, -1)
+		_, err := h.tenants.Disable(context.Background(), "overtaken", "", "test")
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return h.sb.CallCount(sandbox.OpRotateSecretKey) == 1 }, settle, 10*time.Millisecond)
+
+		// ...when support enables the tenant again.
+		_, err = h.tenants.Enable(context.Background(), "overtaken", "", "test")
+		require.NoError(t, err)
+		h.sb.ClearFaults()
+		tn := h.waitState(t, "overtaken", tenants.StateActive, settle)
+		h.requireUpstreamExactlyOnce(t, tn) // the stored secret is the rotated, real one
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpRotateSecretKey))
+	})
+
 	t.Run("LostRotationIsAdoptedNotRepeated", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})

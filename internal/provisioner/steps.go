@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -171,7 +172,7 @@ func (w *Worker) createCustomer(ctx context.Context, t *tenants.Tenant) error {
 		ids[i] = k.KeysetID
 	}
 	cust, err := w.opts.Upstream.CreateCustomer(ctx, pubnub.CreateCustomerParams{ExternalID: t.ExternalID, Name: t.Name, KeysetIDs: ids})
-	if pubnub.IsPermanent(err) && !errors.Is(err, pubnub.ErrInvalidArgument) {
+	if status := pubnub.StatusCode(err); status == http.StatusBadRequest || status == http.StatusConflict {
 		// PubNub does not document how it refuses a duplicate externalId (400 or 409): look.
 		adopted, lookErr := w.adoptCustomer(ctx, t)
 		if lookErr != nil || adopted {
@@ -184,20 +185,24 @@ func (w *Worker) createCustomer(ctx context.Context, t *tenants.Tenant) error {
 	return w.saveCustomer(ctx, t.ID, cust, "customer_created")
 }
 
-// adoptCustomer finds the customer with the tenant's externalId and records it.
+// adoptCustomer finds the customer with the tenant's externalId and records it. It looks
+// among the customers of the tenant's app first (where ours is, whenever we made it), and
+// only then through the whole account (one made by hand elsewhere).
 func (w *Worker) adoptCustomer(ctx context.Context, t *tenants.Tenant) (bool, error) {
-	all, err := w.opts.Upstream.ListCustomers(ctx, "")
-	if err != nil {
-		return false, err
-	}
-	for i := range all {
-		if all[i].ExternalID == t.ExternalID {
-			// The listing carries no keysets; read the customer to see which are assigned.
-			cust, err := w.opts.Upstream.GetCustomer(ctx, all[i].ID)
-			if err != nil {
-				return false, err
+	for _, appID := range []string{t.AppID, ""} {
+		all, err := w.opts.Upstream.ListCustomers(ctx, appID)
+		if err != nil {
+			return false, err
+		}
+		for i := range all {
+			if all[i].ExternalID == t.ExternalID {
+				// The listing carries no keysets; read the customer to see which are assigned.
+				cust, err := w.opts.Upstream.GetCustomer(ctx, all[i].ID)
+				if err != nil {
+					return false, err
+				}
+				return true, w.saveCustomer(ctx, t.ID, cust, "customer_adopted")
 			}
-			return true, w.saveCustomer(ctx, t.ID, cust, "customer_adopted")
 		}
 	}
 	return false, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // ReconcileArgs is the job that moves one tenant toward its desired state.
@@ -79,19 +80,11 @@ type Upstream interface {
 	AssignKeysets(ctx context.Context, customerID string, keysetIDs []string) (*pubnub.Customer, error)
 }
 
-// Announcer records a tenant event for webhook delivery inside the transaction that made the
-// change (internal/webhooks implements it).
+// Announcer records a tenant event (one of the webhooks.Type* constants) for webhook delivery
+// inside the transaction that made the change (webhooks.Announcer implements it).
 type Announcer interface {
-	Announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant, detail map[string]any) error
+	Announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error
 }
-
-// Webhook event types the worker announces.
-const (
-	EventProvisioned        = "tenant.provisioned"
-	EventProvisioningFailed = "tenant.provisioning_failed"
-	EventDisabled           = "tenant.disabled"
-	EventEnabled            = "tenant.enabled"
-)
 
 // WorkerOpts wire a Worker.
 type WorkerOpts struct {
@@ -118,7 +111,8 @@ func NewWorker(opts WorkerOpts) *Worker { return &Worker{opts: opts} }
 // it stopped.
 func (w *Worker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 5 * time.Minute }
 
-// NextRetry backs off exponentially from one second, capped at ten minutes, with jitter.
+// NextRetry backs off exponentially from one second, capped at ten minutes, with up to 25%
+// jitter so that tenants failing together do not retry together.
 func (w *Worker) NextRetry(job *river.Job[ReconcileArgs]) time.Time {
 	d := time.Second << min(len(job.Errors), 10)
 	d = min(d, 10*time.Minute)
@@ -127,9 +121,39 @@ func (w *Worker) NextRetry(job *river.Job[ReconcileArgs]) time.Time {
 }
 
 // Work performs steps until the tenant is where it should be, the budget says wait, or a step
-// fails.
+// fails. Whatever ends the last attempt (an upstream fault, the attempt's timeout, our own
+// database), the tenant is left failed with the reason, never stuck mid-way with no job.
 func (w *Worker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	ctx = logging.With(ctx, slog.Int64("job_id", job.ID), slog.Int64("tenant_id", job.Args.TenantID))
+	err := w.work(ctx, job)
+	var snooze *river.JobSnoozeError
+	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &snooze) {
+		return err
+	}
+	// The last attempt failed. Record that even if its context is spent.
+	failCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	msg := fmt.Sprintf("gave up after %d attempts: %s", job.Attempt, publicMessage(err))
+	w.opts.Logger.ErrorContext(ctx, "reconcile gave up; tenant failed", "attempts", job.Attempt, "err", err)
+	if failErr := w.fail(failCtx, job, w.failedStepName(failCtx, job), msg); failErr != nil {
+		return errors.Join(err, failErr)
+	}
+	return nil
+}
+
+// failedStepName names the step the tenant was at, for a failure found outside a step.
+func (w *Worker) failedStepName(ctx context.Context, job *river.Job[ReconcileArgs]) string {
+	t, err := tenants.Get(ctx, w.opts.Pool, job.Args.TenantID)
+	if err != nil {
+		return "unknown"
+	}
+	if s := w.nextStep(t); s != nil {
+		return s.name
+	}
+	return "finish"
+}
+
+func (w *Worker) work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	for {
 		t, err := tenants.Get(ctx, w.opts.Pool, job.Args.TenantID)
 		if errors.Is(err, tenants.ErrNotFound) {
@@ -182,6 +206,14 @@ func (w *Worker) nextStep(t *tenants.Tenant) *step {
 	for i := range t.Keysets {
 		if !t.Keysets[i].Assigned {
 			return &step{"assign_keysets", w.assignKeysets}
+		}
+	}
+	for i := range t.Keysets {
+		// A rotation whose answer was lost is settled first, whichever way the tenant is
+		// heading: the secret we hold must be the keyset's real one.
+		if t.Keysets[i].RotatePendingAt != nil {
+			env := t.Keysets[i].Environment
+			return &step{"settle_rotation:" + env, func(ctx context.Context, t *tenants.Tenant) error { return w.settleRotation(ctx, t, env) }}
 		}
 	}
 	for i := range t.Keysets {
@@ -247,14 +279,20 @@ func (w *Worker) finish(ctx context.Context, job *river.Job[ReconcileArgs]) (boo
 		switch {
 		case t.State == tenants.StateFailed:
 		case t.Desired == tenants.DesiredActive && t.State != tenants.StateActive:
-			action, eventType = "enabled", EventEnabled
-			if t.ProvisionedAt == nil {
-				action, eventType = "provisioned", EventProvisioned
+			switch {
+			case t.ProvisionedAt == nil:
+				action, eventType = "provisioned", webhooks.TypeProvisioned
 				t.ProvisionedAt = &now
+			case t.DisabledAt != nil:
+				action, eventType = "enabled", webhooks.TypeEnabled
+			default:
+				// Enabled before the disable it cancelled completed: partners never heard
+				// "disabled", so there is nothing to announce.
+				action = "enabled"
 			}
 			t.State, t.DisabledAt = tenants.StateActive, nil
 		case t.Desired == tenants.DesiredDisabled && t.State != tenants.StateDisabled:
-			action, eventType = "disabled", EventDisabled
+			action, eventType = "disabled", webhooks.TypeDisabled
 			t.State, t.DisabledAt = tenants.StateDisabled, &now
 		}
 		if action != "" {
@@ -264,8 +302,10 @@ func (w *Worker) finish(ctx context.Context, job *river.Job[ReconcileArgs]) (boo
 			if err := tenants.AddEvents(ctx, tx, t.ID, systemEvent(action, nil)); err != nil {
 				return false, err
 			}
-			if err := w.announce(ctx, tx, eventType, t, nil); err != nil {
-				return false, err
+			if eventType != "" {
+				if err := w.announce(ctx, tx, eventType, t); err != nil {
+					return false, err
+				}
 			}
 			w.opts.Logger.InfoContext(ctx, "tenant reconciled", "state", t.State)
 		}
@@ -276,11 +316,11 @@ func (w *Worker) finish(ctx context.Context, job *river.Job[ReconcileArgs]) (boo
 	})
 }
 
-func (w *Worker) announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant, detail map[string]any) error {
+func (w *Worker) announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error {
 	if w.opts.Announcer == nil {
 		return nil
 	}
-	return w.opts.Announcer.Announce(ctx, tx, eventType, t, detail)
+	return w.opts.Announcer.Announce(ctx, tx, eventType, t)
 }
 
 // stepFailed decides what an error means: wait for the budget (snooze, no attempt spent),
@@ -315,9 +355,6 @@ func (w *Worker) stepFailed(ctx context.Context, job *river.Job[ReconcileArgs], 
 	case pubnub.IsPermanent(err):
 		w.opts.Logger.WarnContext(ctx, "permanent upstream error; tenant failed", "step", stepName, "err", err)
 		return w.fail(ctx, job, stepName, publicMessage(err))
-	case job.Attempt >= job.MaxAttempts:
-		msg := fmt.Sprintf("gave up after %d attempts: %s", job.Attempt, publicMessage(err))
-		return w.fail(ctx, job, stepName, msg)
 	}
 	w.opts.Logger.WarnContext(ctx, "step failed; will retry", "step", stepName, "attempt", job.Attempt, "err", err)
 	return err
@@ -339,7 +376,7 @@ func (w *Worker) fail(ctx context.Context, job *river.Job[ReconcileArgs], stepNa
 			return err
 		}
 		if t.ProvisionedAt == nil {
-			if err := w.announce(ctx, tx, EventProvisioningFailed, t, map[string]any{"error": msg, "failedStep": stepName}); err != nil {
+			if err := w.announce(ctx, tx, webhooks.TypeProvisioningFailed, t); err != nil {
 				return err
 			}
 		}

@@ -418,11 +418,13 @@ func loadKeysetsOf(ctx context.Context, db postgres.DBTX, list []*Tenant) error 
 		var k Keyset
 		var tenantID int64
 		var keysetID, pub, sub *string
-		err := row.Scan(&tenantID, &k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
-			&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt)
+		if err := row.Scan(&tenantID, &k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
+			&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt); err != nil {
+			return struct{}{}, err
+		}
 		k.KeysetID, k.PublishKey, k.SubscribeKey = deref(keysetID), deref(pub), deref(sub)
 		byID[tenantID].Keysets = append(byID[tenantID].Keysets, k)
-		return struct{}{}, err
+		return struct{}{}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("load keysets: %w", err)

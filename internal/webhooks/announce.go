@@ -36,7 +36,7 @@ type Announcer struct {
 
 // Announce records an event of eventType about t and one delivery, with its job, for every
 // enabled endpoint subscribed to it.
-func (a Announcer) Announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant, _ map[string]any) error {
+func (a Announcer) Announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error {
 	client := a.Client
 	if client == nil {
 		var err error

@@ -98,7 +98,7 @@ func NewDeliveryWorker(opts DeliveryWorkerOpts) *DeliveryWorker {
 	return &DeliveryWorker{opts: opts}
 }
 
-// MaxAttempts is one attempt plus a retry per schedule step.
+// maxAttempts is one attempt plus a retry per schedule step.
 func (w *DeliveryWorker) maxAttempts() int { return len(w.opts.Schedule) + 1 }
 
 // Timeout bounds an attempt: the receiver's 15 s and our bookkeeping.
@@ -106,10 +106,13 @@ func (w *DeliveryWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 	return DeliveryTimeout + 15*time.Second
 }
 
-// NextRetry follows the schedule, with ±10% jitter so retries do not arrive in lockstep.
+// NextRetry follows the schedule, with ±10% jitter so retries do not arrive in lockstep. The
+// jitter is drawn from the job and attempt, so the time Work records as nextAttemptAt is the
+// one River schedules.
 func (w *DeliveryWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 	d := w.opts.Schedule[min(max(job.Attempt-1, 0), len(w.opts.Schedule)-1)]
-	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	r := rand.New(rand.NewPCG(uint64(job.ID), uint64(job.Attempt)))
+	jitter := time.Duration(r.Int64N(int64(d)/5+1)) - d/10
 	return time.Now().Add(d + jitter)
 }
 
@@ -121,9 +124,24 @@ type delivery struct {
 	payload    string
 }
 
-// Work makes one attempt and records it.
+// Work makes one attempt and records it. If River's last attempt at the job fails on our own
+// side (the database), the delivery is still marked failed, so it never stays pending with no
+// job behind it.
 func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	ctx = logging.With(ctx, slog.Int64("job_id", job.ID), slog.String("delivery_id", job.Args.DeliveryID))
+	err := w.attempt(ctx, job)
+	if err == nil || job.Attempt < job.MaxAttempts {
+		return err
+	}
+	failCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, failErr := w.opts.Pool.Exec(failCtx, `
+		UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $2, updated_at = now()
+		WHERE id = $1 AND status = 'pending'`, job.Args.DeliveryID, "gave up: "+err.Error())
+	return errors.Join(err, failErr)
+}
+
+func (w *DeliveryWorker) attempt(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	d, err := w.load(ctx, job.Args.DeliveryID)
 	if errors.Is(err, ErrDeliveryNotFound) {
 		return nil // the endpoint was deleted or the event pruned
@@ -176,7 +194,7 @@ func (w *DeliveryWorker) load(ctx context.Context, id string) (*delivery, error)
 		WHERE d.id = $1`, id).Scan(&d.id, &d.status, &d.eventID, &d.eventType, &d.payload,
 		&e.ID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &e.CreatedAt, &e.UpdatedAt,
 		&e.PreviousSecretExpiresAt, &e.secretSealed, &e.previousSecretSealed)
-	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
+	if errors.Is(err, pgx.ErrNoRows) || postgres.IsInvalidText(err) {
 		return nil, ErrDeliveryNotFound
 	}
 	if err != nil {
@@ -249,16 +267,11 @@ func (w *DeliveryWorker) send(ctx context.Context, d *delivery) attempt {
 	return a
 }
 
-// describeSendError says why a POST got no answer, without internals.
+// describeSendError says why a POST got no answer, without internals, and without the
+// address a refused name resolved to (that would map internal DNS for whoever reads it).
 func describeSendError(err error) string {
 	if errors.Is(err, ErrForbiddenAddress) {
-		// Report our own refusal ("webhook address not allowed: 10.0.0.1 is private"),
-		// not the dialler's wrapping of it.
-		for e := err; e != nil; e = errors.Unwrap(e) {
-			if strings.HasPrefix(e.Error(), ErrForbiddenAddress.Error()) {
-				return "refused: " + e.Error()
-			}
-		}
+		return "refused: the receiver's address is not a public one"
 	}
 	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
 		return fmt.Sprintf("no answer within %s", DeliveryTimeout)

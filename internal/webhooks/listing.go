@@ -5,13 +5,18 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 
 // Delivery is one event's delivery to one endpoint, with its attempts.
@@ -95,10 +100,12 @@ func (s *Service) loadAttempts(ctx context.Context, list []*Delivery) error {
 		var id string
 		var a Attempt
 		var ms int64
-		err := r.Scan(&id, &a.At, &a.StatusCode, &ms, &a.Error, &a.ResponseExcerpt)
+		if err := r.Scan(&id, &a.At, &a.StatusCode, &ms, &a.Error, &a.ResponseExcerpt); err != nil {
+			return struct{}{}, err
+		}
 		a.Duration = time.Duration(ms) * time.Millisecond
 		byID[id].Attempts = append(byID[id].Attempts, a)
-		return struct{}{}, err
+		return struct{}{}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("load attempts: %w", err)
@@ -106,43 +113,46 @@ func (s *Service) loadAttempts(ctx context.Context, list []*Delivery) error {
 	return nil
 }
 
-// RetryDelivery starts a new series of attempts for a failed (or succeeded) delivery, with
-// the same webhook-id. Returns ErrEndpointNotFound, ErrDeliveryNotFound, or
-// ErrDeliveryNotRetryable while it is still pending.
+// RetryDelivery attempts a delivery again now, with the same webhook-id: a finished one
+// (failed, or succeeded and wanted again) gets a new series of attempts; a pending one waiting
+// for its next retry is moved up to now. Returns ErrEndpointNotFound or ErrDeliveryNotFound.
 func (s *Service) RetryDelivery(ctx context.Context, endpointID, deliveryID string) (*Delivery, error) {
 	if _, err := s.GetEndpoint(ctx, endpointID); err != nil {
 		return nil, err
 	}
-	tx, err := s.opts.Pool.Begin(ctx)
+	d, err := postgres.WithTxV(ctx, s.opts.Pool, func(ctx context.Context, tx pgx.Tx) (*Delivery, error) {
+		d := &Delivery{}
+		err := tx.QueryRow(ctx, `
+			SELECT d.id::text, d.seq, d.event_id, ev.type, d.created_at, d.delivered_at
+			FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
+			WHERE d.id = $1 AND d.endpoint_id = $2 FOR UPDATE OF d`, deliveryID, endpointID).
+			Scan(&d.ID, &d.seq, &d.EventID, &d.EventType, &d.CreatedAt, &d.DeliveredAt)
+		if errors.Is(err, pgx.ErrNoRows) || postgres.IsInvalidText(err) {
+			return nil, ErrDeliveryNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("retry delivery: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now() WHERE id = $1`, d.ID); err != nil {
+			return nil, fmt.Errorf("retry delivery: %w", err)
+		}
+		res, err := s.opts.River.InsertTx(ctx, tx, DeliverArgs{DeliveryID: d.ID}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("retry delivery: %w", err)
+		}
+		// A live job already exists (the delivery was still pending): run it now rather than
+		// at its scheduled retry. One that is running now is left alone.
+		if res.UniqueSkippedAsDuplicate && res.Job.State != rivertype.JobStateRunning && res.Job.State != rivertype.JobStateAvailable {
+			if _, err := s.opts.River.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+				return nil, fmt.Errorf("retry delivery: %w", err)
+			}
+		}
+		d.Status = "pending"
+		return d, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	d := &Delivery{}
-	err = tx.QueryRow(ctx, `
-		SELECT d.id::text, d.seq, d.event_id, ev.type, d.status, d.created_at, d.delivered_at
-		FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
-		WHERE d.id = $1 AND d.endpoint_id = $2 FOR UPDATE OF d`, deliveryID, endpointID).
-		Scan(&d.ID, &d.seq, &d.EventID, &d.EventType, &d.Status, &d.CreatedAt, &d.DeliveredAt)
-	if err == pgx.ErrNoRows || isInvalidUUID(err) {
-		return nil, ErrDeliveryNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("retry delivery: %w", err)
-	}
-	if d.Status == "pending" {
-		return nil, ErrDeliveryNotRetryable
-	}
-	if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now() WHERE id = $1`, d.ID); err != nil {
-		return nil, fmt.Errorf("retry delivery: %w", err)
-	}
-	if _, err := s.opts.River.InsertTx(ctx, tx, DeliverArgs{DeliveryID: d.ID}, nil); err != nil {
-		return nil, fmt.Errorf("retry delivery: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("retry delivery: %w", err)
-	}
-	d.Status = "pending"
 	return d, s.loadAttempts(ctx, []*Delivery{d})
 }
 
@@ -165,11 +175,16 @@ type EventFilter struct {
 
 // ListEvents returns events of the retention window, oldest first, so a receiver that missed
 // some can catch up from where it stopped; and the next cursor. Returns ErrBadCursor.
+//
+// Events are listed in the order their transactions were numbered, and only once every older
+// transaction has finished, so no event can later appear behind a cursor already handed out.
+// The price: a long-running transaction elsewhere in the database holds new events back until
+// it ends.
 func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
-	var after int64
+	afterXID, afterSeq := "0", int64(0)
 	if f.Cursor != "" {
 		var err error
-		if after, err = decodeSeq(f.Cursor); err != nil {
+		if afterXID, afterSeq, err = decodeEventCursor(f.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
@@ -178,21 +193,28 @@ func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, strin
 		since = f.CreatedAfter
 	}
 	rows, err := s.opts.Pool.Query(ctx, `
-		SELECT id, seq, type, coalesce(tenant_external_id, ''), payload::text, created_at FROM events
-		WHERE seq > $1 AND created_at >= $2 AND ($3 = '' OR type = $3) AND ($4 = '' OR tenant_external_id = $4)
-		ORDER BY seq LIMIT $5`, after, since, f.Type, f.TenantExternalID, f.Limit+1)
+		SELECT id, xid::text, seq, type, coalesce(tenant_external_id, ''), payload::text, created_at FROM events
+		WHERE (xid, seq) > ($1::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot())
+		  AND created_at >= $3 AND ($4 = '' OR type = $4) AND ($5 = '' OR tenant_external_id = $5)
+		ORDER BY xid, seq LIMIT $6`, afterXID, afterSeq, since, f.Type, f.TenantExternalID, f.Limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list events: %w", err)
 	}
-	var seqs []int64
+	type position struct {
+		xid string
+		seq int64
+	}
+	var positions []position
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
-		var seq int64
+		var p position
 		var payload string
-		err := r.Scan(&e.ID, &seq, &e.Type, &e.TenantExternalID, &payload, &e.CreatedAt)
+		if err := r.Scan(&e.ID, &p.xid, &p.seq, &e.Type, &e.TenantExternalID, &payload, &e.CreatedAt); err != nil {
+			return e, err
+		}
 		e.Payload = json.RawMessage(payload)
-		seqs = append(seqs, seq)
-		return e, err
+		positions = append(positions, p)
+		return e, nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list events: %w", err)
@@ -200,9 +222,30 @@ func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, strin
 	next := ""
 	if len(events) > f.Limit {
 		events = events[:f.Limit]
-		next = encodeSeq(seqs[f.Limit-1])
+		last := positions[f.Limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte("ev:" + last.xid + ":" + strconv.FormatInt(last.seq, 10)))
 	}
 	return events, next, nil
+}
+
+func decodeEventCursor(c string) (string, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", 0, ErrBadCursor
+	}
+	rest, ok := strings.CutPrefix(string(b), "ev:")
+	xid, seqText, found := strings.Cut(rest, ":")
+	if !ok || !found {
+		return "", 0, ErrBadCursor
+	}
+	if _, err := strconv.ParseUint(xid, 10, 64); err != nil {
+		return "", 0, ErrBadCursor
+	}
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if err != nil || seq < 0 {
+		return "", 0, ErrBadCursor
+	}
+	return xid, seq, nil
 }
 
 func encodeSeq(seq int64) string {

@@ -26,21 +26,26 @@ type Policy struct {
 // ErrForbiddenAddress is returned (wrapped) for a URL or connection to an internal address.
 var ErrForbiddenAddress = errors.New("webhook address not allowed")
 
-// internalPrefixes are the ranges netip's predicates do not name but that are not the public
+// reservedV4 are IPv4 ranges that netip's predicates do not name but that are not the public
 // internet either.
-func internalPrefixes() []netip.Prefix {
+func reservedV4() []netip.Prefix {
 	return []netip.Prefix{
-		netip.MustParsePrefix("0.0.0.0/8"),         // "this network"
-		netip.MustParsePrefix("100.64.0.0/10"),     // carrier-grade NAT, shared address space
-		netip.MustParsePrefix("192.0.0.0/24"),      // IETF protocol assignments
-		netip.MustParsePrefix("198.18.0.0/15"),     // benchmarking
-		netip.MustParsePrefix("240.0.0.0/4"),       // reserved, and broadcast
-		netip.MustParsePrefix("64:ff9b::/96"),      // NAT64 can reach IPv4 internals
-		netip.MustParsePrefix("fd00:ec2::254/128"), // AWS IPv6 metadata (also ULA)
+		netip.MustParsePrefix("0.0.0.0/8"),        // "this network"
+		netip.MustParsePrefix("100.64.0.0/10"),    // carrier-grade NAT, shared address space
+		netip.MustParsePrefix("168.63.129.16/32"), // Azure's platform endpoint (metadata, DNS)
+		netip.MustParsePrefix("192.0.0.0/24"),     // IETF protocol assignments
+		netip.MustParsePrefix("192.0.2.0/24"),     // documentation
+		netip.MustParsePrefix("198.18.0.0/15"),    // benchmarking
+		netip.MustParsePrefix("198.51.100.0/24"),  // documentation
+		netip.MustParsePrefix("203.0.113.0/24"),   // documentation
+		netip.MustParsePrefix("240.0.0.0/4"),      // reserved, and broadcast
 	}
 }
 
-// forbidden reports why addr may not receive webhooks, or "" when it may.
+// forbidden reports why addr may not receive webhooks, or "" when it may. IPv6 is an
+// allowlist: only global unicast (2000::/3), and not the ranges inside it that tunnel to IPv4
+// (6to4 is judged by the IPv4 address it carries) or are reserved. That closes the
+// IPv4-compatible, NAT64, site-local and unique-local back doors to internal IPv4.
 func forbidden(addr netip.Addr) string {
 	addr = addr.Unmap()
 	switch {
@@ -53,10 +58,27 @@ func forbidden(addr netip.Addr) string {
 	case addr.IsUnspecified(), addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
 		return "not unicast"
 	}
-	for _, p := range internalPrefixes() {
-		if p.Contains(addr) {
-			return "reserved"
+	if addr.Is4() {
+		for _, p := range reservedV4() {
+			if p.Contains(addr) {
+				return "reserved"
+			}
 		}
+		return ""
+	}
+	if !netip.MustParsePrefix("2000::/3").Contains(addr) {
+		return "not global unicast"
+	}
+	switch {
+	case netip.MustParsePrefix("2002::/16").Contains(addr): // 6to4: the IPv4 address is bytes 2-5
+		b := addr.As16()
+		if why := forbidden(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})); why != "" {
+			return "6to4 of an address that is " + why
+		}
+	case netip.MustParsePrefix("2001::/32").Contains(addr): // Teredo
+		return "a tunnel"
+	case netip.MustParsePrefix("2001:db8::/32").Contains(addr), netip.MustParsePrefix("2001::/23").Contains(addr):
+		return "reserved"
 	}
 	return ""
 }
@@ -103,7 +125,8 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	}
 	for _, a := range addrs {
 		if why := forbidden(a); why != "" {
-			return fmt.Errorf("%w: %s resolves to %s, which is %s", ErrForbiddenAddress, host, a, why)
+			// Say what kind of address, not which: the answer would map internal DNS.
+			return fmt.Errorf("%w: %s resolves to an address that is %s", ErrForbiddenAddress, host, why)
 		}
 	}
 	return nil

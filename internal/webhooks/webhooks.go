@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -42,9 +41,7 @@ func EventTypes() []string {
 var (
 	ErrEndpointNotFound = errors.New("webhook endpoint not found")
 	ErrDeliveryNotFound = errors.New("webhook delivery not found")
-	// ErrDeliveryNotRetryable is a manual retry of a delivery still pending.
-	ErrDeliveryNotRetryable = errors.New("the delivery is still being attempted")
-	ErrBadCursor            = errors.New("invalid cursor")
+	ErrBadCursor        = errors.New("invalid cursor")
 )
 
 // InvalidError is a rejected input; Field names it.
@@ -141,15 +138,10 @@ func scanEndpoint(row pgx.Row) (*Endpoint, error) {
 	e := &Endpoint{}
 	err := row.Scan(&e.ID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &e.CreatedAt, &e.UpdatedAt,
 		&e.PreviousSecretExpiresAt, &e.secretSealed, &e.previousSecretSealed)
-	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
+	if errors.Is(err, pgx.ErrNoRows) || postgres.IsInvalidText(err) {
 		return nil, ErrEndpointNotFound
 	}
 	return e, err
-}
-
-func isInvalidUUID(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "22P02"
 }
 
 // CreateEndpoint registers an endpoint and returns it with its signing secret, which is
@@ -227,7 +219,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, p EndpointParam
 // DeleteEndpoint removes an endpoint and its delivery history. Returns ErrEndpointNotFound.
 func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
 	tag, err := s.opts.Pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
-	if isInvalidUUID(err) || err == nil && tag.RowsAffected() == 0 {
+	if postgres.IsInvalidText(err) || err == nil && tag.RowsAffected() == 0 {
 		return ErrEndpointNotFound
 	}
 	if err != nil {

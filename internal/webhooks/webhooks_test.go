@@ -42,7 +42,8 @@ func TestPolicy(t *testing.T) {
 			ok     bool
 		}{
 			{"https://hooks.example.com/pnonboard", strict, true},
-			{"https://203.0.113.10/hook", strict, true},
+			{"https://93.184.215.14/hook", strict, true},
+			{"https://203.0.113.10/hook", strict, false}, // documentation
 			{"http://hooks.example.com/pnonboard", strict, false},
 			{"http://hooks.example.com/pnonboard", webhooks.Policy{AllowHTTP: true}, true},
 			{"https://127.0.0.1/hook", strict, false},
@@ -62,6 +63,17 @@ func TestPolicy(t *testing.T) {
 			{"ftp://hooks.example.com/", lax, false},
 			{"/relative", lax, false},
 			{"https://hooks.example.com/#frag", strict, false},
+			{"https://[2606:4700::6810:84e5]/hook", strict, true},
+			{"https://[::127.0.0.1]/hook", strict, false},         // IPv4-compatible
+			{"https://[2002:7f00:1::1]/hook", strict, false},      // 6to4 of 127.0.0.1
+			{"https://[2002:a9fe:a9fe::1]/hook", strict, false},   // 6to4 of 169.254.169.254
+			{"https://[2002:808:808::1]/hook", strict, true},      // 6to4 of a public address
+			{"https://[64:ff9b::a00:1]/hook", strict, false},      // NAT64 of 10.0.0.1
+			{"https://[64:ff9b:1::a00:1]/hook", strict, false},    // local-use NAT64
+			{"https://[fec0::1]/hook", strict, false},             // site-local
+			{"https://[fd00:ec2::254]/hook", strict, false},       // AWS metadata (ULA)
+			{"https://[2001:0:4136:e378::1]/hook", strict, false}, // Teredo
+			{"https://168.63.129.16/hook", strict, false},         // Azure platform endpoint
 		}
 		for _, tt := range tests {
 			err := tt.policy.CheckURL(ctx, tt.url)
@@ -191,7 +203,7 @@ func (h *harness) endpoint(t *testing.T, url string, types ...string) (*webhooks
 func (h *harness) announce(t *testing.T, eventType string) {
 	t.Helper()
 	require.NoError(t, postgres.WithTx(context.Background(), h.db.Pool, func(ctx context.Context, tx pgx.Tx) error {
-		return webhooks.Announcer{Client: h.river}.Announce(ctx, tx, eventType, h.tenant, nil)
+		return webhooks.Announcer{Client: h.river}.Announce(ctx, tx, eventType, h.tenant)
 	}))
 }
 
@@ -411,6 +423,12 @@ func TestEventsListing(t *testing.T) {
 	for _, typ := range []string{webhooks.TypeProvisioned, webhooks.TypeDisabled, webhooks.TypeEnabled, webhooks.TypeDisabled} {
 		h.announce(t, typ)
 	}
+	// Events show once every older transaction on the server (other tests' too) has ended.
+	require.Eventually(t, func() bool {
+		list, _, err := h.svc.ListEvents(ctx, webhooks.EventFilter{Limit: 10})
+		require.NoError(t, err)
+		return len(list) == 4
+	}, 10*time.Second, 10*time.Millisecond)
 
 	var all []webhooks.Event
 	cursor := ""
@@ -449,4 +467,95 @@ func TestEventsListing(t *testing.T) {
 		require.NoError(t, h.db.Pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n))
 		return n == 2
 	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestEventsListingNeverSkipsALateCommit: an event whose transaction commits after later
+// events were listed must still be listed to a receiver paging with a cursor.
+//
+// Not parallel: the transaction it holds open holds back event listings in every database of
+// the test server (transaction IDs are cluster-wide), which would stall the other tests.
+func TestEventsListingNeverSkipsALateCommit(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, webhooks.Policy{AllowHTTP: true, AllowPrivate: true})
+
+	slow, err := h.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = slow.Rollback(ctx) }()
+	require.NoError(t, webhooks.Announcer{Client: h.river}.Announce(ctx, slow, webhooks.TypeProvisioned, h.tenant))
+
+	h.announce(t, webhooks.TypeDisabled)
+	h.announce(t, webhooks.TypeEnabled)
+
+	page, _, err := h.svc.ListEvents(ctx, webhooks.EventFilter{Limit: 1})
+	require.NoError(t, err)
+	require.Empty(t, page, "later events wait for the older transaction still running")
+
+	require.NoError(t, slow.Commit(ctx))
+	var types []string
+	cursor := ""
+	for range 5 {
+		page, next, err := h.svc.ListEvents(ctx, webhooks.EventFilter{Limit: 1, Cursor: cursor})
+		require.NoError(t, err)
+		for _, e := range page {
+			types = append(types, e.Type)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	require.Equal(t, []string{webhooks.TypeProvisioned, webhooks.TypeDisabled, webhooks.TypeEnabled}, types)
+}
+
+// TestRetryPendingDeliveryRunsItNow: support retrying a delivery that waits hours for its
+// next attempt gets it attempted at once.
+func TestRetryPendingDeliveryRunsItNow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	keyring := mustKeyring(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	policy := webhooks.Policy{AllowHTTP: true, AllowPrivate: true}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, webhooks.NewDeliveryWorker(webhooks.DeliveryWorkerOpts{
+		Pool: db.Pool, Keyring: keyring, Policy: policy, Logger: logger,
+		Schedule: []time.Duration{time.Hour}, // the next attempt is far away
+	}))
+	rc, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{
+		Logger: logger, Workers: workers, TestOnly: true,
+		Queues:        map[string]river.QueueConfig{webhooks.QueueWebhooks: {MaxWorkers: 2}},
+		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.NoError(t, rc.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rc.StopAndCancel(stopCtx)
+	})
+	var id int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `INSERT INTO tenants (external_id, name, environments, state, desired_state)
+		VALUES ('acme', 'Acme', '{production}', 'active', 'active') RETURNING id`).Scan(&id))
+	tn, err := tenants.Get(ctx, db.Pool, id)
+	require.NoError(t, err)
+	h := &harness{db: db, river: rc, tenant: tn, svc: webhooks.NewService(webhooks.Options{Pool: db.Pool, River: rc, Keyring: keyring, Policy: policy})}
+
+	rcv := newReceiver(t, 500)
+	e, _ := h.endpoint(t, rcv.URL)
+	h.announce(t, webhooks.TypeProvisioned)
+	d := h.waitDelivery(t, e.ID, "pending", 1)
+	require.NotNil(t, d.NextAttemptAt)
+	require.WithinDuration(t, time.Now().Add(time.Hour), *d.NextAttemptAt, 10*time.Minute)
+
+	// River settles the failed attempt's job (retryable, an hour out) just after it returns.
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT state FROM river_job`).Scan(&state))
+		return state == "retryable"
+	}, 10*time.Second, 10*time.Millisecond)
+
+	_, err = h.svc.RetryDelivery(ctx, e.ID, d.ID)
+	require.NoError(t, err)
+	d = h.waitDelivery(t, e.ID, "succeeded", 2)
+	require.Equal(t, rcv.got()[0].header.Get("webhook-id"), rcv.got()[1].header.Get("webhook-id"))
 }
