@@ -557,5 +557,6 @@ func TestRetryPendingDeliveryRunsItNow(t *testing.T) {
 	_, err = h.svc.RetryDelivery(ctx, e.ID, d.ID)
 	require.NoError(t, err)
 	d = h.waitDelivery(t, e.ID, "succeeded", 2)
+	require.Equal(t, 200, *d.Attempts[1].StatusCode)
 	require.Equal(t, rcv.got()[0].header.Get("webhook-id"), rcv.got()[1].header.Get("webhook-id"))
 }
