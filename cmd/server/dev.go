@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -54,7 +57,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 
 	// --- Postgres under the data dir
-	pg, err := pglocal.Start(ctx, &pglocal.Opts{DataDir: filepath.Join(dir, "postgres"), Durable: true})
+	pgDir, err := devPostgresDir(dir, logger)
+	if err != nil {
+		return err
+	}
+	pg, err := pglocal.Start(ctx, &pglocal.Opts{DataDir: pgDir, Durable: true})
 	if err != nil {
 		return fmt.Errorf("dev postgres: %w", err)
 	}
@@ -166,6 +173,31 @@ func saveSandbox(sb *sandbox.Sandbox, path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// devPostgresDir is where dev mode keeps its cluster: DIR/postgres. When we are root and the
+// postgres OS user cannot reach DIR (a checkout under /root), the cluster lives under
+// /var/lib/pnonboard instead, and DIR/postgres is a symlink to it, so make run still works on
+// the first try and the data still sits "under" the data dir for whoever looks.
+func devPostgresDir(dir string, logger *slog.Logger) (string, error) {
+	link := filepath.Join(dir, "postgres")
+	if target, err := os.Readlink(link); err == nil {
+		return target, nil
+	}
+	if pglocal.Reachable(link) == nil {
+		return link, nil
+	}
+	sum := sha256.Sum256([]byte(dir))
+	target := filepath.Join("/var/lib/pnonboard", "dev-"+hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return "", fmt.Errorf("dev postgres: %s is unreachable for the postgres user, and %w", dir, err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		return "", fmt.Errorf("dev postgres: %w", err)
+	}
+	logger.Info("dev postgres: the data dir is not reachable by the postgres OS user; keeping the cluster elsewhere",
+		"cluster", target, "symlink", link)
+	return target, nil
 }
 
 // devEncryptionKey returns the dev data dir's encryption key, made on first use (0600).

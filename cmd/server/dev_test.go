@@ -94,6 +94,34 @@ func TestRunDevWalkthrough(t *testing.T) {
 	require.NoError(t, srv.stop(t))
 }
 
+// TestRunDevFromAPrivateCheckout: as root, with the checkout somewhere the postgres OS user
+// cannot reach (like /root), make run still works: the cluster lives under /var/lib behind a
+// symlink in the data dir.
+func TestRunDevFromAPrivateCheckout(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the server to another user")
+	}
+	devDataDir(t)                                // skips or fails without binaries
+	private := t.TempDir()
+	require.NoError(t, os.Chmod(private, 0o700)) // like /root
+	dir := filepath.Join(private, "devdata")
+	srv := startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, nil)
+	srv.waitReady(t, 60*time.Second)
+	target, err := os.Readlink(filepath.Join(dir, "postgres"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(target, "/var/lib/pnonboard/dev-"))
+	t.Cleanup(func() { _ = os.RemoveAll(target) })
+	require.NoError(t, srv.stop(t))
+	require.False(t, postgresRunningOn(t, filepath.Join(target, "data")))
+
+	// And the next run reuses it.
+	srv = startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, nil)
+	srv.waitReady(t, 60*time.Second)
+	require.Contains(t, srv.Stderr.String(), "reused=true")
+	require.NoError(t, srv.stop(t))
+}
+
 func TestRunDev(t *testing.T) {
 	t.Parallel()
 	dir := devDataDir(t)

@@ -303,6 +303,21 @@ func chownFor(cred *syscall.Credential, dir string) error {
 	return nil
 }
 
+// Reachable reports (as an error saying how to fix it) whether the server's OS user can reach
+// dir: when we run as root the server runs as "postgres", and a checkout under /root (mode
+// 0700) keeps it out.
+func Reachable(dir string) error {
+	cred, err := serverCredential()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	return checkReachable(cred, abs)
+}
+
 // checkReachable fails early, with the fix, when the server user cannot reach dir: the common
 // case is a checkout under /root, whose mode keeps other users out.
 func checkReachable(cred *syscall.Credential, dir string) error {
