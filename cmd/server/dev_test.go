@@ -102,7 +102,7 @@ func TestRunDevFromAPrivateCheckout(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the server to another user")
 	}
-	devDataDir(t)                                // skips or fails without binaries
+	devDataDir(t) // skips or fails without binaries
 	private := t.TempDir()
 	require.NoError(t, os.Chmod(private, 0o700)) // like /root
 	dir := filepath.Join(private, "devdata")
