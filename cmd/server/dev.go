@@ -134,6 +134,8 @@ pnonboard dev mode is up
              (every scope; also in %[3]s/api-key)
   sandbox    http://%[1]s/sandbox/v2  (PubNub Admin API stand-in, in memory)
              Authorization: %[5]s  (also in %[3]s/sandbox-key)
+  job UI     http://%[1]s/riverui/  (basic auth; the password is the API key)
+  metrics    http://%[1]s/metrics   (with the API key)
   database   %[4]s
   data dir   %[3]s
 
