@@ -4,6 +4,8 @@ GO        ?= go
 BIN       := bin/server
 STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT ?= 20m
+# The race detector needs cgo; use it wherever a C compiler is installed.
+RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v gcc >/dev/null 2>&1 && echo -race)
 
 .PHONY: run test build lint bench clean
 
@@ -12,10 +14,10 @@ run: build
 	@./scripts/ensure-postgres.sh run
 	exec ./$(BIN) dev
 
-## test: the whole suite; starts its own throwaway Postgres (or uses TEST_DATABASE_URL)
+## test: the whole suite (with -race where cgo works); starts its own throwaway Postgres (or uses TEST_DATABASE_URL)
 test:
 	@./scripts/ensure-postgres.sh test
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## build: a static binary at bin/server
 build:
