@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 )
@@ -33,7 +34,7 @@ type benchEnv struct {
 type serverProc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *bytes.Buffer
+	logs *logging.Buffer
 	done chan struct{}
 }
 
@@ -96,7 +97,7 @@ func (e *benchEnv) start(ctx context.Context, env []string) (*serverProc, error)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p := &serverProc{url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &serverProc{url: "http://" + addr, logs: &logging.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(e.opts.server, "serve")
 	p.cmd.Env = append(env, "PNONBOARD_ADDR="+addr)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 )
 
@@ -22,7 +23,7 @@ func TestRunAPIKey(t *testing.T) {
 
 	runCmd := func(t *testing.T, env map[string]string, args ...string) (string, string, error) {
 		t.Helper()
-		var stdout, stderr syncBuffer
+		var stdout, stderr logging.Buffer
 		err := run(ctx, append([]string{"server", "apikey"}, args...), mapEnv(env), &stdout, &stderr)
 		return stdout.String(), stderr.String(), err
 	}

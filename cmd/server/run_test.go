@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,41 +8,23 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running server.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runningServer is run() started in a goroutine, as a user would start the binary.
 type runningServer struct {
 	BaseURL        string
-	Stdout, Stderr *syncBuffer
+	Stdout, Stderr *logging.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -60,7 +41,7 @@ func startRun(t *testing.T, args []string, env map[string]string) *runningServer
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServer{BaseURL: "http://" + addr, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &runningServer{BaseURL: "http://" + addr, Stdout: &logging.Buffer{}, Stderr: &logging.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- run(ctx, append([]string{"server"}, args...), mapEnv(env), s.Stdout, s.Stderr)
 	}()
@@ -157,7 +138,7 @@ func TestRunServe(t *testing.T) {
 		err := run(context.Background(), []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
 		require.ErrorContains(t, err, "server migrate up")
 
-		var out syncBuffer
+		var out logging.Buffer
 		require.NoError(t, run(context.Background(), []string{"server", "migrate", "up"}, mapEnv(env), &out, io.Discard))
 		require.Contains(t, out.String(), "OK")
 

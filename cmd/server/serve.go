@@ -280,11 +280,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 // jobs if they outlast shutdownCtx: an interrupted job goes back to available with its
 // attempt restored, and its persisted steps make it resume, not repeat.
 func stopRiver(ctx, shutdownCtx context.Context, c *river.Client[pgx.Tx], logger *slog.Logger) {
-	if err := c.Stop(shutdownCtx); err == nil {
+	err := c.Stop(shutdownCtx)
+	if err == nil {
 		return
-	} else {
-		logger.Warn("river soft stop incomplete; cancelling running jobs", "err", err)
 	}
+	logger.Warn("river soft stop incomplete; cancelling running jobs", "err", err)
 	hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := c.StopAndCancel(hardCtx); err != nil {

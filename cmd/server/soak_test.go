@@ -133,21 +133,7 @@ func TestSoak(t *testing.T) {
 	b := startReplica(t, cfg, false)
 
 	call := func(base, method, path string, body any) (int, map[string]any) {
-		var rd io.Reader
-		if body != nil {
-			raw, _ := json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req, err := http.NewRequest(method, base+path, rd)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return callAPI(t, base, apiKey, method, path, body)
 	}
 	status, ep := call(b.url, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": receiver.URL})
 	require.Equal(t, http.StatusCreated, status)

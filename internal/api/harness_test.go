@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,31 +33,13 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
 
-// syncBuffer collects log output written concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testServer is the API over a real database, served by httptest.
 type testServer struct {
 	db       *pgtest.DB
 	keys     *auth.Service
 	handler  http.Handler
 	srv      *httptest.Server
-	logs     *syncBuffer
+	logs     *logging.Buffer
 	spec     *specValidator
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
@@ -70,7 +51,7 @@ type testServer struct {
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	logs := &syncBuffer{}
+	logs := &logging.Buffer{}
 	ts := &testServer{db: db, keys: auth.NewService(db.Pool, nil), logs: logs, spec: newSpecValidator(t)}
 	keyring, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package provisioner_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
@@ -116,7 +116,7 @@ func TestProvisioning(t *testing.T) {
 
 	t.Run("ForbiddenFailsThenRetryAfterTheFixSucceeds", func(t *testing.T) {
 		t.Parallel()
-		logs := &syncBuffer{}
+		logs := &logging.Buffer{}
 		h := newHarness(t, harnessOpts{logs: logs})
 		h.sb.InjectFault(sandbox.OpCreateCustomer, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "Service integration lacks OEM permission"}, -1)
 		h.startReplica(t)
@@ -311,22 +311,4 @@ func adoptedAction(op sandbox.Operation) string {
 		return "keyset_adopted"
 	}
 	return "customer_adopted"
-}
-
-// syncBuffer collects log output written concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -394,42 +394,10 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Tenant, string, er
 		last := list[len(list)-1]
 		next = encodeCursor(last.CreatedAt, last.ID)
 	}
-	if err := loadKeysetsOf(ctx, s.pool, list); err != nil {
+	if err := loadKeysets(ctx, s.pool, list...); err != nil {
 		return nil, "", err
 	}
 	return list, next, nil
-}
-
-// loadKeysetsOf fills the keysets of many tenants with one query.
-func loadKeysetsOf(ctx context.Context, db postgres.DBTX, list []*Tenant) error {
-	if len(list) == 0 {
-		return nil
-	}
-	byID := make(map[int64]*Tenant, len(list))
-	ids := make([]int64, len(list))
-	for i, t := range list {
-		byID[t.ID], ids[i] = t, t.ID
-	}
-	rows, err := db.Query(ctx, `SELECT tenant_id, `+keysetColumns+` FROM tenant_keysets WHERE tenant_id = ANY($1) ORDER BY tenant_id, position`, ids)
-	if err != nil {
-		return fmt.Errorf("load keysets: %w", err)
-	}
-	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
-		var k Keyset
-		var tenantID int64
-		var keysetID, pub, sub *string
-		if err := row.Scan(&tenantID, &k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
-			&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt); err != nil {
-			return struct{}{}, err
-		}
-		k.KeysetID, k.PublishKey, k.SubscribeKey = deref(keysetID), deref(pub), deref(sub)
-		byID[tenantID].Keysets = append(byID[tenantID].Keysets, k)
-		return struct{}{}, nil
-	})
-	if err != nil {
-		return fmt.Errorf("load keysets: %w", err)
-	}
-	return nil
 }
 
 // Events returns a tenant's timeline, oldest first, after the cursor, and the next cursor.

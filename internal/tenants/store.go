@@ -47,15 +47,6 @@ func scanTenant(row pgx.Row) (*Tenant, error) {
 const keysetColumns = `environment, position, upstream_name, keyset_type, keyset_id, publish_key, subscribe_key,
 	secret_key_sealed, create_pending_at, assigned, access_locked, rotated_for, rotate_pending_at`
 
-func scanKeyset(row pgx.CollectableRow) (Keyset, error) {
-	var k Keyset
-	var keysetID, pub, sub *string
-	err := row.Scan(&k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
-		&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt)
-	k.KeysetID, k.PublishKey, k.SubscribeKey = deref(keysetID), deref(pub), deref(sub)
-	return k, err
-}
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -70,15 +61,34 @@ func nullable(s string) *string {
 	return &s
 }
 
-// loadKeysets fills t.Keysets in environment order.
-func loadKeysets(ctx context.Context, db postgres.DBTX, t *Tenant) error {
-	rows, err := db.Query(ctx, `SELECT `+keysetColumns+` FROM tenant_keysets WHERE tenant_id = $1 ORDER BY position`, t.ID)
-	if err != nil {
-		return fmt.Errorf("load keysets of tenant %d: %w", t.ID, err)
+// loadKeysets fills the keysets of tenants, in environment order, with one query.
+func loadKeysets(ctx context.Context, db postgres.DBTX, list ...*Tenant) error {
+	if len(list) == 0 {
+		return nil
 	}
-	t.Keysets, err = pgx.CollectRows(rows, scanKeyset)
+	byID := make(map[int64]*Tenant, len(list))
+	ids := make([]int64, len(list))
+	for i, t := range list {
+		byID[t.ID], ids[i] = t, t.ID
+	}
+	rows, err := db.Query(ctx, `SELECT tenant_id, `+keysetColumns+` FROM tenant_keysets WHERE tenant_id = ANY($1) ORDER BY tenant_id, position`, ids)
 	if err != nil {
-		return fmt.Errorf("load keysets of tenant %d: %w", t.ID, err)
+		return fmt.Errorf("load keysets: %w", err)
+	}
+	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+		var k Keyset
+		var tenantID int64
+		var keysetID, pub, sub *string
+		if err := row.Scan(&tenantID, &k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
+			&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt); err != nil {
+			return struct{}{}, err
+		}
+		k.KeysetID, k.PublishKey, k.SubscribeKey = deref(keysetID), deref(pub), deref(sub)
+		byID[tenantID].Keysets = append(byID[tenantID].Keysets, k)
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("load keysets: %w", err)
 	}
 	return nil
 }
