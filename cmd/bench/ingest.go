@@ -152,12 +152,9 @@ func (e *benchEnv) rawCeiling(ctx context.Context) (loadResult, error) {
 	if err != nil {
 		return loadResult{}, err
 	}
-	var envs []tenants.Environment
-	for _, p := range provisioner.DefaultProfiles() {
-		envs = append(envs, tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)})
-	}
+	profiles := provisioner.DefaultProfiles()
 	svc := tenants.NewService(tenants.Options{Pool: pool, Enqueuer: &provisioner.Enqueuer{Client: rc},
-		Environments: envs, DefaultEnvironments: []string{"development", "staging", "production"}})
+		Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults()})
 	create := func(prefix string) func(ctx context.Context, c, n int) error {
 		return func(ctx context.Context, c, n int) error {
 			_, _, err := svc.Create(ctx, tenants.CreateParams{

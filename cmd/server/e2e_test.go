@@ -187,8 +187,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		require.Equal(t, []string{
 			"created", "reconcile_started", "app_created", "keyset_created", "customer_created", "provisioned",
-			"disable_requested", "access_manager_enabled", "secret_key_rotated", "disabled",
-			"retry_refused", "enable_requested", "access_manager_restored", "enabled",
+			"disable_requested", "upstream_verified", "access_manager_enabled", "secret_key_rotated", "disabled",
+			"retry_refused", "enable_requested", "upstream_verified", "access_manager_restored", "enabled",
 		}, story)
 		require.NotContains(t, e.srv.Stderr.String(), secretBefore)
 		require.NotContains(t, e.srv.Stderr.String(), k.SecretKeys[0].Value)

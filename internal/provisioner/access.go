@@ -23,14 +23,14 @@ import (
 // compares it with the one we hold to tell whether the rotation happened, before any other
 // step, so an enable that overtakes a disable never leaves a stale secret stored.
 
-func (w *Worker) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
+func (a *attempt) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
 	ks := keysetOf(t, env)
 	if !ks.AccessLocked {
 		patch := &pubnub.KeysetConfig{AccessManager: &pubnub.AccessManagerConfig{Enabled: new(true), TokenRevoke: new(true)}}
-		if _, err := w.opts.Upstream.UpdateKeysetConfig(ctx, ks.KeysetID, patch); err != nil {
+		if _, err := a.opts.Upstream.UpdateKeysetConfig(ctx, ks.KeysetID, patch); err != nil {
 			return err
 		}
-		if err := w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		if err := a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 			keysetOf(t, env).AccessLocked = true
 			return []tenants.Event{systemEvent("access_manager_enabled", map[string]any{"environment": env, "keysetId": ks.KeysetID})}
 		}); err != nil {
@@ -40,59 +40,57 @@ func (w *Worker) lockKeyset(ctx context.Context, t *tenants.Tenant, env string) 
 	if ks.RotatedFor >= t.LockGeneration {
 		return nil
 	}
-	if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).RotatePendingAt }); err != nil {
-		return err
-	}
-	secret, err := w.opts.Upstream.RotateSecretKey(ctx, ks.KeysetID, nil)
+	ctx = a.marked(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).RotatePendingAt })
+	secret, err := a.opts.Upstream.RotateSecretKey(ctx, ks.KeysetID, nil)
 	if err != nil {
 		return err
 	}
-	return w.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, "secret_key_rotated")
+	return a.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, "secret_key_rotated")
 }
 
 // settleRotation resolves a rotation whose answer was lost (its pending marker is set): the
 // keyset's current main secret is read back. If it is not the one we hold, the rotation
 // happened, and the new secret is stored; if it is, the rotation never happened, and only
 // the marker goes (a disable still under way rotates again).
-func (w *Worker) settleRotation(ctx context.Context, t *tenants.Tenant, env string) error {
+func (a *attempt) settleRotation(ctx context.Context, t *tenants.Tenant, env string) error {
 	ks := keysetOf(t, env)
-	current, err := w.mainSecret(ctx, ks.KeysetID)
+	current, err := a.mainSecret(ctx, ks.KeysetID)
 	if err != nil {
 		return err
 	}
-	held, err := w.opts.Keyring.Open(ks.SecretKeySealed, tenants.SecretAAD(t.ID, env))
+	held, err := a.opts.Keyring.Open(ks.SecretKeySealed, tenants.SecretAAD(t.ID, env))
 	if err != nil {
 		return fmt.Errorf("open secret key of %s: %w", env, err)
 	}
 	if current.Reveal() != string(held) {
-		return w.saveRotated(ctx, t.ID, env, t.LockGeneration, current, "secret_key_rotation_adopted")
+		return a.saveRotated(ctx, t.ID, env, t.LockGeneration, current, "secret_key_rotation_adopted")
 	}
-	return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		keysetOf(t, env).RotatePendingAt = nil
 		return []tenants.Event{systemEvent("secret_key_rotation_not_applied", map[string]any{"environment": env, "keysetId": ks.KeysetID})}
 	})
 }
 
-func (w *Worker) saveRotated(ctx context.Context, tenantID int64, env string, gen int, secret pubnub.Secret, action string) error {
-	sealed := w.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
-	return w.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
+func (a *attempt) saveRotated(ctx context.Context, tenantID int64, env string, gen int, secret pubnub.Secret, action string) error {
+	sealed := a.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
+	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
 		ks := keysetOf(t, env)
 		ks.SecretKeySealed, ks.RotatedFor, ks.RotatePendingAt = sealed, gen, nil
 		return []tenants.Event{systemEvent(action, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
 	})
 }
 
-func (w *Worker) unlockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
+func (a *attempt) unlockKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
 	ks := keysetOf(t, env)
-	profile, ok := w.opts.Profiles.Get(env)
+	profile, ok := a.opts.Profiles.Get(env)
 	if !ok {
 		return fmt.Errorf("%w: no profile for environment %q", pubnub.ErrInvalidArgument, env)
 	}
 	patch := &pubnub.KeysetConfig{AccessManager: &pubnub.AccessManagerConfig{Enabled: new(profile.accessManagerOn())}}
-	if _, err := w.opts.Upstream.UpdateKeysetConfig(ctx, ks.KeysetID, patch); err != nil {
+	if _, err := a.opts.Upstream.UpdateKeysetConfig(ctx, ks.KeysetID, patch); err != nil {
 		return err
 	}
-	return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		keysetOf(t, env).AccessLocked = false
 		return []tenants.Event{systemEvent("access_manager_restored", map[string]any{"environment": env, "keysetId": ks.KeysetID, "accessManager": profile.accessManagerOn()})}
 	})

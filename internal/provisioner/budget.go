@@ -16,11 +16,12 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 )
 
-// Budget is the upstream rate budget every replica shares (DESIGN.md §6): a token bucket in
-// one Postgres row that each Admin API call takes from atomically. A caller may reserve a
-// token up to MaxWait ahead (the bucket goes into debt) and sleeps until its slot, which
-// spaces calls evenly; beyond that, it gets *NoBudgetError and the job snoozes. A 429 from
-// upstream empties the bucket until the reset the answer names.
+// Budget is the upstream rate budget every replica shares: a token bucket in one Postgres row
+// that each Admin API call takes from atomically. A caller may reserve a token up to MaxWait
+// ahead (the bucket goes into debt) and sleeps until its slot, which spaces calls evenly;
+// beyond that, it gets *NoBudgetError and the job snoozes. Every call, read or write, waits
+// the same way: reads never crowd out creates. A 429 from upstream empties the bucket until
+// the reset the answer names.
 //
 // The bucket refills at PerMinute − max(1, PerMinute/100) tokens a minute with room for one:
 // at most PerMinute calls then fall in any 60-second window, whatever its alignment, even
@@ -46,7 +47,7 @@ type BudgetOpts struct {
 	Name string
 	// PerMinute is the upstream limit.
 	PerMinute int
-	// MaxWait is how far ahead a call may reserve a token; zero means 5 s.
+	// MaxWait is how far ahead a call may reserve a token; zero means DefaultMaxWait.
 	MaxWait time.Duration
 }
 
@@ -56,7 +57,7 @@ func NewBudget(pool *pgxpool.Pool, opts BudgetOpts) (*Budget, error) {
 		return nil, fmt.Errorf("rate budget: PerMinute must be at least 2 (got %d)", opts.PerMinute)
 	}
 	if opts.MaxWait == 0 {
-		opts.MaxWait = 5 * time.Second
+		opts.MaxWait = DefaultMaxWait
 	}
 	margin := math.Max(1, float64(opts.PerMinute)/100)
 	b := &Budget{pool: pool, name: opts.Name, perSecond: (float64(opts.PerMinute) - margin) / 60}
@@ -67,13 +68,16 @@ func NewBudget(pool *pgxpool.Pool, opts BudgetOpts) (*Budget, error) {
 // PerMinute is the rate the bucket refills at.
 func (b *Budget) PerMinute() float64 { return b.perSecond * 60 }
 
+// DefaultMaxWait is how far ahead a call may reserve a token by default. It is long enough
+// that the workers of a few replicas queue for tokens in process during a burst (each holds
+// at most one reservation at a time), instead of snoozing and coming back: a snooze costs
+// the job a round trip through the queue, and the bucket idles while nobody holds a
+// reservation.
+const DefaultMaxWait = 30 * time.Second
+
 // Take reserves a token and waits until it is due. Returns *NoBudgetError when the wait would
 // exceed MaxWait (or the bucket is blocked by a 429), without taking anything.
 func (b *Budget) Take(ctx context.Context) error { return b.take(ctx, b.maxDebt) }
-
-// readMaxWait is how far ahead a read may reserve: a listing walked page by page (adopting a
-// resource after a lost answer) would otherwise lose its pages to a snooze and start over.
-const readMaxWait = 30 * time.Second
 
 func (b *Budget) take(ctx context.Context, maxDebt float64) error {
 	// One statement: refill by elapsed time (capacity 1), then take a token unless the bucket
@@ -170,23 +174,43 @@ func (c *cancelOnClose) Close() error {
 	return err
 }
 
-// budgetFailure is the budget itself failing (its database), not upstream.
-type budgetFailure struct{ err error }
+// sendHook is what WithBeforeSend puts in a request's context.
+type sendHook struct {
+	fn   func(ctx context.Context) error
+	done bool
+}
 
-func (e *budgetFailure) Error() string { return e.err.Error() }
-func (e *budgetFailure) Unwrap() error { return e.err }
+type sendHookKey struct{}
+
+// WithBeforeSend returns a context whose next upstream request runs fn once its budget token
+// is granted and just before it is sent; if fn fails, the request is not sent and fails with
+// fn's error. The create steps commit their create-pending marker this way, so a marker
+// exists only for a create that was actually sent: a create refused by the budget (the job
+// snoozes) leaves nothing behind to adopt.
+func WithBeforeSend(ctx context.Context, fn func(ctx context.Context) error) context.Context {
+	return context.WithValue(ctx, sendHookKey{}, &sendHook{fn: fn})
+}
+
+// localFailure is our own machinery failing (the budget's or a marker's database write), not
+// upstream.
+type localFailure struct{ err error }
+
+func (e *localFailure) Error() string { return e.err.Error() }
+func (e *localFailure) Unwrap() error { return e.err }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	maxDebt := t.Budget.maxDebt
-	if req.Method == http.MethodGet {
-		maxDebt = max(maxDebt, t.Budget.perSecond*readMaxWait.Seconds())
-	}
-	if err := t.Budget.take(req.Context(), maxDebt); err != nil {
+	if err := t.Budget.Take(req.Context()); err != nil {
 		if _, ok := IsNoBudget(err); ok || req.Context().Err() != nil {
 			return nil, err
 		}
-		return nil, &budgetFailure{err}
+		return nil, &localFailure{err}
+	}
+	if hook, ok := req.Context().Value(sendHookKey{}).(*sendHook); ok && !hook.done {
+		hook.done = true
+		if err := hook.fn(req.Context()); err != nil {
+			return nil, &localFailure{err}
+		}
 	}
 	cancel := context.CancelFunc(func() {})
 	if t.Timeout > 0 {

@@ -65,15 +65,11 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	inserter, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Workers: workersWith(nil)})
 	require.NoError(t, err)
 	profiles := provisioner.DefaultProfiles()
-	envs := make([]tenants.Environment, len(profiles))
-	for i, p := range profiles {
-		envs[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
-	}
 	h := &harness{
 		t: t, db: db, sb: sb, sbURL: srv.URL + "/v2", keyring: keyring, profiles: profiles, inserter: inserter, opts: opts,
 		tenants: tenants.NewService(tenants.Options{
 			Pool: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
-			Environments: envs, DefaultEnvironments: profiles.Names(),
+			Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 		}),
 	}
 	return h

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // Profile is how an environment's keyset is made: its type, and the configuration sent in the
@@ -46,6 +47,22 @@ func (ps Profiles) Names() []string {
 		names[i] = p.Name
 	}
 	return names
+}
+
+// Environments describes the profiles to the tenants domain, in order.
+func (ps Profiles) Environments() []tenants.Environment {
+	envs := make([]tenants.Environment, len(ps))
+	for i, p := range ps {
+		envs[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
+	}
+	return envs
+}
+
+// Defaults are the environments of a tenant that names none: the first profiles, as many as
+// a customer may hold keysets.
+func (ps Profiles) Defaults() []string {
+	names := ps.Names()
+	return names[:min(len(names), tenants.MaxEnvironments)]
 }
 
 // DefaultProfiles are the built-in environments (DESIGN.md §4): development is a testing

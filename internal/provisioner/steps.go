@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pnonboard/pnonboard/internal/pubnub"
@@ -14,53 +15,80 @@ import (
 
 // Upstream creates are not idempotent, so each follows the same leak-safe shape:
 //
-//  1. If a create-pending marker is set, an earlier attempt may have created the resource
-//     and lost the answer: look it up by its deterministic name (or externalId) and adopt it.
-//  2. Otherwise commit the marker, then create.
+//  1. If a create-pending marker is set, an earlier attempt sent the create and lost the
+//     answer: look the resource up by its deterministic name (or externalId) and adopt it
+//     when exactly one candidate is there.
+//  2. Otherwise create. The marker is committed by the budget's transport once the request's
+//     token is granted, just before the request leaves (WithBeforeSend): a create that was
+//     never sent (the budget said wait) leaves no marker, so nothing is looked up for nothing.
 //  3. Commit the result (the upstream ID) and clear the marker.
 //
 // A crash or lost response anywhere leaves either no resource, or one that step 1 finds, so
-// one tenant resource never becomes two upstream resources.
+// one tenant resource never becomes two upstream resources. Whatever a tenant holds from an
+// earlier job is checked upstream (the verify step) before it is used: a held app or keyset
+// that upstream says belongs to someone else fails the tenant instead of being assigned.
 
 // errUnexpectedAnswer marks an upstream answer that contradicts what we asked for.
 var errUnexpectedAnswer = errors.New("unexpected answer from PubNub")
 
-func (w *Worker) createApp(ctx context.Context, t *tenants.Tenant) error {
-	name := tenants.AppName(t.ExternalID)
-	if t.AppPendingAt != nil {
-		apps, err := w.opts.Upstream.ListApps(ctx)
-		if err != nil {
-			return err
-		}
-		for _, a := range apps {
-			if a.Name == name {
-				return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
-					t.AppID, t.AppPendingAt = a.ID, nil
-					return []tenants.Event{systemEvent("app_adopted", map[string]any{"appId": a.ID, "name": name})}
-				})
+// errNotOurs marks an upstream resource that is not the one this tenant made (another name,
+// another app, another externalId), or a lookup with more than one candidate: the tenant
+// fails, nothing is assigned, and an operator looks.
+var errNotOurs = errors.New("not this tenant's")
+
+// notOurs is an errNotOurs whose message says what upstream holds.
+func notOurs(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errNotOurs, fmt.Sprintf(format, args...))
+}
+
+// marked returns ctx with the create-pending marker that pending selects committed just
+// before the create is sent.
+func (a *attempt) marked(ctx context.Context, tenantID int64, pending func(t *tenants.Tenant) **time.Time) context.Context {
+	return WithBeforeSend(ctx, func(ctx context.Context) error {
+		return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
+			if p := pending(t); *p == nil {
+				now := time.Now().UTC()
+				*p = &now
 			}
-		}
-	} else if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &t.AppPendingAt }); err != nil {
-		return err
-	}
-	app, err := w.opts.Upstream.CreateApp(ctx, name)
-	if err != nil {
-		return err
-	}
-	return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
-		t.AppID, t.AppPendingAt = app.ID, nil
-		return []tenants.Event{systemEvent("app_created", map[string]any{"appId": app.ID, "name": name})}
+			return nil
+		})
 	})
 }
 
-// markPending commits a create-pending marker (the field pending selects) before a create.
-func (w *Worker) markPending(ctx context.Context, tenantID int64, pending func(t *tenants.Tenant) **time.Time) error {
-	return w.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
-		if p := pending(t); *p == nil {
-			now := time.Now().UTC()
-			*p = &now
+func (a *attempt) createApp(ctx context.Context, t *tenants.Tenant) error {
+	name := tenants.AppName(t.ExternalID)
+	if t.AppPendingAt != nil {
+		apps, err := a.opts.Upstream.ListApps(ctx)
+		if err != nil {
+			return err
 		}
-		return nil
+		var found []string
+		for _, app := range apps {
+			if app.Name == name {
+				found = append(found, app.ID)
+			}
+		}
+		switch len(found) {
+		case 1:
+			return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+				t.AppID, t.AppPendingAt = found[0], nil
+				return []tenants.Event{systemEvent("app_adopted", map[string]any{"appId": found[0], "name": name})}
+			})
+		case 0: // the lost create never happened: create it now
+		default:
+			return notOurs("%d apps upstream are named %q (IDs %s): cannot tell which is this tenant's", len(found), name, strings.Join(found, ", "))
+		}
+	}
+	app, err := a.opts.Upstream.CreateApp(a.marked(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &t.AppPendingAt }), name)
+	if err != nil {
+		return err
+	}
+	if app.Name != name {
+		return fmt.Errorf("%w: app %s was created named %q, not %q", errUnexpectedAnswer, app.ID, app.Name, name)
+	}
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		t.AppID, t.AppPendingAt = app.ID, nil
+		return []tenants.Event{systemEvent("app_created", map[string]any{"appId": app.ID, "name": name})}
 	})
 }
 
@@ -73,45 +101,48 @@ func keysetOf(t *tenants.Tenant, env string) *tenants.Keyset {
 	return nil
 }
 
-func (w *Worker) createKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
+func (a *attempt) createKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
 	ks := keysetOf(t, env)
 	if ks.CreatePendingAt != nil {
-		found, err := w.findKeyset(ctx, t.AppID, ks.UpstreamName)
+		found, err := a.findKeyset(ctx, t.AppID, ks.UpstreamName)
 		if err != nil {
 			return err
 		}
 		if found != nil {
 			// The create happened and its answer was lost, secret key and all: read it back.
-			secret, err := w.mainSecret(ctx, found.ID)
+			secret, err := a.mainSecret(ctx, found.ID)
 			if err != nil {
 				return err
 			}
-			return w.saveKeyset(ctx, t.ID, env, found, secret, "keyset_adopted")
+			return a.saveKeyset(ctx, t.ID, env, found, secret, "keyset_adopted")
 		}
-	} else if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).CreatePendingAt }); err != nil {
-		return err
 	}
-	profile, ok := w.opts.Profiles.Get(env)
+	profile, ok := a.opts.Profiles.Get(env)
 	if !ok {
 		return fmt.Errorf("%w: no profile for environment %q", pubnub.ErrInvalidArgument, env)
 	}
-	created, err := w.opts.Upstream.CreateKeyset(ctx, pubnub.CreateKeysetParams{
+	ctx = a.marked(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).CreatePendingAt })
+	created, err := a.opts.Upstream.CreateKeyset(ctx, pubnub.CreateKeysetParams{
 		Name: ks.UpstreamName, AppID: t.AppID, Type: profile.KeysetType, Config: profile.Config,
 	})
 	if err != nil {
 		return err
+	}
+	if created.Keyset.Name != ks.UpstreamName || created.Keyset.AppID != t.AppID {
+		return fmt.Errorf("%w: keyset %s was created named %q in app %s, not %q in app %s",
+			errUnexpectedAnswer, created.Keyset.ID, created.Keyset.Name, created.Keyset.AppID, ks.UpstreamName, t.AppID)
 	}
 	secret, ok := mainKey(created.SecretKeys)
 	if !ok {
 		// The create answer always carries the secret; without it, read it back next attempt.
 		return fmt.Errorf("%w: keyset %s created without a secret key", errUnexpectedAnswer, created.Keyset.ID)
 	}
-	return w.saveKeyset(ctx, t.ID, env, &created.Keyset, secret, "keyset_created")
+	return a.saveKeyset(ctx, t.ID, env, &created.Keyset, secret, "keyset_created")
 }
 
-func (w *Worker) saveKeyset(ctx context.Context, tenantID int64, env string, k *pubnub.Keyset, secret pubnub.Secret, action string) error {
-	sealed := w.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
-	return w.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
+func (a *attempt) saveKeyset(ctx context.Context, tenantID int64, env string, k *pubnub.Keyset, secret pubnub.Secret, action string) error {
+	sealed := a.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
+	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
 		ks := keysetOf(t, env)
 		ks.KeysetID, ks.PublishKey, ks.SubscribeKey = k.ID, k.PublishKey, k.SubscribeKey
 		ks.SecretKeySealed, ks.CreatePendingAt = sealed, nil
@@ -119,23 +150,35 @@ func (w *Worker) saveKeyset(ctx context.Context, tenantID int64, env string, k *
 	})
 }
 
-// findKeyset looks for the keyset named name in app appID (nil when there is none).
-func (w *Worker) findKeyset(ctx context.Context, appID, name string) (*pubnub.Keyset, error) {
-	all, err := w.opts.Upstream.ListKeysets(ctx)
+// findKeyset looks for the keyset named name in app appID: nil when there is none, an
+// errNotOurs when there are several.
+func (a *attempt) findKeyset(ctx context.Context, appID, name string) (*pubnub.Keyset, error) {
+	all, err := a.opts.Upstream.ListKeysets(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var found []*pubnub.Keyset
 	for i := range all {
 		if all[i].Name == name && all[i].AppID == appID {
-			return &all[i], nil
+			found = append(found, &all[i])
 		}
 	}
-	return nil, nil
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, k := range found {
+		ids[i] = k.ID
+	}
+	return nil, notOurs("%d keysets in app %s are named %q (IDs %s): cannot tell which is this tenant's", len(found), appID, name, strings.Join(ids, ", "))
 }
 
 // mainSecret reads a keyset's current main secret key (the one that never expires).
-func (w *Worker) mainSecret(ctx context.Context, keysetID string) (pubnub.Secret, error) {
-	keys, err := w.opts.Upstream.ListSecretKeys(ctx, keysetID, true)
+func (a *attempt) mainSecret(ctx context.Context, keysetID string) (pubnub.Secret, error) {
+	keys, err := a.opts.Upstream.ListSecretKeys(ctx, keysetID, true)
 	if err != nil {
 		return "", err
 	}
@@ -158,23 +201,22 @@ func mainKey(keys []pubnub.SecretKey) (pubnub.Secret, bool) {
 // createCustomer creates the OEM customer with every keyset assigned in the same call. A
 // customer that already holds the externalId (our lost answer, or one made by hand) is
 // adopted; assignKeysets then adds what it lacks.
-func (w *Worker) createCustomer(ctx context.Context, t *tenants.Tenant) error {
+func (a *attempt) createCustomer(ctx context.Context, t *tenants.Tenant) error {
 	if t.CustomerPendingAt != nil {
-		adopted, err := w.adoptCustomer(ctx, t)
+		adopted, err := a.adoptCustomer(ctx, t)
 		if err != nil || adopted {
 			return err
 		}
-	} else if err := w.markPending(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &t.CustomerPendingAt }); err != nil {
-		return err
 	}
 	ids := make([]string, len(t.Keysets))
 	for i, k := range t.Keysets {
 		ids[i] = k.KeysetID
 	}
-	cust, err := w.opts.Upstream.CreateCustomer(ctx, pubnub.CreateCustomerParams{ExternalID: t.ExternalID, Name: t.Name, KeysetIDs: ids})
+	ctx = a.marked(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &t.CustomerPendingAt })
+	cust, err := a.opts.Upstream.CreateCustomer(ctx, pubnub.CreateCustomerParams{ExternalID: t.ExternalID, Name: t.Name, KeysetIDs: ids})
 	if status := pubnub.StatusCode(err); status == http.StatusBadRequest || status == http.StatusConflict {
 		// PubNub does not document how it refuses a duplicate externalId (400 or 409): look.
-		adopted, lookErr := w.adoptCustomer(ctx, t)
+		adopted, lookErr := a.adoptCustomer(ctx, t)
 		if lookErr != nil || adopted {
 			return lookErr
 		}
@@ -182,42 +224,80 @@ func (w *Worker) createCustomer(ctx context.Context, t *tenants.Tenant) error {
 	if err != nil {
 		return err
 	}
-	return w.saveCustomer(ctx, t.ID, cust, "customer_created")
+	if cust.ExternalID != "" && cust.ExternalID != t.ExternalID {
+		return fmt.Errorf("%w: customer %s was created with externalId %q", errUnexpectedAnswer, cust.ID, cust.ExternalID)
+	}
+	return a.saveCustomer(ctx, t.ID, cust, "customer_created")
 }
 
 // adoptCustomer finds the customer with the tenant's externalId and records it. It looks
 // among the customers of the tenant's app first (where ours is, whenever we made it), and
-// only then through the whole account (one made by hand elsewhere).
-func (w *Worker) adoptCustomer(ctx context.Context, t *tenants.Tenant) (bool, error) {
+// only then through the whole account (one made by hand elsewhere). The externalId is unique
+// per account, so there is at most one.
+func (a *attempt) adoptCustomer(ctx context.Context, t *tenants.Tenant) (bool, error) {
 	for _, appID := range []string{t.AppID, ""} {
-		all, err := w.opts.Upstream.ListCustomers(ctx, appID)
+		all, err := a.opts.Upstream.ListCustomers(ctx, appID)
 		if err != nil {
 			return false, err
 		}
 		for i := range all {
 			if all[i].ExternalID == t.ExternalID {
 				// The listing carries no keysets; read the customer to see which are assigned.
-				cust, err := w.opts.Upstream.GetCustomer(ctx, all[i].ID)
+				cust, err := a.opts.Upstream.GetCustomer(ctx, all[i].ID)
 				if err != nil {
 					return false, err
 				}
-				return true, w.saveCustomer(ctx, t.ID, cust, "customer_adopted")
+				if err := a.requireOnlyOurKeysets(t, cust); err != nil {
+					return false, err
+				}
+				return true, a.saveCustomer(ctx, t.ID, cust, "customer_adopted")
 			}
 		}
 	}
 	return false, nil
 }
 
+// requireOnlyOurKeysets refuses a customer holding keysets other than the tenant's: adopting
+// it would hand that customer's usage and access to the tenant.
+func (a *attempt) requireOnlyOurKeysets(t *tenants.Tenant, cust *pubnub.Customer) error {
+	ours := map[string]bool{}
+	for _, k := range t.Keysets {
+		ours[k.KeysetID] = true
+	}
+	var foreign []string
+	for _, k := range cust.Keysets {
+		if !ours[k.ID] {
+			foreign = append(foreign, k.ID)
+		}
+	}
+	if len(foreign) > 0 {
+		return notOurs("customer %s with externalId %q holds keysets %s that are not this tenant's (its keysets: %s)",
+			cust.ID, t.ExternalID, strings.Join(foreign, ", "), strings.Join(keysetIDs(t), ", "))
+	}
+	return nil
+}
+
+func keysetIDs(t *tenants.Tenant) []string {
+	var ids []string
+	for _, k := range t.Keysets {
+		if k.KeysetID != "" {
+			ids = append(ids, k.KeysetID)
+		}
+	}
+	return ids
+}
+
 // saveCustomer records the customer and which of our keysets it holds: its answer is the
 // upstream read that confirms the assignment.
-func (w *Worker) saveCustomer(ctx context.Context, tenantID int64, cust *pubnub.Customer, action string) error {
-	return w.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
+func (a *attempt) saveCustomer(ctx context.Context, tenantID int64, cust *pubnub.Customer, action string) error {
+	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
 		t.CustomerID, t.CustomerPendingAt = cust.ID, nil
 		assigned := markAssigned(t, cust)
 		return []tenants.Event{systemEvent(action, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
 	})
 }
 
+// markAssigned sets each keyset's Assigned to whether cust holds it, and lists those it holds.
 func markAssigned(t *tenants.Tenant, cust *pubnub.Customer) []string {
 	held := make([]string, 0, len(cust.Keysets))
 	for _, k := range cust.Keysets {
@@ -225,8 +305,8 @@ func markAssigned(t *tenants.Tenant, cust *pubnub.Customer) []string {
 	}
 	var assigned []string
 	for i := range t.Keysets {
-		if slices.Contains(held, t.Keysets[i].KeysetID) {
-			t.Keysets[i].Assigned = true
+		t.Keysets[i].Assigned = t.Keysets[i].KeysetID != "" && slices.Contains(held, t.Keysets[i].KeysetID)
+		if t.Keysets[i].Assigned {
 			assigned = append(assigned, t.Keysets[i].KeysetID)
 		}
 	}
@@ -235,8 +315,8 @@ func markAssigned(t *tenants.Tenant, cust *pubnub.Customer) []string {
 
 // assignKeysets assigns the keysets the customer lacks. It reads the customer first: assigning
 // is not idempotent, and an earlier attempt may have assigned some before losing the answer.
-func (w *Worker) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
-	cust, err := w.opts.Upstream.GetCustomer(ctx, t.CustomerID)
+func (a *attempt) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
+	cust, err := a.opts.Upstream.GetCustomer(ctx, t.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -251,12 +331,12 @@ func (w *Worker) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
 		}
 	}
 	if len(missing) > 0 {
-		if cust, err = w.opts.Upstream.AssignKeysets(ctx, t.CustomerID, missing); err != nil {
+		if cust, err = a.opts.Upstream.AssignKeysets(ctx, t.CustomerID, missing); err != nil {
 			return err
 		}
 	}
 	var stillMissing []string
-	err = w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+	err = a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		assigned := markAssigned(t, cust)
 		for _, k := range t.Keysets {
 			if !k.Assigned {
@@ -269,4 +349,73 @@ func (w *Worker) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
 		return fmt.Errorf("%w: customer %s still lacks keysets %v after assigning them", errUnexpectedAnswer, cust.ID, stillMissing)
 	}
 	return err
+}
+
+// verify reads back what the tenant holds from an earlier job, before this job uses any of
+// it: the app must still carry the tenant's name; each keyset its name and the tenant's app;
+// the customer the tenant's externalId (its keysets refresh which of ours are assigned). A
+// resource upstream says is someone else's fails the tenant with both sides named, and
+// nothing is assigned, locked or unlocked. Read-only; resources made by this job need no
+// check (their create answers said what they are).
+func (a *attempt) verify(ctx context.Context, t *tenants.Tenant) error {
+	var problems []string
+	gone := func(what, id string) string {
+		return fmt.Sprintf("%s %s, held by this tenant, no longer exists upstream", what, id)
+	}
+	appName := tenants.AppName(t.ExternalID)
+	if t.AppID != "" {
+		app, err := a.opts.Upstream.GetApp(ctx, t.AppID)
+		switch {
+		case pubnub.IsNotFound(err):
+			problems = append(problems, gone("app", t.AppID))
+		case err != nil:
+			return err
+		case app.Name != appName:
+			problems = append(problems, fmt.Sprintf("app %s is named %q upstream, not %q", t.AppID, app.Name, appName))
+		}
+	}
+	for _, k := range t.Keysets {
+		if k.KeysetID == "" {
+			continue
+		}
+		up, err := a.opts.Upstream.GetKeyset(ctx, k.KeysetID)
+		switch {
+		case pubnub.IsNotFound(err):
+			problems = append(problems, gone("keyset", k.KeysetID)+" ("+k.Environment+")")
+		case err != nil:
+			return err
+		case up.Name != k.UpstreamName || up.AppID != t.AppID:
+			problems = append(problems, fmt.Sprintf("keyset %s (%s) is %q in app %s upstream; this tenant's is %q in app %s",
+				k.KeysetID, k.Environment, up.Name, up.AppID, k.UpstreamName, t.AppID))
+		}
+	}
+	var cust *pubnub.Customer
+	if t.CustomerID != "" {
+		c, err := a.opts.Upstream.GetCustomer(ctx, t.CustomerID)
+		switch {
+		case pubnub.IsNotFound(err):
+			problems = append(problems, gone("customer", t.CustomerID))
+		case err != nil:
+			return err
+		case c.ExternalID != t.ExternalID:
+			problems = append(problems, fmt.Sprintf("customer %s has externalId %q upstream, not %q", t.CustomerID, c.ExternalID, t.ExternalID))
+		default:
+			if err := a.requireOnlyOurKeysets(t, c); err != nil {
+				return err
+			}
+			cust = c
+		}
+	}
+	if len(problems) > 0 {
+		return notOurs("%s; nothing was changed upstream", strings.Join(problems, "; "))
+	}
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		t.VerifiedJob = a.job.ID
+		detail := map[string]any{"appId": t.AppID, "keysets": keysetIDs(t)}
+		if cust != nil {
+			detail["customerId"] = cust.ID
+			detail["assignedKeysets"] = markAssigned(t, cust)
+		}
+		return []tenants.Event{systemEvent("upstream_verified", detail)}
+	})
 }

@@ -65,11 +65,33 @@ func (e *Enqueuer) EnqueueReconcile(ctx context.Context, tx pgx.Tx, tenantID int
 	return nil
 }
 
+// RunNow implements tenants.Enqueuer: the tenant's reconcile job, waiting for a backoff or a
+// snooze, becomes available at once. A tenant with no live job gets a new one. It reports
+// false, changing nothing, when the job is running right now.
+func (e *Enqueuer) RunNow(ctx context.Context, tx pgx.Tx, tenantID int64) (bool, error) {
+	res, err := e.Client.InsertTx(ctx, tx, ReconcileArgs{TenantID: tenantID}, nil)
+	if err != nil {
+		return false, fmt.Errorf("run reconcile of tenant %d now: %w", tenantID, err)
+	}
+	if !res.UniqueSkippedAsDuplicate {
+		return true, nil // there was none: this new one runs at once
+	}
+	if res.Job.State == rivertype.JobStateRunning {
+		return false, nil
+	}
+	if _, err := e.Client.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+		return false, fmt.Errorf("run reconcile of tenant %d now: %w", tenantID, err)
+	}
+	return true, nil
+}
+
 // Upstream is the part of the PubNub Admin API the worker uses; *pubnub.Client implements it.
 type Upstream interface {
 	CreateApp(ctx context.Context, name string) (*pubnub.App, error)
+	GetApp(ctx context.Context, id string) (*pubnub.App, error)
 	ListApps(ctx context.Context) ([]pubnub.App, error)
 	CreateKeyset(ctx context.Context, p pubnub.CreateKeysetParams) (*pubnub.CreatedKeyset, error)
+	GetKeyset(ctx context.Context, id string) (*pubnub.Keyset, error)
 	ListKeysets(ctx context.Context) ([]pubnub.Keyset, error)
 	UpdateKeysetConfig(ctx context.Context, keysetID string, patch *pubnub.KeysetConfig) (*pubnub.KeysetConfig, error)
 	ListSecretKeys(ctx context.Context, keysetID string, activeOnly bool) ([]pubnub.SecretKey, error)
@@ -96,6 +118,13 @@ type WorkerOpts struct {
 	Logger    *slog.Logger
 	// OnUpstreamErrorFunc, when set, hears of every upstream error (for metrics).
 	OnUpstreamErrorFunc func(step string, err error)
+	// RetryBase is the first retry's backoff, doubled per error up to ten minutes; zero means
+	// one second.
+	RetryBase time.Duration
+	// AttemptSlice bounds how long one attempt keeps taking steps before it hands the job back
+	// to the queue (a snooze of zero) to continue in a fresh attempt; zero means two minutes.
+	// It keeps every attempt well inside the job's Timeout however many steps remain.
+	AttemptSlice time.Duration
 }
 
 // Worker reconciles one tenant per job.
@@ -105,19 +134,34 @@ type Worker struct {
 }
 
 // NewWorker returns the reconcile worker.
-func NewWorker(opts WorkerOpts) *Worker { return &Worker{opts: opts} }
+func NewWorker(opts WorkerOpts) *Worker {
+	if opts.RetryBase == 0 {
+		opts.RetryBase = time.Second
+	}
+	if opts.AttemptSlice == 0 {
+		opts.AttemptSlice = 2 * time.Minute
+	}
+	return &Worker{opts: opts}
+}
 
 // Timeout bounds one attempt; every step is persisted, so an attempt cut short resumes where
-// it stopped.
+// it stopped. Attempts hand themselves back after AttemptSlice, far inside this.
 func (w *Worker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 5 * time.Minute }
 
-// NextRetry backs off exponentially from one second, capped at ten minutes, with up to 25%
+// NextRetry backs off exponentially from RetryBase, capped at ten minutes, with up to 25%
 // jitter so that tenants failing together do not retry together.
 func (w *Worker) NextRetry(job *river.Job[ReconcileArgs]) time.Time {
-	d := time.Second << min(len(job.Errors), 10)
+	d := w.opts.RetryBase << min(len(job.Errors), 10)
 	d = min(d, 10*time.Minute)
-	d += time.Duration(rand.Int64N(int64(d) / 4))
+	d += time.Duration(rand.Int64N(int64(d)/4 + 1))
 	return time.Now().Add(d)
+}
+
+// attempt is one run of Work: the job as River handed it over, and when it started.
+type attempt struct {
+	*Worker
+	job     *river.Job[ReconcileArgs]
+	started time.Time
 }
 
 // Work performs steps until the tenant is where it should be, the budget says wait, or a step
@@ -125,9 +169,10 @@ func (w *Worker) NextRetry(job *river.Job[ReconcileArgs]) time.Time {
 // database), the tenant is left failed with the reason, never stuck mid-way with no job.
 func (w *Worker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	ctx = logging.With(ctx, slog.Int64("job_id", job.ID), slog.Int64("tenant_id", job.Args.TenantID))
-	err := w.work(ctx, job)
+	a := &attempt{Worker: w, job: job, started: time.Now()}
+	err := a.work(ctx)
 	var snooze *river.JobSnoozeError
-	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &snooze) {
+	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &snooze) || errors.Is(err, errFenced) {
 		return err
 	}
 	// The last attempt failed. Record that even if its context is spent.
@@ -135,27 +180,27 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error 
 	defer cancel()
 	msg := fmt.Sprintf("gave up after %d attempts: %s", job.Attempt, publicMessage(err))
 	w.opts.Logger.ErrorContext(ctx, "reconcile gave up; tenant failed", "attempts", job.Attempt, "err", err)
-	if failErr := w.fail(failCtx, job, w.failedStepName(failCtx, job), msg); failErr != nil {
+	if failErr := a.fail(failCtx, a.failedStepName(failCtx), msg); failErr != nil {
 		return errors.Join(err, failErr)
 	}
 	return nil
 }
 
 // failedStepName names the step the tenant was at, for a failure found outside a step.
-func (w *Worker) failedStepName(ctx context.Context, job *river.Job[ReconcileArgs]) string {
-	t, err := tenants.Get(ctx, w.opts.Pool, job.Args.TenantID)
+func (a *attempt) failedStepName(ctx context.Context) string {
+	t, err := tenants.Get(ctx, a.opts.Pool, a.job.Args.TenantID)
 	if err != nil {
 		return "unknown"
 	}
-	if s := w.nextStep(t); s != nil {
+	if s := a.nextStep(t); s != nil {
 		return s.name
 	}
 	return "finish"
 }
 
-func (w *Worker) work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+func (a *attempt) work(ctx context.Context) error {
 	for {
-		t, err := tenants.Get(ctx, w.opts.Pool, job.Args.TenantID)
+		t, err := tenants.Get(ctx, a.opts.Pool, a.job.Args.TenantID)
 		if errors.Is(err, tenants.ErrNotFound) {
 			return nil // nothing to reconcile; tenants are never deleted, but be safe
 		}
@@ -166,16 +211,21 @@ func (w *Worker) work(ctx context.Context, job *river.Job[ReconcileArgs]) error 
 		if t.State == tenants.StateFailed {
 			return nil // waits for a retry, which enqueues a new job
 		}
-		s := w.nextStep(t)
+		s := a.nextStep(t)
 		if s == nil {
-			done, err := w.finish(ctx, job)
+			done, err := a.finish(ctx)
 			if err != nil || done {
 				return err
 			}
 			continue // the desired state changed under us: keep going
 		}
+		if time.Since(a.started) > a.opts.AttemptSlice {
+			// Continue in a fresh attempt (a snooze spends none), so no attempt nears its
+			// timeout however many steps are left.
+			return river.JobSnooze(0)
+		}
 		if err := s.run(ctx, t); err != nil {
-			return w.stepFailed(ctx, job, t, s.name, err)
+			return a.stepFailed(ctx, t, s.name, err)
 		}
 	}
 }
@@ -187,25 +237,30 @@ type step struct {
 }
 
 // nextStep is the first thing the tenant still needs, or nil when it is at its desired state.
-func (w *Worker) nextStep(t *tenants.Tenant) *step {
+func (a *attempt) nextStep(t *tenants.Tenant) *step {
 	if t.State == tenants.StatePending {
-		return &step{"start", w.start}
+		return &step{"start", a.start}
+	}
+	if t.HoldsUpstream() && t.VerifiedJob != a.job.ID {
+		// This job did not make (or check) what the tenant holds: make sure upstream still
+		// says it is this tenant's before using any of it.
+		return &step{"verify", a.verify}
 	}
 	if t.AppID == "" {
-		return &step{"create_app", w.createApp}
+		return &step{"create_app", a.createApp}
 	}
 	for i := range t.Keysets {
 		if t.Keysets[i].KeysetID == "" {
 			env := t.Keysets[i].Environment
-			return &step{"create_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return w.createKeyset(ctx, t, env) }}
+			return &step{"create_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.createKeyset(ctx, t, env) }}
 		}
 	}
 	if t.CustomerID == "" {
-		return &step{"create_customer", w.createCustomer}
+		return &step{"create_customer", a.createCustomer}
 	}
 	for i := range t.Keysets {
 		if !t.Keysets[i].Assigned {
-			return &step{"assign_keysets", w.assignKeysets}
+			return &step{"assign_keysets", a.assignKeysets}
 		}
 	}
 	for i := range t.Keysets {
@@ -213,25 +268,25 @@ func (w *Worker) nextStep(t *tenants.Tenant) *step {
 		// heading: the secret we hold must be the keyset's real one.
 		if t.Keysets[i].RotatePendingAt != nil {
 			env := t.Keysets[i].Environment
-			return &step{"settle_rotation:" + env, func(ctx context.Context, t *tenants.Tenant) error { return w.settleRotation(ctx, t, env) }}
+			return &step{"settle_rotation:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.settleRotation(ctx, t, env) }}
 		}
 	}
 	for i := range t.Keysets {
 		k := &t.Keysets[i]
 		env := k.Environment
 		if t.Desired == tenants.DesiredDisabled && !k.Locked(t.LockGeneration) {
-			return &step{"disable_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return w.lockKeyset(ctx, t, env) }}
+			return &step{"disable_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.lockKeyset(ctx, t, env) }}
 		}
 		if t.Desired == tenants.DesiredActive && k.AccessLocked {
-			return &step{"enable_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return w.unlockKeyset(ctx, t, env) }}
+			return &step{"enable_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.unlockKeyset(ctx, t, env) }}
 		}
 	}
 	return nil
 }
 
 // start labels the work about to happen.
-func (w *Worker) start(ctx context.Context, t *tenants.Tenant) error {
-	return w.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+func (a *attempt) start(ctx context.Context, t *tenants.Tenant) error {
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		if t.State != tenants.StatePending {
 			return nil
 		}
@@ -247,14 +302,54 @@ func (w *Worker) start(ctx context.Context, t *tenants.Tenant) error {
 	})
 }
 
+// errFenced says this attempt no longer owns its job: the job was rescued from this replica
+// (it looked dead) and runs elsewhere. The attempt stops without writing anything.
+var errFenced = errors.New("this attempt no longer owns its job")
+
+// tx runs fn in a transaction that first checks this attempt still owns its job, so an
+// attempt written off as dead (and rescued onto another replica) cannot write over the one
+// that replaced it. Every write of an attempt goes through here.
+func (a *attempt) tx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return postgres.WithTx(ctx, a.opts.Pool, func(ctx context.Context, tx pgx.Tx) error {
+		if err := fence(ctx, tx, a.job.JobRow); err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	})
+}
+
+// fence returns errFenced unless job is still running this very attempt on this very client.
+func fence(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error {
+	if len(job.AttemptedBy) == 0 {
+		return nil // not run by a River client (tests that call Work directly)
+	}
+	var owned bool
+	err := tx.QueryRow(ctx, `
+		SELECT state = 'running' AND attempt = $2 AND attempted_by[cardinality(attempted_by)] = $3
+		FROM river_job WHERE id = $1`, job.ID, job.Attempt, job.AttemptedBy[len(job.AttemptedBy)-1]).Scan(&owned)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !owned {
+		return errFenced
+	}
+	if err != nil {
+		return fmt.Errorf("check job ownership: %w", err)
+	}
+	return nil
+}
+
 // update applies fn to the tenant under its row lock and saves it with fn's events.
-func (w *Worker) update(ctx context.Context, tenantID int64, fn func(t *tenants.Tenant) []tenants.Event) error {
-	return postgres.WithTx(ctx, w.opts.Pool, func(ctx context.Context, tx pgx.Tx) error {
+func (a *attempt) update(ctx context.Context, tenantID int64, fn func(t *tenants.Tenant) []tenants.Event) error {
+	return a.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		t, err := tenants.GetForUpdate(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
+		// What this job adds to a tenant that held nothing, or whose holdings it verified,
+		// needs no check by this job later: its create answers said what it is.
+		verified := !t.HoldsUpstream() || t.VerifiedJob == a.job.ID
 		events := fn(t)
+		if verified {
+			t.VerifiedJob = a.job.ID
+		}
 		if err := tenants.Save(ctx, tx, t); err != nil {
 			return err
 		}
@@ -265,14 +360,15 @@ func (w *Worker) update(ctx context.Context, tenantID int64, fn func(t *tenants.
 // finish confirms, under the tenant's row lock, that nothing is left to do; then records the
 // new state, announces it, and completes the job in the same transaction. It reports false
 // when the tenant changed and needs more steps.
-func (w *Worker) finish(ctx context.Context, job *river.Job[ReconcileArgs]) (bool, error) {
-	return postgres.WithTxV(ctx, w.opts.Pool, func(ctx context.Context, tx pgx.Tx) (bool, error) {
-		t, err := tenants.GetForUpdate(ctx, tx, job.Args.TenantID)
+func (a *attempt) finish(ctx context.Context) (bool, error) {
+	done := false
+	err := a.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		t, err := tenants.GetForUpdate(ctx, tx, a.job.Args.TenantID)
 		if err != nil {
-			return false, err
+			return err
 		}
-		if t.State != tenants.StateFailed && w.nextStep(t) != nil {
-			return false, nil
+		if t.State != tenants.StateFailed && a.nextStep(t) != nil {
+			return nil
 		}
 		var action, eventType string
 		now := time.Now().UTC()
@@ -297,74 +393,83 @@ func (w *Worker) finish(ctx context.Context, job *river.Job[ReconcileArgs]) (boo
 		}
 		if action != "" {
 			if err := tenants.Save(ctx, tx, t); err != nil {
-				return false, err
+				return err
 			}
 			if err := tenants.AddEvents(ctx, tx, t.ID, systemEvent(action, nil)); err != nil {
-				return false, err
+				return err
 			}
 			if eventType != "" {
-				if err := w.announce(ctx, tx, eventType, t); err != nil {
-					return false, err
+				if err := a.announce(ctx, tx, eventType, t); err != nil {
+					return err
 				}
 			}
-			w.opts.Logger.InfoContext(ctx, "tenant reconciled", "state", t.State)
+			a.opts.Logger.InfoContext(ctx, "tenant reconciled", "state", t.State)
 		}
-		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
-			return false, fmt.Errorf("complete job: %w", err)
+		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, a.job); err != nil {
+			return fmt.Errorf("complete job: %w", err)
 		}
-		return true, nil
+		done = true
+		return nil
 	})
+	return done, err
 }
 
-func (w *Worker) announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error {
-	if w.opts.Announcer == nil {
+func (a *attempt) announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error {
+	if a.opts.Announcer == nil {
 		return nil
 	}
-	return w.opts.Announcer.Announce(ctx, tx, eventType, t)
+	return a.opts.Announcer.Announce(ctx, tx, eventType, t)
 }
 
 // stepFailed decides what an error means: wait for the budget (snooze, no attempt spent),
-// retry later (upstream fault), or stop and fail the tenant (a permanent refusal, or the last
-// attempt). Every upstream error lands on the tenant's timeline.
-func (w *Worker) stepFailed(ctx context.Context, job *river.Job[ReconcileArgs], t *tenants.Tenant, stepName string, err error) error {
+// retry later (upstream fault), or stop and fail the tenant (a permanent refusal, a resource
+// that is not ours, or the last attempt). Every upstream error lands on the tenant's timeline.
+func (a *attempt) stepFailed(ctx context.Context, t *tenants.Tenant, stepName string, err error) error {
 	if wait, ok := IsNoBudget(err); ok {
-		w.opts.Logger.DebugContext(ctx, "rate budget exhausted; snoozing", "step", stepName, "wait", wait)
+		a.opts.Logger.DebugContext(ctx, "rate budget exhausted; snoozing", "step", stepName, "wait", wait)
 		return river.JobSnooze(wait + jitter())
+	}
+	if errors.Is(err, errFenced) {
+		a.opts.Logger.WarnContext(ctx, "job rescued onto another replica; this attempt stops", "step", stepName)
+		return err
 	}
 	if ctx.Err() != nil {
 		return err // shutting down or timed out: River puts the job back
 	}
-	upstream := isUpstream(err)
-	if upstream {
-		if w.opts.OnUpstreamErrorFunc != nil {
-			w.opts.OnUpstreamErrorFunc(stepName, err)
+	if errors.Is(err, errNotOurs) {
+		a.opts.Logger.ErrorContext(ctx, "upstream resource is not this tenant's; tenant failed", "step", stepName, "err", err)
+		return a.fail(ctx, stepName, publicMessage(err))
+	}
+	if isUpstream(err) {
+		if a.opts.OnUpstreamErrorFunc != nil {
+			a.opts.OnUpstreamErrorFunc(stepName, err)
 		}
 		detail := map[string]any{"step": stepName, "error": publicMessage(err), "retryable": pubnub.IsRetryable(err)}
 		if status := pubnub.StatusCode(err); status != 0 {
 			detail["status"] = status
 		}
-		if recErr := w.record(ctx, t.ID, systemEvent("upstream_error", detail)); recErr != nil {
+		if recErr := a.record(ctx, t.ID, systemEvent("upstream_error", detail)); recErr != nil {
 			return errors.Join(err, recErr)
 		}
 	}
 	switch {
 	case pubnub.IsRateLimited(err):
 		wait, _ := pubnub.RateLimitWait(err)
-		w.opts.Logger.WarnContext(ctx, "upstream rate limited; snoozing", "step", stepName, "wait", wait)
+		a.opts.Logger.WarnContext(ctx, "upstream rate limited; snoozing", "step", stepName, "wait", wait)
 		return river.JobSnooze(max(wait, time.Second) + jitter())
 	case pubnub.IsPermanent(err):
-		w.opts.Logger.WarnContext(ctx, "permanent upstream error; tenant failed", "step", stepName, "err", err)
-		return w.fail(ctx, job, stepName, publicMessage(err))
+		a.opts.Logger.WarnContext(ctx, "permanent upstream error; tenant failed", "step", stepName, "err", err)
+		return a.fail(ctx, stepName, publicMessage(err))
 	}
-	w.opts.Logger.WarnContext(ctx, "step failed; will retry", "step", stepName, "attempt", job.Attempt, "err", err)
+	a.opts.Logger.WarnContext(ctx, "step failed; will retry", "step", stepName, "attempt", a.job.Attempt, "err", err)
 	return err
 }
 
 // fail moves the tenant to failed with a message an operator can act on, announces it when
 // provisioning never completed, and completes the job: a retry starts a new one.
-func (w *Worker) fail(ctx context.Context, job *river.Job[ReconcileArgs], stepName, msg string) error {
-	return postgres.WithTx(ctx, w.opts.Pool, func(ctx context.Context, tx pgx.Tx) error {
-		t, err := tenants.GetForUpdate(ctx, tx, job.Args.TenantID)
+func (a *attempt) fail(ctx context.Context, stepName, msg string) error {
+	return a.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		t, err := tenants.GetForUpdate(ctx, tx, a.job.Args.TenantID)
 		if err != nil {
 			return err
 		}
@@ -376,27 +481,27 @@ func (w *Worker) fail(ctx context.Context, job *river.Job[ReconcileArgs], stepNa
 			return err
 		}
 		if t.ProvisionedAt == nil {
-			if err := w.announce(ctx, tx, webhooks.TypeProvisioningFailed, t); err != nil {
+			if err := a.announce(ctx, tx, webhooks.TypeProvisioningFailed, t); err != nil {
 				return err
 			}
 		}
-		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
+		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, a.job); err != nil {
 			return fmt.Errorf("complete job: %w", err)
 		}
 		return nil
 	})
 }
 
-func (w *Worker) record(ctx context.Context, tenantID int64, events ...tenants.Event) error {
-	return postgres.WithTx(ctx, w.opts.Pool, func(ctx context.Context, tx pgx.Tx) error {
+func (a *attempt) record(ctx context.Context, tenantID int64, events ...tenants.Event) error {
+	return a.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		return tenants.AddEvents(ctx, tx, tenantID, events...)
 	})
 }
 
 // isUpstream reports whether err came from the Admin API call rather than our own machinery.
 func isUpstream(err error) bool {
-	var bf *budgetFailure
-	if errors.As(err, &bf) {
+	var lf *localFailure
+	if errors.As(err, &lf) {
 		return false
 	}
 	var apiErr *pubnub.Error

@@ -22,14 +22,14 @@ type Event struct {
 }
 
 const tenantColumns = `id, external_id, name, environments, metadata, state, desired_state,
-	app_id, app_pending_at, customer_id, customer_pending_at, lock_generation,
+	app_id, app_pending_at, customer_id, customer_pending_at, lock_generation, verified_job,
 	last_error, failed_step, created_at, updated_at, provisioned_at, disabled_at`
 
 func scanTenant(row pgx.Row) (*Tenant, error) {
 	t := &Tenant{}
 	var appID, customerID, lastError, failedStep *string
 	err := row.Scan(&t.ID, &t.ExternalID, &t.Name, &t.Environments, &t.Metadata, &t.State, &t.Desired,
-		&appID, &t.AppPendingAt, &customerID, &t.CustomerPendingAt, &t.LockGeneration,
+		&appID, &t.AppPendingAt, &customerID, &t.CustomerPendingAt, &t.LockGeneration, &t.VerifiedJob,
 		&lastError, &failedStep, &t.CreatedAt, &t.UpdatedAt, &t.ProvisionedAt, &t.DisabledAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
@@ -138,10 +138,11 @@ func Save(ctx context.Context, tx pgx.Tx, t *Tenant) error {
 	err := tx.QueryRow(ctx, `
 		UPDATE tenants SET state = $2, desired_state = $3, app_id = $4, app_pending_at = $5,
 			customer_id = $6, customer_pending_at = $7, lock_generation = $8, last_error = $9,
-			failed_step = $10, provisioned_at = $11, disabled_at = $12, updated_at = clock_timestamp()
+			failed_step = $10, provisioned_at = $11, disabled_at = $12, verified_job = $13,
+			updated_at = clock_timestamp()
 		WHERE id = $1 RETURNING updated_at`,
 		t.ID, t.State, t.Desired, nullable(t.AppID), t.AppPendingAt, nullable(t.CustomerID), t.CustomerPendingAt,
-		t.LockGeneration, nullable(t.LastError), nullable(t.FailedStep), t.ProvisionedAt, t.DisabledAt).Scan(&t.UpdatedAt)
+		t.LockGeneration, nullable(t.LastError), nullable(t.FailedStep), t.ProvisionedAt, t.DisabledAt, t.VerifiedJob).Scan(&t.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("save tenant %d: %w", t.ID, err)
 	}

@@ -6,6 +6,8 @@
 package tenants
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -57,9 +59,14 @@ type StateError struct {
 	Action  string
 	Current State
 	Allowed []State
+	// Reason, when set, says why the action is refused although Current is among Allowed.
+	Reason string
 }
 
 func (e *StateError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("cannot %s a tenant that is %s: %s", e.Action, e.Current, e.Reason)
+	}
 	return fmt.Sprintf("cannot %s a tenant that is %s (allowed from: %v)", e.Action, e.Current, e.Allowed)
 }
 
@@ -115,6 +122,10 @@ type Tenant struct {
 	// LockGeneration counts disable requests; a keyset's secret is rotated once per generation.
 	LockGeneration int
 	Keysets        []Keyset
+	// VerifiedJob is the reconcile job that last confirmed, upstream, that everything the
+	// tenant holds is its own (by making it, or by reading it back). Another job checks again
+	// before it uses any of it.
+	VerifiedJob int64
 
 	LastError  string
 	FailedStep string
@@ -160,6 +171,19 @@ func (k *Keyset) State() string {
 // Locked reports whether the keyset is fully disabled for generation gen.
 func (k *Keyset) Locked(gen int) bool { return k.AccessLocked && k.RotatedFor >= gen }
 
+// HoldsUpstream reports whether the tenant holds the ID of any upstream resource.
+func (t *Tenant) HoldsUpstream() bool {
+	if t.AppID != "" || t.CustomerID != "" {
+		return true
+	}
+	for i := range t.Keysets {
+		if t.Keysets[i].KeysetID != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Provisioned reports whether every upstream resource exists and is assigned.
 func (t *Tenant) Provisioned() bool {
 	if t.AppID == "" || t.CustomerID == "" {
@@ -173,10 +197,31 @@ func (t *Tenant) Provisioned() bool {
 	return true
 }
 
-// AppName is the deterministic upstream name of the tenant's app.
-func AppName(externalID string) string { return "pnonboard-" + externalID }
+// MaxUpstreamName is the longest name PubNub takes for an app or a keyset.
+const MaxUpstreamName = 255
 
-// KeysetName is the deterministic upstream name of an environment's keyset.
+// AppName is the deterministic upstream name of the tenant's app: "pnonboard-<externalId>",
+// shortened (see upstreamName) when that would pass MaxUpstreamName.
+func AppName(externalID string) string { return upstreamName(externalID, "") }
+
+// KeysetName is the deterministic upstream name of an environment's keyset:
+// "pnonboard-<externalId>-<environment>", shortened when that would pass MaxUpstreamName.
 func KeysetName(externalID, environment string) string {
-	return "pnonboard-" + externalID + "-" + environment
+	return upstreamName(externalID, "-"+environment)
+}
+
+// upstreamName is "pnonboard-" + externalID + suffix when that fits PubNub's limit, and
+// otherwise keeps as much of the externalId as fits beside "~" and 16 hex digits of its
+// SHA-256: still deterministic (a lost create is found again by name), still readable, and
+// still distinct for distinct externalIds. Names that fit are never changed, so tenants made
+// before long IDs were shortened keep their names.
+func upstreamName(externalID, suffix string) string {
+	const prefix = "pnonboard-"
+	if name := prefix + externalID + suffix; len(name) <= MaxUpstreamName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(externalID))
+	tag := "~" + hex.EncodeToString(sum[:8])
+	keep := MaxUpstreamName - len(prefix) - len(tag) - len(suffix)
+	return prefix + externalID[:keep] + tag + suffix
 }

@@ -55,3 +55,31 @@ func TestView(t *testing.T) {
 	require.Equal(t, "pending", v.Keysets[0].State)
 	require.Nil(t, v.Keysets[0].PublishKey)
 }
+
+func TestUpstreamNames(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "pnonboard-acme", tenants.AppName("acme"))
+	require.Equal(t, "pnonboard-acme-staging", tenants.KeysetName("acme", "staging"))
+
+	// Every accepted externalId gives names PubNub takes, deterministic and distinct.
+	long := strings.Repeat("x", 255)
+	other := strings.Repeat("x", 254) + "y"
+	for _, env := range []string{"", "development", strings.Repeat("e", 32)} {
+		name := func(id string) string {
+			if env == "" {
+				return tenants.AppName(id)
+			}
+			return tenants.KeysetName(id, env)
+		}
+		require.LessOrEqual(t, len(name(long)), tenants.MaxUpstreamName, env)
+		require.Equal(t, name(long), name(long), "deterministic")
+		require.NotEqual(t, name(long), name(other), "distinct IDs, distinct names")
+		require.True(t, strings.HasPrefix(name(long), "pnonboard-xxxx"), "readable: %s", name(long))
+		if env != "" {
+			require.True(t, strings.HasSuffix(name(long), "-"+env), "environment kept: %s", name(long))
+		}
+	}
+	// A name that fits is never changed.
+	fits := strings.Repeat("z", 255-len("pnonboard-"))
+	require.Equal(t, "pnonboard-"+fits, tenants.AppName(fits))
+}
