@@ -336,9 +336,12 @@ func tenantError(err error) (*Error, bool) {
 		for i, st := range serr.Allowed {
 			allowed[i] = string(st)
 		}
-		return &Error{Status: http.StatusConflict, Code: "invalid_state", Cause: err,
-			Detail: fmt.Sprintf("cannot %s the tenant: it is %s", serr.Action, serr.Current),
-			Extra:  map[string]any{"currentState": string(serr.Current), "allowedFrom": allowed}}, true
+		detail := fmt.Sprintf("cannot %s the tenant: it is %s", serr.Action, serr.Current)
+		if serr.Reason != "" {
+			detail += " and " + serr.Reason
+		}
+		return &Error{Status: http.StatusConflict, Code: "invalid_state", Cause: err, Detail: detail,
+			Extra: map[string]any{"currentState": string(serr.Current), "allowedFrom": allowed}}, true
 	case errors.As(err, &cerr):
 		return &Error{Status: http.StatusConflict, Code: "tenant_conflict", Cause: err,
 			Detail: fmt.Sprintf("a tenant with this externalId exists with a different %s; a create is a safe replay only with the same body",

@@ -246,20 +246,30 @@ func TestTenantLifecycleCalls(t *testing.T) {
 
 		requireConflict(post("disable", nil), "pending")
 		requireConflict(post("enable", nil), "pending")
-		requireConflict(post("retry", nil), "pending")
+		// Retry on a tenant in flight runs its waiting job now; while that job runs, 409.
+		resp := post("retry", nil)
+		require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
+		require.Equal(t, "pending", resp.JSON(t)["state"])
+		require.Equal(t, 1, b.jobCount(t), "the same job, moved up")
+		_, err := b.db.Pool.Exec(context.Background(), `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now()`)
+		require.NoError(t, err)
+		resp = post("retry", nil)
+		requireConflict(resp, "pending")
+		require.Contains(t, resp.JSON(t)["detail"], "running right now")
 
 		// As if a worker had provisioned the tenant and its job had been cleaned away.
 		b.setState(t, "life", tenants.StateActive, tenants.DesiredActive)
-		_, err := b.db.Pool.Exec(context.Background(), `DELETE FROM river_job`)
+		_, err = b.db.Pool.Exec(context.Background(), `DELETE FROM river_job`)
 		require.NoError(t, err)
-		resp := post("disable", map[string]any{"reason": "unpaid invoice"})
+		resp = post("disable", map[string]any{"reason": "unpaid invoice"})
 		require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
 		require.Equal(t, "disabling", resp.JSON(t)["state"])
 		require.Equal(t, "disabled", resp.JSON(t)["desiredState"])
 		require.Equal(t, 1, b.jobCount(t), "the change enqueued its job")
 		require.Equal(t, http.StatusAccepted, post("disable", nil).Status, "already disabling: unchanged")
 		require.Equal(t, 1, b.jobCount(t))
-		requireConflict(post("retry", nil), "disabling")
+		require.Equal(t, http.StatusAccepted, post("retry", nil).Status, "disabling: its job runs now")
+		require.Equal(t, 1, b.jobCount(t))
 
 		require.Equal(t, http.StatusUnprocessableEntity, post("disable", map[string]any{"reason": strings.Repeat("x", 501)}).Status)
 		require.Equal(t, http.StatusUnprocessableEntity, post("disable", map[string]any{"why": "x"}).Status)
@@ -289,8 +299,8 @@ func TestTenantLifecycleCalls(t *testing.T) {
 			}
 		}
 		require.Equal(t, []string{
-			"created", "disable_refused", "enable_refused", "retry_refused",
-			"disable_requested", "disable_requested", "retry_refused", "enable_requested",
+			"created", "disable_refused", "enable_refused", "retry_now_requested", "retry_refused",
+			"disable_requested", "disable_requested", "retry_now_requested", "enable_requested",
 			"disable_refused", "retry_requested",
 		}, acts)
 	})

@@ -21,6 +21,10 @@ import (
 // exists if and only if the change that needs it commits. The provisioner implements it.
 type Enqueuer interface {
 	EnqueueReconcile(ctx context.Context, tx pgx.Tx, tenantID int64) error
+	// RunNow makes the tenant's reconcile job, waiting for a backoff or a snooze, run at
+	// once (a tenant with no live job gets one). It reports false when the job is running
+	// right now, and changes nothing then.
+	RunNow(ctx context.Context, tx pgx.Tx, tenantID int64) (bool, error)
 }
 
 // Opener decrypts a sealed secret (internal/secrets.Keyring implements it).
@@ -311,17 +315,59 @@ func (s *Service) Enable(ctx context.Context, externalID, reason, actor string) 
 	})
 }
 
-// Retry restarts a failed tenant from its failed step. Returns ErrNotFound, or a
-// *StateError (ErrInvalidState) unless the tenant is failed.
+// InFlight lists the states in which a tenant's reconcile job is carrying it somewhere.
+func InFlight() []State {
+	return []State{StatePending, StateProvisioning, StateDisabling, StateEnabling}
+}
+
+// Retry restarts a failed tenant from its failed step; a tenant in flight whose job waits on
+// a backoff (an upstream fault) or a snooze has that job run now. Returns ErrNotFound, or a
+// *StateError (ErrInvalidState) when the tenant is active or disabled, or its job is running
+// at this moment.
 func (s *Service) Retry(ctx context.Context, externalID, actor string) (*Tenant, error) {
-	return s.act(ctx, externalID, actor, nil, transition{
-		action:  "retry",
-		allowed: []State{StateFailed},
-		apply: func(t *Tenant) {
+	if !ValidExternalID(externalID) {
+		return nil, ErrNotFound
+	}
+	allowed := append([]State{StateFailed}, InFlight()...)
+	var refused *StateError
+	t, err := postgres.WithTxV(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
+		t, err := getByExternalID(ctx, tx, externalID, true)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case t.State == StateFailed:
+			ev := Event{Actor: actor, Action: "retry_requested", Detail: map[string]any{"step": t.FailedStep}}
 			t.State = StatePending
 			t.LastError, t.FailedStep = "", ""
-		},
+			if err := Save(ctx, tx, t); err != nil {
+				return nil, err
+			}
+			if err := AddEvents(ctx, tx, t.ID, ev); err != nil {
+				return nil, err
+			}
+			return t, s.enqueuer.EnqueueReconcile(ctx, tx, t.ID)
+		case slices.Contains(InFlight(), t.State):
+			ran, err := s.enqueuer.RunNow(ctx, tx, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			if ran {
+				return t, AddEvents(ctx, tx, t.ID, Event{Actor: actor, Action: "retry_now_requested", Detail: map[string]any{"state": string(t.State)}})
+			}
+			refused = &StateError{Action: "retry", Current: t.State, Allowed: allowed, Reason: "its job is running right now"}
+		default:
+			refused = &StateError{Action: "retry", Current: t.State, Allowed: allowed}
+		}
+		return t, AddEvents(ctx, tx, t.ID, Event{Actor: actor, Action: "retry_refused", Detail: map[string]any{"state": string(t.State)}})
 	})
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return t, nil
 }
 
 func reasonDetail(reason string) map[string]any {
