@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -87,9 +88,12 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	defer ln.Close()
 	listenAddr := ln.Addr().String()
 
-	// --- The PubNub sandbox, in-process under /sandbox; the client calls it over loopback.
+	// --- The PubNub sandbox. People reach it under /sandbox on the API's address; the workers
+	// call it on a loopback listener of its own, which stays up until the workers have
+	// stopped, so a shutdown never shows them a sandbox that has gone away.
 	sbCfg, err := parseSandboxConfig(getenv)
 	if err != nil {
 		return err
@@ -109,25 +113,42 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			logger.Error("dev sandbox: state not saved", "err", err)
 		}
 	}()
-	cfg.PubNubURL = "http://" + listenAddr + "/sandbox/v2"
+	sbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("dev sandbox: %w", err)
+	}
+	sbSrv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go func() { _ = sbSrv.Serve(sbLn) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = sbSrv.Shutdown(ctx) // after the workers: run has returned
+	}()
+	cfg.PubNubURL = "http://" + sbLn.Addr().String() + "/v2"
 	cfg.PubNubAPIKey = sb.APIKey()
 	if getenv("PNONBOARD_PUBNUB_RATE_PER_MINUTE") == "" && sbCfg.RatePerMinute > 0 {
 		cfg.PubNubRatePerMinute = sbCfg.RatePerMinute // spend exactly what the sandbox allows
 	}
 
-	var devKey string
-	return serve(ctx, cfg, logger, serveOpts{
-		migrate:  true,
-		listener: ln,
-		mount: func(mux *http.ServeMux) {
-			mux.Handle("/sandbox/", http.StripPrefix("/sandbox", sb))
-		},
-		beforeServe: func(ctx context.Context, svc *services) error {
-			devKey, err = ensureDevKey(ctx, svc.keys, dir)
-			return err
-		},
-		onListening: func(addr string) {
-			fmt.Fprintf(stdout, `
+	a, err := newApp(ctx, cfg, logger, appOpts{migrate: true})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	devKey, err := ensureDevKey(ctx, a.services.keys, dir)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", a.handler)
+	mux.Handle("/sandbox/", http.StripPrefix("/sandbox", sb))
+	printBanner(stdout, listenAddr, devKey, dir, cfg.DatabaseURL, sb.APIKey())
+	return a.run(ctx, ln, mux, runOpts{})
+}
+
+// printBanner tells a newcomer where everything is.
+func printBanner(stdout io.Writer, addr, devKey, dir, databaseURL, sandboxKey string) {
+	fmt.Fprintf(stdout, `
 pnonboard dev mode is up
   API        http://%[1]s
   API key    %[2]s
@@ -145,9 +166,7 @@ Try it:
 
 Press Ctrl-C to stop.
 
-`, addr, devKey, dir, cfg.DatabaseURL, sb.APIKey())
-		},
-	})
+`, addr, devKey, dir, databaseURL, sandboxKey)
 }
 
 func loadSandbox(sb *sandbox.Sandbox, path string) error {

@@ -30,9 +30,9 @@ configuration comes from the environment; see README.md.
 
 // run is the whole program. It takes the OS as arguments so that tests drive it like a user:
 // args as typed, a fake environment, and buffers for output. It returns when ctx is
-// cancelled, on SIGINT or SIGTERM, or when the command ends.
+// cancelled, on SIGINT, SIGTERM or SIGHUP (a closed terminal), or when the command ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	cmd, rest := "serve", args[1:]

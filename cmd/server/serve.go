@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/postgres"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/rescue"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
@@ -42,23 +44,42 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
-	return serve(ctx, cfg, logger, serveOpts{migrate: *migrate})
+	a, err := newApp(ctx, cfg, logger, appOpts{migrate: *migrate})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return a.run(ctx, ln, a.handler, runOpts{})
 }
 
-// serveOpts are what dev mode adds to a plain serve.
-type serveOpts struct {
+// app is one pnonboard process, wired: the pool, migrations, River, the domain services and
+// the HTTP handler. newApp builds it, run serves it until its context ends, close releases
+// what is left. Dev mode builds the same app and composes around it (a sandbox beside the
+// handler, a banner), so serve and dev share every line that matters.
+type app struct {
+	cfg      config
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	migrator *postgres.Migrator
+	metrics  *metrics.Metrics
+	river    *river.Client[pgx.Tx]
+	// clientID is the River client's ID, the key of the replica's liveness lease ("" when the
+	// replica runs no workers).
+	clientID string
+	services *services
+	// handler is the API, the job UI and /metrics.
+	handler http.Handler
+	stopUI  context.CancelFunc
+}
+
+// appOpts are what a caller may ask of newApp.
+type appOpts struct {
+	// migrate applies pending migrations first (serve --migrate, dev mode).
 	migrate bool
-	// mount adds handlers beside the API (dev mode's sandbox), at the root router.
-	mount func(mux *http.ServeMux)
-	// listener, when set, is used instead of listening on cfg.Addr.
-	listener net.Listener
-	// beforeServe runs after migrations, before the listener opens (dev mode's key).
-	beforeServe func(ctx context.Context, svc *services) error
-	// onListening runs once the server accepts connections (dev mode's banner).
-	onListening func(addr string)
-	// hardStop makes the end of ctx a crash-like stop: connections are cut and running jobs
-	// cancelled at once, no draining. The soak test uses it to kill a replica mid-run.
-	hardStop bool
 }
 
 // services are the domain services built from the pool, shared by the API and the workers.
@@ -68,145 +89,158 @@ type services struct {
 	webhooks *webhooks.Service
 }
 
-// serve wires and runs the service until ctx ends, then shuts it down in a fixed order: stop
-// accepting HTTP and drain it, soft-stop River (running jobs finish, bounded), close the pool.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts) error {
+// newApp connects, migrates when asked, refuses a schema it was not built for, and wires
+// everything. Nothing runs yet.
+func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) (_ *app, err error) {
 	logger.Info("starting pnonboard", "config", cfg)
+	a := &app{cfg: cfg, logger: logger, stopUI: func() {}}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 
-	// --- Postgres
-	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, &postgres.PoolOpts{MaxConns: int32(cfg.DBMaxConns), Logger: logger})
-	if err != nil {
-		return err
+	// --- Postgres and migrations
+	if a.pool, err = postgres.NewPool(ctx, cfg.DatabaseURL, &postgres.PoolOpts{MaxConns: int32(cfg.DBMaxConns), Logger: logger}); err != nil {
+		return nil, err
 	}
-	defer pool.Close()
-
-	// --- Migrations
-	migrator, err := postgres.NewMigrator(pool, pnonboard.Migrations(), logger)
-	if err != nil {
-		return err
+	if a.migrator, err = postgres.NewMigrator(a.pool, pnonboard.Migrations(), logger); err != nil {
+		return nil, err
 	}
-	defer migrator.Close()
 	if opts.migrate {
-		if _, err := migrator.Up(ctx); err != nil {
-			return err
+		if _, err := a.migrator.Up(ctx); err != nil {
+			return nil, err
 		}
 	}
 	// Refuse to run on a schema this binary was not built for: River and the stores would fail
 	// in confusing ways. Migrations run before serve (server migrate up), or with --migrate.
-	if current, target, err := migrator.Versions(ctx); err != nil {
-		return err
+	if current, target, err := a.migrator.Versions(ctx); err != nil {
+		return nil, err
 	} else if current != target {
-		return fmt.Errorf("the database is at migration %d and this binary needs %d: run `server migrate up` first, or serve with --migrate", current, target)
+		return nil, fmt.Errorf("the database is at migration %d and this binary needs %d: run `server migrate up` first, or serve with --migrate", current, target)
 	}
 
 	// --- Secrets and profiles
 	keyring, err := secrets.NewKeyring(cfg.EncryptionKey, cfg.PreviousEncryptionKeys...)
 	if err != nil {
-		return fmt.Errorf("config: PNONBOARD_ENCRYPTION_KEY: %w", err)
+		return nil, fmt.Errorf("config: PNONBOARD_ENCRYPTION_KEY: %w", err)
 	}
 	profiles := provisioner.DefaultProfiles()
 	if cfg.ProfilesFile != "" {
 		if profiles, err = provisioner.LoadProfiles(cfg.ProfilesFile); err != nil {
-			return fmt.Errorf("config: PNONBOARD_PROFILES_FILE: %w", err)
+			return nil, fmt.Errorf("config: PNONBOARD_PROFILES_FILE: %w", err)
 		}
 	}
 
-	// --- Metrics
-	m := metrics.New(pool, budgetName, logger)
+	a.metrics = metrics.New(a.pool, budgetName, logger)
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
 	workers := river.NewWorkers()
 	var upstream provisioner.Upstream = unconfiguredUpstream{}
 	if cfg.Role.runsWorkers() {
-		if upstream, err = newUpstream(pool, cfg, m, logger); err != nil {
-			return err
+		if upstream, err = newUpstream(a.pool, cfg, a.metrics, logger); err != nil {
+			return nil, err
 		}
 	}
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
-		Pool: pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
+		Pool: a.pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
 		Announcer: webhooks.Announcer{},
 	}))
 	river.AddWorker(workers, webhooks.NewDeliveryWorker(webhooks.DeliveryWorkerOpts{
-		Pool: pool, Keyring: keyring, Policy: cfg.Webhooks, Logger: logger,
-		OnAttemptFunc: func(o webhooks.Outcome) { m.WebhookAttempt(string(o)) },
+		Pool: a.pool, Keyring: keyring, Policy: cfg.Webhooks, Logger: logger,
+		OnAttemptFunc: func(o webhooks.Outcome) { a.metrics.WebhookAttempt(string(o)) },
 	}))
-	river.AddWorker(workers, &webhooks.PruneWorker{Pool: pool})
-	river.AddWorker(workers, &provisioner.SweepWorker{Pool: pool})
+	river.AddWorker(workers, &webhooks.PruneWorker{Pool: a.pool})
+	river.AddWorker(workers, &provisioner.SweepWorker{Pool: a.pool})
 	riverCfg := &river.Config{
 		Logger:  logger,
 		Workers: workers,
-		// Workers bound their own attempts (provisioning 5 min, webhooks 30 s); a job left
-		// running by a crashed replica is rescued soon after, not after River's default hour.
+		// Workers bound their own attempts (provisioning hands itself back after 2 min,
+		// webhooks 30 s). A replica that dies mid-job is noticed by its lease (internal/rescue)
+		// within seconds; River's own rescuer stays as the backstop for anything else.
 		JobTimeout:           5 * time.Minute,
 		RescueStuckJobsAfter: 10 * time.Minute,
 	}
 	if cfg.Role.runsWorkers() {
+		hostname, _ := os.Hostname()
+		a.clientID = rescue.NewClientID(hostname)
+		riverCfg.ID = a.clientID
 		riverCfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:     {MaxWorkers: cfg.Workers},
 			webhooks.QueueWebhooks: {MaxWorkers: cfg.Workers},
 		}
 		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune(), provisioner.PeriodicSweep()}
 	}
-	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverCfg)
-	if err != nil {
-		return fmt.Errorf("create river client: %w", err)
+	if a.river, err = river.NewClient(riverpgxv5.New(a.pool), riverCfg); err != nil {
+		return nil, fmt.Errorf("create river client: %w", err)
 	}
 
 	// --- Domain services
-	environments := make([]tenants.Environment, len(profiles))
-	for i, p := range profiles {
-		environments[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
-	}
-	defaults := profiles.Names()
-	defaults = defaults[:min(len(defaults), tenants.MaxEnvironments)]
-	svc := &services{
-		keys: auth.NewService(pool, nil),
+	a.services = &services{
+		keys: auth.NewService(a.pool, nil),
 		tenants: tenants.NewService(tenants.Options{
-			Pool: pool, Enqueuer: &provisioner.Enqueuer{Client: riverClient}, Opener: keyring,
-			Environments: environments, DefaultEnvironments: defaults,
+			Pool: a.pool, Enqueuer: &provisioner.Enqueuer{Client: a.river}, Opener: keyring,
+			Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 		}),
 		webhooks: webhooks.NewService(webhooks.Options{
-			Pool: pool, River: riverClient, Keyring: keyring, Policy: cfg.Webhooks, SecretOverlap: cfg.WebhookSecretOverlap,
+			Pool: a.pool, River: a.river, Keyring: keyring, Policy: cfg.Webhooks, SecretOverlap: cfg.WebhookSecretOverlap,
 		}),
-	}
-	if opts.beforeServe != nil {
-		if err := opts.beforeServe(ctx, svc); err != nil {
-			return err
-		}
 	}
 
 	// --- HTTP
-	jobUI, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(riverClient, nil), Logger: logger, Prefix: "/riverui"})
+	jobUI, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(a.river, nil), Logger: logger, Prefix: "/riverui"})
 	if err != nil {
-		return fmt.Errorf("river UI: %w", err)
+		return nil, fmt.Errorf("river UI: %w", err)
 	}
 	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopUI()
+	a.stopUI = stopUI
 	if err := jobUI.Start(uiCtx); err != nil {
-		return fmt.Errorf("river UI: %w", err)
+		return nil, fmt.Errorf("river UI: %w", err)
 	}
-	handler := api.NewServer(&api.Options{
-		Metrics:       m.Handler(),
+	a.handler = api.NewServer(&api.Options{
+		Metrics:       a.metrics.Handler(),
 		MetricsPublic: cfg.MetricsPublic,
-		OnRequestFunc: m.ObserveRequest,
+		OnRequestFunc: a.metrics.ObserveRequest,
 		JobUI:         jobUI,
 		JobUIPrefix:   "/riverui",
 		Logger:        logger,
 		WorkerOnly:    !cfg.Role.runsAPI(),
-		Ready:         readiness(pool, migrator),
-		Keys:          svc.keys,
-		Tenants:       svc.tenants,
-		Webhooks:      svc.webhooks,
+		Ready:         readiness(a.pool, a.migrator),
+		Keys:          a.services.keys,
+		Tenants:       a.services.tenants,
+		Webhooks:      a.services.webhooks,
 		OpenAPI:       pnonboard.OpenAPI(),
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/", handler)
-	if opts.mount != nil {
-		opts.mount(mux)
+	return a, nil
+}
+
+// close releases what newApp made, in reverse.
+func (a *app) close() {
+	a.stopUI()
+	if a.migrator != nil {
+		a.migrator.Close()
 	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// runOpts tune run.
+type runOpts struct {
+	// hardStop makes the end of ctx a crash-like stop: connections are cut and running jobs
+	// cancelled at once, no draining. The in-process soak test uses it.
+	hardStop bool
+}
+
+// run serves handler on ln and works jobs until ctx ends, then shuts down in a fixed order:
+// stop accepting HTTP and drain it, soft-stop River (running jobs finish, bounded), release
+// the liveness lease. Whatever it mounts beside the API (dev mode's sandbox) is the caller's
+// to stop after run returns, once no job can call it any more.
+func (a *app) run(ctx context.Context, ln net.Listener, handler http.Handler, opts runOpts) error {
+	cfg, logger := a.cfg, a.logger
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      90 * time.Second, // above the longest Prefer: wait
@@ -214,22 +248,27 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	ln := opts.listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-		}
-	}
 
-	// --- Run
-	// River gets a context the signal does not cancel: cancelling Start's context is a hard
-	// stop, and we want the soft one, after HTTP has drained.
+	// River and the lease get contexts the signal does not cancel: cancelling Start's context
+	// is a hard stop, and we want the soft one, after HTTP has drained; the lease must outlive
+	// the jobs it vouches for.
+	leaseCtx, releaseLease := context.WithCancel(context.WithoutCancel(ctx))
+	defer releaseLease()
 	if cfg.Role.runsWorkers() {
-		events, cancelEvents := riverClient.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
+		lease, err := rescue.Acquire(ctx, a.pool.Config().ConnConfig, a.clientID, logger)
+		if err != nil {
+			return err
+		}
+		defer func() { releaseLease(); <-lease.Done() }()
+		reaper := rescue.NewReaper(rescue.ReaperOpts{Pool: a.pool, Self: a.clientID, Logger: logger,
+			OnRescueFunc: func(kind string) { a.metrics.JobOutcome(kind, "rescued") }})
+		go reaper.Run(leaseCtx)
+
+		events, cancelEvents := a.river.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
 			river.EventKindJobCancelled, river.EventKindJobSnoozed)
 		defer cancelEvents()
-		go countJobOutcomes(events, m)
-		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
+		go countJobOutcomes(events, a.metrics)
+		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
 	}
@@ -239,10 +278,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 			errCh <- err
 		}
 	}()
-	logger.Info("listening", "addr", ln.Addr().String(), "role", cfg.Role)
-	if opts.onListening != nil {
-		opts.onListening(ln.Addr().String())
-	}
+	logger.Info("listening", "addr", ln.Addr().String(), "role", cfg.Role, "client_id", a.clientID)
 
 	var runErr error
 	select {
@@ -258,7 +294,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		if cfg.Role.runsWorkers() {
 			hardCtx, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancelHard()
-			_ = riverClient.StopAndCancel(hardCtx)
+			_ = a.river.StopAndCancel(hardCtx)
 		}
 		logger.Warn("stopped hard")
 		return runErr
@@ -270,7 +306,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, opts serveOpts)
 		_ = srv.Close()
 	}
 	if cfg.Role.runsWorkers() {
-		stopRiver(ctx, shutdownCtx, riverClient, logger)
+		stopRiver(ctx, shutdownCtx, a.river, logger)
 	}
 	logger.Info("stopped")
 	return runErr

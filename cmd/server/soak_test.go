@@ -41,7 +41,15 @@ func startReplica(t *testing.T, cfg config, hardStop bool) *replica {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	go func() { r.done <- serve(ctx, cfg, logger, serveOpts{listener: ln, hardStop: hardStop}) }()
+	go func() {
+		a, err := newApp(ctx, cfg, logger, appOpts{})
+		if err != nil {
+			r.done <- err
+			return
+		}
+		defer a.close()
+		r.done <- a.run(ctx, ln, a.handler, runOpts{hardStop: hardStop})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-r.done
