@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pglocal"
 )
 
 // devDataDir returns a data dir the postgres OS user can reach when we are root.

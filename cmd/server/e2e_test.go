@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,4 +195,21 @@ func TestEndToEnd(t *testing.T) {
 		require.NotContains(t, e.srv.Stderr.String(), k.SecretKeys[0].Value)
 		require.NotContains(t, e.srv.Stderr.String(), secretOf(e.key))
 	})
+}
+
+// TestLongestExternalIDEndToEnd: every externalId the API accepts provisions, the longest
+// included (its upstream names are shortened to fit PubNub's limit).
+func TestLongestExternalIDEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, nil)
+	id := strings.Repeat("x", 250) + "-_End"
+	require.Len(t, id, 255)
+	code, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": id, "name": "Longest"}, "Prefer", "wait=30")
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+	require.Equal(t, "active", body["state"], "%v", body)
+	require.Len(t, e.sb.Customers(), 1)
+	require.Equal(t, id, e.sb.Customers()[0].ExternalID)
+	for _, k := range e.sb.Keysets() {
+		require.LessOrEqual(t, len(k.Name), 255, k.Name)
+	}
 }

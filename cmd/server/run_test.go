@@ -19,7 +19,14 @@ import (
 	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
+// TestMain runs the tests, or, when a test started this binary as a child process (see
+// startProcess), the server itself, so that tests can kill a real process.
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childArgsEnv); args != "" {
+		os.Exit(childMain(strings.Fields(args)))
+	}
+	pgtest.Main(m, os.Getenv)
+}
 
 // runningServer is run() started in a goroutine, as a user would start the binary.
 type runningServer struct {

@@ -25,7 +25,7 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pglocal"
 )
 
 // Strategy names where the test database comes from.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pglocal"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 

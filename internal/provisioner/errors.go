@@ -25,6 +25,8 @@ func publicMessage(err error) string {
 		}
 	case errors.As(err, &tErr):
 		msg = fmt.Sprintf("no answer from PubNub to %s (%s)", tErr.Op, transportCause(tErr))
+	case errors.Is(err, errNotOurs):
+		msg = strings.TrimPrefix(err.Error(), errNotOurs.Error()+": ")
 	case errors.Is(err, errUnexpectedAnswer), errors.Is(err, pubnub.ErrInvalidArgument):
 		msg = err.Error()
 	default:

@@ -44,6 +44,7 @@ type harnessOpts struct {
 	sandbox       *sandbox.Options
 	clientTimeout time.Duration // default 2 s
 	announcer     provisioner.Announcer
+	retryBase     time.Duration // the worker's first backoff; default one second
 }
 
 func newHarness(t *testing.T, opts harnessOpts) *harness {
@@ -104,7 +105,7 @@ func (h *harness) startReplica(t *testing.T) *river.Client[pgx.Tx] {
 	}
 	worker := provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: h.db.Pool, Upstream: client, Keyring: h.keyring, Profiles: h.profiles,
-		Announcer: h.opts.announcer, Logger: workerLogger,
+		Announcer: h.opts.announcer, Logger: workerLogger, RetryBase: h.opts.retryBase,
 	})
 	rc, err := river.NewClient(riverpgxv5.New(h.db.Pool), &river.Config{
 		Logger:            testLogger(t),

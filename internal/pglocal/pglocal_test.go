@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pglocal"
 )
 
 func requireBinaries(t *testing.T) {

@@ -57,6 +57,12 @@ type Cluster struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the server process has exited
 	tempDir string        // removed by Stop when the cluster is throwaway
+
+	// What Restart needs to start the same server again.
+	binDir string
+	port   int
+	cred   *syscall.Credential
+	opts   Opts
 }
 
 // FindBinDir locates the PostgreSQL server binaries: `pg_config --bindir` first, then the
@@ -150,6 +156,7 @@ func Start(ctx context.Context, opts *Opts) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
+	c.binDir, c.port, c.cred, c.opts = binDir, port, cred, *opts
 	if err := c.startServer(binDir, port, cred, opts); err != nil {
 		return nil, err
 	}
@@ -270,6 +277,31 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Restart stops the server with a fast shutdown (what `pg_ctl restart -m fast` does: every
+// session is cut, committed work is kept) and starts it again on the same port and data, for
+// tests of a database that goes away under a running service. It returns once the server
+// accepts connections again; down, if not nil, runs while it is stopped.
+func (c *Cluster) Restart(ctx context.Context, down func()) error {
+	select {
+	case <-c.exited:
+	default:
+		_ = c.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-c.exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if down != nil {
+		down()
+	}
+	c.exited = make(chan struct{})
+	if err := c.startServer(c.binDir, c.port, c.cred, &c.opts); err != nil {
+		return err
+	}
+	return c.waitReady(ctx, 60*time.Second)
 }
 
 // Exited is closed when the server process has exited, whatever the reason.

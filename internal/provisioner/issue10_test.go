@@ -1,0 +1,131 @@
+package provisioner_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+)
+
+func TestHeldResources(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	// A tenant whose row holds a keyset that upstream is another tenant's (an upstream that
+	// reused IDs, a restored backup, a hand edit) fails naming both, and nothing is assigned.
+	t.Run("AnotherTenantsKeysetFailsAndNothingIsAssigned", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "victim", "staging")
+		victim := h.waitState(t, "victim", tenants.StateActive, settle)
+		theirs := victim.Keysets[0].KeysetID
+
+		// "mixed" holds its own app, but victim's keyset in place of its own.
+		client := pubnub.New(h.sbURL, h.sb.APIKey(), "2026-02-09", nil)
+		app, err := client.CreateApp(ctx, tenants.AppName("mixed"))
+		require.NoError(t, err)
+		mixed, _, err := h.tenants.Create(ctx, tenants.CreateParams{ExternalID: "mixed", Name: "Mixed", Environments: []string{"staging"}, Actor: "test"})
+		require.NoError(t, err)
+		_, err = h.db.Pool.Exec(ctx, `UPDATE tenants SET app_id = $2 WHERE id = $1`, mixed.ID, app.ID)
+		require.NoError(t, err)
+		_, err = h.db.Pool.Exec(ctx, `UPDATE tenant_keysets SET keyset_id = $2, publish_key = 'pub-c-x', subscribe_key = 'sub-c-x' WHERE tenant_id = $1`, mixed.ID, theirs)
+		require.NoError(t, err)
+		callsBefore := h.sb.CallCount(sandbox.OpCreateCustomer, sandbox.OpAssignKeysets)
+
+		tn := h.waitState(t, "mixed", tenants.StateFailed, settle)
+		require.Equal(t, "verify", tn.FailedStep)
+		require.Contains(t, tn.LastError, "keyset "+theirs)
+		require.Contains(t, tn.LastError, `"pnonboard-victim-staging" in app `+victim.AppID)
+		require.Contains(t, tn.LastError, `"pnonboard-mixed-staging" in app `+app.ID)
+		require.Contains(t, tn.LastError, "nothing was changed upstream")
+		require.Equal(t, callsBefore, h.sb.CallCount(sandbox.OpCreateCustomer, sandbox.OpAssignKeysets), "nothing assigned")
+		for _, k := range h.sb.Keysets() {
+			if k.ID == theirs {
+				require.Equal(t, victim.CustomerID, k.CustomerID, "still the victim's")
+			}
+		}
+		require.Len(t, h.sb.Customers(), 1)
+	})
+
+	t.Run("TwoCandidatesForALostCreateFailWithBothIDs", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		client := pubnub.New(h.sbURL, h.sb.APIKey(), "2026-02-09", nil)
+		var ids []string
+		for range 2 {
+			app, err := client.CreateApp(ctx, tenants.AppName("twice"))
+			require.NoError(t, err)
+			ids = append(ids, app.ID)
+		}
+		tn := h.create(t, "twice")
+		_, err := h.db.Pool.Exec(ctx, `UPDATE tenants SET app_pending_at = now() WHERE id = $1`, tn.ID) // a create whose answer was lost
+		require.NoError(t, err)
+		h.startReplica(t)
+		tn = h.waitState(t, "twice", tenants.StateFailed, settle)
+		require.Equal(t, "create_app", tn.FailedStep)
+		require.Contains(t, tn.LastError, ids[0]+", "+ids[1])
+		require.Len(t, h.sb.Apps(), 2, "no third app")
+	})
+
+	// A disable (a new job) reads back what the tenant holds before locking it: the happy path
+	// of provisioning needs no such read.
+	t.Run("ANewJobVerifiesOnceAndProvisioningNeverDoes", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "checked", "staging")
+		h.waitState(t, "checked", tenants.StateActive, settle)
+		require.Zero(t, h.sb.CallCount(sandbox.OpGetApp, sandbox.OpGetKeyset, sandbox.OpGetCustomer))
+		_, err := h.tenants.Disable(ctx, "checked", "", "test")
+		require.NoError(t, err)
+		h.waitState(t, "checked", tenants.StateDisabled, settle)
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGetApp))
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGetKeyset))
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGetCustomer))
+	})
+}
+
+func TestLongestExternalIDProvisions(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	h.startReplica(t)
+	id := strings.Repeat("a", 200) + strings.Repeat("Z9_-", 13) + "end" // 255 characters
+	require.Len(t, id, 255)
+	_, _, err := h.tenants.Create(context.Background(), tenants.CreateParams{ExternalID: id, Name: "Longest", Actor: "test"})
+	require.NoError(t, err)
+	tn := h.waitState(t, id, tenants.StateActive, settle)
+	h.requireUpstreamExactlyOnce(t, tn)
+	for _, a := range h.sb.Apps() {
+		require.LessOrEqual(t, len(a.Name), 255)
+	}
+}
+
+// Retry on a tenant backing off after an upstream fault runs its job now: with a backoff of
+// ten minutes (the cap), the tenant is active within seconds.
+func TestRetryNowSkipsTheBackoff(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{retryBase: time.Hour})
+	h.sb.InjectFault(sandbox.OpCreateApp, sandbox.Fault{Kind: sandbox.FaultServerError}, 1)
+	rc := h.startReplica(t)
+	h.create(t, "hurry")
+	require.Eventually(t, func() bool {
+		j := onlyJob(t, rc)
+		return j.State == "retryable" && j.ScheduledAt.After(time.Now().Add(5*time.Minute))
+	}, settle, 20*time.Millisecond, "the job backs off for minutes")
+
+	tn, err := h.tenants.Retry(context.Background(), "hurry", "test")
+	require.NoError(t, err)
+	require.Equal(t, tenants.StateProvisioning, tn.State)
+	tn = h.waitState(t, "hurry", tenants.StateActive, 10*time.Second)
+	h.requireUpstreamExactlyOnce(t, tn)
+	events, _, err := h.tenants.Events(context.Background(), "hurry", 100, "")
+	require.NoError(t, err)
+	require.Contains(t, actions(events), "retry_now_requested")
+}
