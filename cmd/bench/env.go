@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pnonboard/pnonboard/internal/logging"
-	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pglocal"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 

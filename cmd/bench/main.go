@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pnonboard/pnonboard/internal/pgtest/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pglocal"
 )
 
 func main() {
