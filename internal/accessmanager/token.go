@@ -107,7 +107,15 @@ func Parse(token string) (*Token, error) {
 	if len(token) > MaxTokenLen {
 		return fail("longer than %d characters", MaxTokenLen)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(token, "=")))
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Map(func(r rune) rune {
+		switch r {
+		case '+':
+			return '-'
+		case '/':
+			return '_'
+		}
+		return r
+	}, strings.TrimRight(token, "=")))
 	if err != nil {
 		return fail("not base64: %v", err)
 	}

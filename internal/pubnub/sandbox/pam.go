@@ -443,7 +443,11 @@ func signV2(secretKey, publishKey, method, path string, query url.Values, body [
 // pamEscape is query escaping with %20 for a space and ~ escaped too (Go
 // already escapes * ! ' ( ) [ ]).
 func pamEscape(s string) string {
-	return strings.NewReplacer("+", "%20", "~", "%7E").Replace(url.QueryEscape(s))
+	e := url.QueryEscape(s)
+	if strings.ContainsAny(e, "+~") {
+		e = strings.ReplaceAll(strings.ReplaceAll(e, "+", "%20"), "~", "%7E")
+	}
+	return e
 }
 
 // grant is a validated grant request.
@@ -741,7 +745,7 @@ func tokenMAC(subscribeKey string, body []byte) []byte {
 // subscribeKey and returns its issue time and TTL. Padding and the standard
 // base64 alphabet are accepted, as clients may send either.
 func verifyToken(subscribeKey, token string) (issued time.Time, ttl int, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(token, "=")))
+	raw, err := base64.RawURLEncoding.DecodeString(urlAlphabet(strings.TrimRight(token, "=")))
 	if err != nil || len(raw) < 1+sigEntryLen {
 		return time.Time{}, 0, false
 	}
@@ -768,6 +772,19 @@ func verifyToken(subscribeKey, token string) (issued time.Time, ttl int, ok bool
 		return time.Time{}, 0, false
 	}
 	return time.Unix(int64(t), 0), int(n), true
+}
+
+// urlAlphabet maps base64's standard alphabet to the URL-safe one.
+func urlAlphabet(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '+':
+			return '-'
+		case '/':
+			return '_'
+		}
+		return r
+	}, s)
 }
 
 // readUint reads a CBOR unsigned integer (major type 0).
