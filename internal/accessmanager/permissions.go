@@ -157,8 +157,8 @@ func (e *ValidationError) Error() string {
 // Is makes errors.Is(err, ErrInvalidArgument) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidArgument }
 
-// ValidTTL reports a TTL outside MinTTL..MaxTTL minutes as a *FieldError on
-// "ttl", in PubNub's words; nil when valid.
+// ValidTTL reports a TTL outside MinTTL..MaxTTL minutes (the range PubNub
+// accepts) as a *FieldError on "ttl"; nil when valid.
 func ValidTTL(ttl int) error {
 	if ttl < MinTTL || ttl > MaxTTL {
 		return &FieldError{Field: "ttl", Message: fmt.Sprintf("must be from %d to %d minutes (30 days), got %d", MinTTL, MaxTTL, ttl)}
