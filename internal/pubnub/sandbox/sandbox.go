@@ -72,6 +72,7 @@ type Sandbox struct {
 	limiter *limiter
 	faults  *faultInjector
 	calls   *callLog
+	pam     *pamStore // Access Manager tokens (pam.go)
 }
 
 // New returns an empty sandbox configured by opts (nil: defaults).
@@ -105,6 +106,7 @@ func New(opts *Options) *Sandbox {
 		limiter:     newLimiter(o.RatePerMinute, o.Window),
 		faults:      newFaultInjector(o.Faults, o.Seed),
 		calls:       newCallLog(),
+		pam:         newPAMStore(),
 	}
 	s.addRoutes()
 	return s
@@ -130,6 +132,7 @@ func (s *Sandbox) addRoutes() {
 	s.handle("GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, st.getCustomer)
 	s.handle("POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, st.assignKeysets)
 	s.handle("GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, st.getUsageMetrics)
+	s.addPAMRoutes() // POST /v3/pam/{subscribeKey}/grant, DELETE /v3/pam/{subscribeKey}/grant/{token}
 	s.mux.Handle("/", s.pipeline(endpoint{op: OpUnknown}, notFound))
 }
 
@@ -146,6 +149,7 @@ func (s *Sandbox) Reset() {
 	s.store.reset()
 	s.calls.reset()
 	s.limiter.reset()
+	s.pam.reset()
 	s.ClearFaults()
 }
 
