@@ -4,7 +4,7 @@
 // starts everything it needs (a throwaway PostgreSQL, the server binary as real processes,
 // the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all.
 //
-//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-r 600] [-only ingest|drain]
+//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst]
 package main
 
 import (
@@ -33,6 +33,7 @@ type options struct {
 	clients    int
 	duration   time.Duration
 	tenants    int
+	burst      int
 	ratePerMin int
 	replicas   int
 	only       string
@@ -49,10 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.clients, "c", 32, "ingest: concurrent clients")
 	fs.DurationVar(&o.duration, "t", 10*time.Second, "ingest: how long each side runs")
 	fs.IntVar(&o.tenants, "k", 200, "drain: tenants to provision")
-	fs.IntVar(&o.ratePerMin, "r", 600, "drain: the sandbox's rate limit (requests per minute)")
-	fs.IntVar(&o.replicas, "replicas", 2, "drain: worker replicas")
+	fs.IntVar(&o.burst, "n", 500, "burst: tenants signed up at once")
+	fs.IntVar(&o.ratePerMin, "r", 600, "drain and burst: the sandbox's rate limit and the budget (requests per minute)")
+	fs.IntVar(&o.replicas, "replicas", 2, "drain and burst: worker replicas")
 	fs.IntVar(&o.dbMaxConns, "db-conns", 10, "pool size of the server and of the raw-Postgres ceiling")
-	fs.StringVar(&o.only, "only", "", "run only ingest or drain")
+	fs.StringVar(&o.only, "only", "", "run only ingest, drain or burst")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -78,6 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.only == "" || o.only == "drain" {
 		if err := env.drain(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain: %w", err))
+		}
+	}
+	if o.only == "" || o.only == "burst" {
+		if err := env.burst(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("burst: %w", err))
 		}
 	}
 	return errors.Join(errs...)

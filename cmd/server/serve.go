@@ -132,16 +132,31 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		}
 	}
 
-	a.metrics = metrics.New(a.pool, budgetName, logger)
+	budget, err := provisioner.NewBudget(a.pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute})
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = metrics.New(metrics.Sources{
+		CountTenants: func(ctx context.Context) (map[string]int, error) {
+			counts, err := tenants.CountByState(ctx, a.pool)
+			out := make(map[string]int, len(counts))
+			for st, n := range counts {
+				out[string(st)] = n
+			}
+			return out, err
+		},
+		Budget: func(ctx context.Context) (metrics.BudgetState, error) {
+			s, err := budget.Snapshot(ctx)
+			return metrics.BudgetState{Used: s.Used, Reserved: s.Reserved, PerWindow: s.PerWindow, Blocked: s.Blocked, UpstreamRemaining: s.UpstreamRemaining}, err
+		},
+	}, logger)
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
 	workers := river.NewWorkers()
 	var upstream provisioner.Upstream = unconfiguredUpstream{}
 	if cfg.Role.runsWorkers() {
-		if upstream, err = newUpstream(a.pool, cfg, a.metrics, logger); err != nil {
-			return nil, err
-		}
+		upstream = newUpstream(budget, cfg, a.metrics, logger)
 	}
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: a.pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
@@ -333,11 +348,7 @@ const budgetName = "pubnub-admin"
 
 // newUpstream builds the PubNub client whose every request goes through the shared rate
 // budget, and is counted in the metrics once it reaches upstream.
-func newUpstream(pool *pgxpool.Pool, cfg config, m *metrics.Metrics, logger *slog.Logger) (*pubnub.Client, error) {
-	budget, err := provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute})
-	if err != nil {
-		return nil, err
-	}
+func newUpstream(budget *provisioner.Budget, cfg config, m *metrics.Metrics, logger *slog.Logger) *pubnub.Client {
 	return provisioner.NewClient(provisioner.ClientOpts{
 		Budget: budget, BaseURL: cfg.PubNubURL, APIKey: cfg.PubNubAPIKey, Version: cfg.PubNubVersion, Timeout: cfg.PubNubTimeout,
 		Base: m.UpstreamTransport(http.DefaultTransport.(*http.Transport).Clone()),
@@ -345,7 +356,7 @@ func newUpstream(pool *pgxpool.Pool, cfg config, m *metrics.Metrics, logger *slo
 			m.RateLimited()
 			logger.Warn("PubNub answered 429; rate budget blocked", "wait", wait)
 		},
-	}), nil
+	})
 }
 
 // countJobOutcomes turns River's job events into metrics until the subscription closes.

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,9 +30,9 @@ type Metrics struct {
 	opPattern        *regexp.Regexp
 }
 
-// New registers every collector. pool feeds the scrape-time gauges; logger hears of scrape
+// New registers every collector. src feeds the scrape-time gauges; logger hears of scrape
 // errors.
-func New(pool *pgxpool.Pool, budgetName string, logger *slog.Logger) *Metrics {
+func New(src Sources, logger *slog.Logger) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: reg,
@@ -62,11 +61,14 @@ func New(pool *pgxpool.Pool, budgetName string, logger *slog.Logger) *Metrics {
 	}
 	reg.MustRegister(m.httpDuration, m.upstreamRequests, m.upstreamDuration, m.rateLimited, m.jobs, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&dbCollector{pool: pool, budget: budgetName, logger: logger,
-			tenants: prometheus.NewDesc("pnonboard_tenants", "Tenants by state.", []string{"state"}, nil),
-			tokens:  prometheus.NewDesc("pnonboard_rate_budget_tokens", "Tokens in the shared upstream rate budget now (negative: reserved ahead).", nil, nil),
-			blocked: prometheus.NewDesc("pnonboard_rate_budget_blocked_seconds", "Seconds until a 429's block on the budget ends (0: not blocked).", nil, nil),
-			up:      prometheus.NewDesc("pnonboard_database_up", "Whether the scrape could read the database.", nil, nil),
+		&dbCollector{src: src, logger: logger,
+			tenants:   prometheus.NewDesc("pnonboard_tenants", "Tenants by state.", []string{"state"}, nil),
+			used:      prometheus.NewDesc("pnonboard_rate_budget_used", "Admin API calls in the shared budget's last 61 seconds.", nil, nil),
+			reserved:  prometheus.NewDesc("pnonboard_rate_budget_reserved", "Admin API calls reserved ahead (signups waiting for their slot).", nil, nil),
+			perWindow: prometheus.NewDesc("pnonboard_rate_budget_per_window", "The most calls any 60 seconds may hold.", nil, nil),
+			blocked:   prometheus.NewDesc("pnonboard_rate_budget_blocked_seconds", "Seconds until a 429's block on the budget ends (0: not blocked).", nil, nil),
+			upstream:  prometheus.NewDesc("pnonboard_rate_budget_upstream_remaining", "What PubNub last said was left in its window, less what was granted since (-1: unknown).", nil, nil),
+			up:        prometheus.NewDesc("pnonboard_database_up", "Whether the scrape could read the database.", nil, nil),
 		})
 	return m
 }
@@ -126,19 +128,34 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// Sources feed the gauges read at scrape time.
+type Sources struct {
+	// CountTenants counts tenants by state (tenants.CountByState).
+	CountTenants func(ctx context.Context) (map[string]int, error)
+	// Budget reads the shared upstream rate budget ((*provisioner.Budget).Snapshot, adapted).
+	Budget func(ctx context.Context) (BudgetState, error)
+}
+
+// BudgetState is what /metrics shows of the rate budget.
+type BudgetState struct {
+	Used, Reserved, PerWindow int
+	Blocked                   time.Duration
+	// UpstreamRemaining is -1 when unknown.
+	UpstreamRemaining int
+}
+
 // dbCollector reads shared state at scrape time.
 type dbCollector struct {
-	pool                         *pgxpool.Pool
-	budget                       string
-	logger                       *slog.Logger
-	tenants, tokens, blocked, up *prometheus.Desc
+	src                                                   Sources
+	logger                                                *slog.Logger
+	tenants, used, reserved, perWindow, blocked, upstream *prometheus.Desc
+	up                                                    *prometheus.Desc
 }
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.tenants
-	ch <- c.tokens
-	ch <- c.blocked
-	ch <- c.up
+	for _, d := range []*prometheus.Desc{c.tenants, c.used, c.reserved, c.perWindow, c.blocked, c.upstream, c.up} {
+		ch <- d
+	}
 }
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
@@ -147,40 +164,28 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	up := 1.0
 	defer func() { ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up) }()
 
-	counts := map[string]float64{}
-	for _, s := range []string{"pending", "provisioning", "active", "failed", "disabling", "disabled", "enabling"} {
-		counts[s] = 0
-	}
-	rows, err := c.pool.Query(ctx, `SELECT state, count(*) FROM tenants GROUP BY state`)
-	if err == nil {
-		for rows.Next() {
-			var state string
-			var n int64
-			if err = rows.Scan(&state, &n); err != nil {
-				break
-			}
-			counts[state] = float64(n)
+	if c.src.CountTenants != nil {
+		counts, err := c.src.CountTenants(ctx)
+		if err != nil {
+			up = 0
+			c.logger.Warn("metrics: cannot count tenants", "err", err)
+			return
 		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
+		for state, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.tenants, prometheus.GaugeValue, float64(n), state)
 		}
 	}
-	if err != nil {
-		up = 0
-		c.logger.Warn("metrics: cannot count tenants", "err", err)
-		return
-	}
-	for state, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.tenants, prometheus.GaugeValue, n, state)
-	}
-
-	var tokens, blocked float64
-	err = c.pool.QueryRow(ctx, `
-		SELECT tokens, greatest(0, extract(epoch FROM blocked_until - clock_timestamp()))
-		FROM upstream_rate_budget WHERE name = $1`, c.budget).Scan(&tokens, &blocked)
-	if err == nil {
-		ch <- prometheus.MustNewConstMetric(c.tokens, prometheus.GaugeValue, tokens)
-		ch <- prometheus.MustNewConstMetric(c.blocked, prometheus.GaugeValue, blocked)
+	if c.src.Budget != nil {
+		b, err := c.src.Budget(ctx)
+		if err != nil {
+			up = 0
+			c.logger.Warn("metrics: cannot read the rate budget", "err", err)
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(b.Used))
+		ch <- prometheus.MustNewConstMetric(c.reserved, prometheus.GaugeValue, float64(b.Reserved))
+		ch <- prometheus.MustNewConstMetric(c.perWindow, prometheus.GaugeValue, float64(b.PerWindow))
+		ch <- prometheus.MustNewConstMetric(c.blocked, prometheus.GaugeValue, b.Blocked.Seconds())
+		ch <- prometheus.MustNewConstMetric(c.upstream, prometheus.GaugeValue, float64(b.UpstreamRemaining))
 	}
 }

@@ -10,11 +10,32 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
+	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
+
+// sources reads the tenants and the budget as the service does.
+func sources(db *pgxpool.Pool, budget *provisioner.Budget) metrics.Sources {
+	return metrics.Sources{
+		CountTenants: func(ctx context.Context) (map[string]int, error) {
+			counts, err := tenants.CountByState(ctx, db)
+			out := map[string]int{}
+			for st, n := range counts {
+				out[string(st)] = n
+			}
+			return out, err
+		},
+		Budget: func(ctx context.Context) (metrics.BudgetState, error) {
+			s, err := budget.Snapshot(ctx)
+			return metrics.BudgetState{Used: s.Used, Reserved: s.Reserved, PerWindow: s.PerWindow, Blocked: s.Blocked, UpstreamRemaining: s.UpstreamRemaining}, err
+		},
+	}
+}
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
 
@@ -29,7 +50,9 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	m := metrics.New(db.Pool, "pubnub-admin", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	budget, err := provisioner.NewBudget(db.Pool, provisioner.BudgetOpts{Name: "pubnub-admin", PerMinute: 120})
+	require.NoError(t, err)
+	m := metrics.New(sources(db.Pool, budget), slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/config") {
@@ -43,7 +66,7 @@ func TestMetrics(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 	}
-	_, err := client.Get("http://127.0.0.1:1/v2/apps") // nothing listens: no answer
+	_, err = client.Get("http://127.0.0.1:1/v2/apps") // nothing listens: no answer
 	require.Error(t, err)
 
 	m.RateLimited()
@@ -52,8 +75,9 @@ func TestMetrics(t *testing.T) {
 	m.WebhookAttempt("succeeded")
 	_, err = db.Pool.Exec(context.Background(), `
 		INSERT INTO tenants (external_id, name, environments, state, desired_state) VALUES
-		('a', 'A', '{production}', 'active', 'active'), ('b', 'B', '{production}', 'failed', 'active');
-		INSERT INTO upstream_rate_budget (name, tokens, updated_at) VALUES ('pubnub-admin', 0.5, now())`)
+		('a', 'A', '{production}', 'active', 'active'), ('b', 'B', '{production}', 'failed', 'active')`)
+	require.NoError(t, err)
+	_, err = budget.Take(context.Background(), provisioner.ClassSignup)
 	require.NoError(t, err)
 
 	body := scrape(t, m)
@@ -68,7 +92,10 @@ func TestMetrics(t *testing.T) {
 		`pnonboard_tenants{state="active"} 1`,
 		`pnonboard_tenants{state="failed"} 1`,
 		`pnonboard_tenants{state="pending"} 0`,
-		`pnonboard_rate_budget_tokens 0.5`,
+		`pnonboard_rate_budget_used 1`,
+		`pnonboard_rate_budget_reserved 0`,
+		`pnonboard_rate_budget_per_window 118`,
+		`pnonboard_rate_budget_upstream_remaining -1`,
 		`pnonboard_rate_budget_blocked_seconds 0`,
 		`pnonboard_database_up 1`,
 		`process_resident_memory_bytes`,

@@ -207,7 +207,7 @@ func (a *attempt) work(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ctx := logging.With(ctx, slog.String("external_id", t.ExternalID))
+		ctx := WithClass(logging.With(ctx, slog.String("external_id", t.ExternalID)), classOf(t))
 		if t.State == tenants.StateFailed {
 			return nil // waits for a retry, which enqueues a new job
 		}
@@ -228,6 +228,15 @@ func (a *attempt) work(ctx context.Context) error {
 			return a.stepFailed(ctx, t, s.name, err)
 		}
 	}
+}
+
+// classOf is the budget class of a tenant's upstream calls: a signup until it is first
+// provisioned (a customer is waiting), operator work after.
+func classOf(t *tenants.Tenant) Class {
+	if t.ProvisionedAt == nil && t.Desired == tenants.DesiredActive {
+		return ClassSignup
+	}
+	return ClassOperator
 }
 
 // step is one unit of progress: at most a few upstream calls, each result persisted.

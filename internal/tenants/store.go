@@ -203,3 +203,26 @@ func AddEvents(ctx context.Context, tx pgx.Tx, tenantID int64, events ...Event) 
 	}
 	return nil
 }
+
+// CountByState counts tenants in each state; every state is present, zero or not.
+func CountByState(ctx context.Context, db postgres.DBTX) (map[State]int, error) {
+	counts := map[State]int{}
+	for _, st := range AllStates() {
+		counts[st] = 0
+	}
+	rows, err := db.Query(ctx, `SELECT state, count(*) FROM tenants GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count tenants: %w", err)
+	}
+	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+		var st State
+		var n int
+		err := row.Scan(&st, &n)
+		counts[st] = n
+		return struct{}{}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count tenants: %w", err)
+	}
+	return counts, nil
+}
