@@ -31,7 +31,10 @@ const (
 	// DefaultBaseURL is PubNub's production Admin API, /v2 included.
 	DefaultBaseURL = "https://admin-api.pubnub.com/v2"
 	// DefaultVersion is the PubNub-Version sent: the first doc set that
-	// documents every endpoint this client calls (OEM and secret keys).
+	// documents the OEM customer endpoints, the newest group this client
+	// calls on every tenant. Secret keys are documented from 2025-11-01 and
+	// apps, keysets, config and usage from 2025-11-15, so this date serves
+	// them too.
 	DefaultVersion = "2026-02-09"
 	// DefaultTimeout bounds a request when New builds the http.Client.
 	DefaultTimeout = 30 * time.Second

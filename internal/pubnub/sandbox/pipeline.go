@@ -19,11 +19,6 @@ type endpoint struct {
 // answer, never touching the ResponseWriter.
 type handlerFunc func(r *http.Request) result
 
-// handle registers h for pattern behind the pipeline.
-func (s *Sandbox) handle(pattern string, op Operation, minVersion string, query []string, h handlerFunc) {
-	s.mux.Handle(pattern, s.pipeline(endpoint{op: op, minVersion: minVersion, query: query}, h))
-}
-
 // pipeline wraps h with what the real API does around every endpoint, in
 // this order: latency, authentication (401), rate limiting (429; every
 // authenticated request counts), PubNub-Version and query checks (400),

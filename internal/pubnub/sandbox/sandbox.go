@@ -110,26 +110,48 @@ func New(opts *Options) *Sandbox {
 	return s
 }
 
-// addRoutes maps every endpoint: method and path, operation, the oldest
-// PubNub-Version that serves it, and the query parameters it accepts.
-func (s *Sandbox) addRoutes() {
-	st := s.store
+// route is one Admin API endpoint: its method and path pattern, operation,
+// the oldest PubNub-Version that serves it, the query parameters it accepts,
+// and its logic.
+type route struct {
+	pattern    string
+	op         Operation
+	minVersion string
+	query      []string
+	handler    func(*store, *http.Request) result
+}
+
+// routes lists every endpoint the sandbox serves. It is a function, not a
+// variable, so the package holds no state; ParseFaults reads it to resolve
+// "METHOD /path" names.
+func routes() []route {
 	page := []string{"page", "limit"}
-	s.handle("POST /v2/apps", OpCreateApp, MinCoreVersion, nil, st.createApp)
-	s.handle("GET /v2/apps", OpListApps, MinCoreVersion, page, st.listApps)
-	s.handle("GET /v2/apps/{id}", OpGetApp, MinCoreVersion, nil, st.getApp)
-	s.handle("POST /v2/keysets", OpCreateKeyset, MinCoreVersion, nil, st.createKeyset)
-	s.handle("GET /v2/keysets", OpListKeysets, MinCoreVersion, page, st.listKeysets)
-	s.handle("GET /v2/keysets/{id}", OpGetKeyset, MinCoreVersion, nil, st.getKeyset)
-	s.handle("GET /v2/keysets/{id}/config", OpGetKeysetConfig, MinCoreVersion, nil, st.getKeysetConfig)
-	s.handle("PATCH /v2/keysets/{id}/config", OpUpdateKeysetConfig, MinCoreVersion, nil, st.updateKeysetConfig)
-	s.handle("GET /v2/keysets/{keysetId}/secret-keys", OpListSecretKeys, MinOEMVersion, []string{"activeOnly"}, st.listSecretKeys)
-	s.handle("POST /v2/keysets/{keysetId}/secret-keys", OpRotateSecretKey, MinOEMVersion, nil, st.rotateSecretKey)
-	s.handle("POST /v2/oem/customers", OpCreateCustomer, MinOEMVersion, nil, st.createCustomer)
-	s.handle("GET /v2/oem/customers", OpListCustomers, MinOEMVersion, []string{"appId"}, st.listCustomers)
-	s.handle("GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, st.getCustomer)
-	s.handle("POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, st.assignKeysets)
-	s.handle("GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, st.getUsageMetrics)
+	return []route{
+		{"POST /v2/apps", OpCreateApp, MinCoreVersion, nil, (*store).createApp},
+		{"GET /v2/apps", OpListApps, MinCoreVersion, page, (*store).listApps},
+		{"GET /v2/apps/{id}", OpGetApp, MinCoreVersion, nil, (*store).getApp},
+		{"POST /v2/keysets", OpCreateKeyset, MinCoreVersion, nil, (*store).createKeyset},
+		{"GET /v2/keysets", OpListKeysets, MinListKeysetsVersion, page, (*store).listKeysets},
+		{"GET /v2/keysets/{id}", OpGetKeyset, MinCoreVersion, nil, (*store).getKeyset},
+		{"GET /v2/keysets/{id}/config", OpGetKeysetConfig, MinCoreVersion, nil, (*store).getKeysetConfig},
+		{"PATCH /v2/keysets/{id}/config", OpUpdateKeysetConfig, MinCoreVersion, nil, (*store).updateKeysetConfig},
+		{"GET /v2/keysets/{keysetId}/secret-keys", OpListSecretKeys, MinSecretKeyVersion, []string{"activeOnly"}, (*store).listSecretKeys},
+		{"POST /v2/keysets/{keysetId}/secret-keys", OpRotateSecretKey, MinSecretKeyVersion, nil, (*store).rotateSecretKey},
+		{"POST /v2/oem/customers", OpCreateCustomer, MinOEMVersion, nil, (*store).createCustomer},
+		{"GET /v2/oem/customers", OpListCustomers, MinOEMVersion, []string{"appId"}, (*store).listCustomers},
+		{"GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, (*store).getCustomer},
+		{"POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, (*store).assignKeysets},
+		{"GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, (*store).getUsageMetrics},
+	}
+}
+
+// addRoutes mounts every route behind the pipeline, and a catch-all that
+// answers 404 in PubNub's format.
+func (s *Sandbox) addRoutes() {
+	for _, rt := range routes() {
+		h := func(r *http.Request) result { return rt.handler(s.store, r) }
+		s.mux.Handle(rt.pattern, s.pipeline(endpoint{op: rt.op, minVersion: rt.minVersion, query: rt.query}, h))
+	}
 	s.mux.Handle("/", s.pipeline(endpoint{op: OpUnknown}, notFound))
 }
 
