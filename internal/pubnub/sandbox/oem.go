@@ -156,10 +156,9 @@ func (st *store) getCustomer(r *http.Request) result {
 
 // assignKeysets serves POST /v2/oem/customers/{customerId}/keysets with
 // {keysetIds}: the keysets are added to the customer's (append semantics,
-// [I]) and the customer is answered as {result: customer}. Atomic: if any
-// keyset breaks a rule, nothing is assigned.
-//
-// [U] 201 is NestJS's default for POST (undocumented here).
+// [I]) and the customer is answered 200 (the documented status) as
+// {result: customer}. Atomic: if any keyset breaks a rule, nothing is
+// assigned.
 func (st *store) assignKeysets(r *http.Request) result {
 	var in struct {
 		KeysetIDs []int64 `json:"keysetIds"`
@@ -177,7 +176,7 @@ func (st *store) assignKeysets(r *http.Request) result {
 		now := st.clock()
 		st.assign(c, in.KeysetIDs, now)
 		c.Updated = now
-		return success(http.StatusCreated, map[string]any{"result": customerJSON(c)})
+		return success(http.StatusOK, map[string]any{"result": customerJSON(c)})
 	})
 }
 
