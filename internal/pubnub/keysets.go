@@ -1,6 +1,7 @@
 package pubnub
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"time"
@@ -31,22 +32,25 @@ type Keyset struct {
 }
 
 // keysetJSON is a keyset on the wire; secretKeys appear only in the create
-// answer.
+// answer. The app is read from appId, the documented schema's field, or
+// from applicationId, the name in the overview's example and in
+// /v2/illuminate/keysets; appId wins when both are present.
 type keysetJSON struct {
-	ID           flexID          `json:"id"`
-	Name         string          `json:"name"`
-	AppID        flexID          `json:"appId"`
-	Type         KeysetType      `json:"type"`
-	PublishKey   string          `json:"publishKey"`
-	SubscribeKey string          `json:"subscribeKey"`
-	CreatedAt    flexTime        `json:"createdAt"`
-	UpdatedAt    flexTime        `json:"updatedAt"`
-	SecretKeys   []secretKeyJSON `json:"secretKeys"`
+	ID            flexID          `json:"id"`
+	Name          string          `json:"name"`
+	AppID         flexID          `json:"appId"`
+	ApplicationID flexID          `json:"applicationId"`
+	Type          KeysetType      `json:"type"`
+	PublishKey    string          `json:"publishKey"`
+	SubscribeKey  string          `json:"subscribeKey"`
+	CreatedAt     flexTime        `json:"createdAt"`
+	UpdatedAt     flexTime        `json:"updatedAt"`
+	SecretKeys    []secretKeyJSON `json:"secretKeys"`
 }
 
 func (w keysetJSON) keyset() Keyset {
 	return Keyset{
-		ID: string(w.ID), Name: w.Name, AppID: string(w.AppID), Type: w.Type,
+		ID: string(w.ID), Name: w.Name, AppID: string(cmp.Or(w.AppID, w.ApplicationID)), Type: w.Type,
 		PublishKey: w.PublishKey, SubscribeKey: w.SubscribeKey,
 		CreatedAt: w.CreatedAt.time(), UpdatedAt: w.UpdatedAt.time(),
 	}
