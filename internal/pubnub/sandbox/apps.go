@@ -46,7 +46,9 @@ func (st *store) createApp(r *http.Request) result {
 	return success(http.StatusCreated, appJSON(a))
 }
 
-// listApps serves GET /v2/apps?page=&limit=, oldest first.
+// listApps serves GET /v2/apps?page=&limit=: {apps, total, page, limit},
+// oldest first (see paging for the [U] order); a page past the end is an
+// empty list with the true total.
 func (st *store) listApps(r *http.Request) result {
 	p, res, ok := parsePaging(r)
 	if !ok {

@@ -112,8 +112,9 @@ func checkKeysetType(t *string) []string {
 	return nil
 }
 
-// listKeysets serves GET /v2/keysets?page=&limit=, oldest first, across all
-// apps. [U] No appId filter is documented, so none is accepted (an unknown
+// listKeysets serves GET /v2/keysets?page=&limit=: {keysets, total, page,
+// limit}, oldest first across all apps (see paging for the [U] order); a
+// page past the end is an empty list with the true total. [U] No appId filter is documented, so none is accepted (an unknown
 // query parameter is a 400).
 func (st *store) listKeysets(r *http.Request) result {
 	p, res, ok := parsePaging(r)
