@@ -79,6 +79,32 @@ func (st *store) getApp(r *http.Request) result {
 	return success(http.StatusOK, appJSON(a))
 }
 
+// updateApp serves PATCH /v2/apps/{id} with {name} (the only field the docs
+// allow to change): 200 with the app, 404 if unknown.
+func (st *store) updateApp(r *http.Request) result {
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if res, ok := decodeBody(r, &in); !ok {
+		return res
+	}
+	id, res, ok := pathID(r, "id")
+	if !ok {
+		return res
+	}
+	if errs := checkName("name", in.Name); errs != nil {
+		return errorResult(http.StatusBadRequest, errs...)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a, found := st.apps[id]
+	if !found {
+		return errorResult(http.StatusNotFound, fmt.Sprintf("App %s not found", id))
+	}
+	a.Name, a.UpdatedAt = *in.Name, st.clock()
+	return success(http.StatusOK, appJSON(a))
+}
+
 // pathID reads a numeric path parameter. The docs describe such IDs as "a
 // string to be decoded into a number"; anything else is a 400 (NestJS's
 // ParseIntPipe).

@@ -26,6 +26,13 @@ const (
 	OpGetCustomer        Operation = "GetCustomer"        // GET /v2/oem/customers/{customerId}
 	OpAssignKeysets      Operation = "AssignKeysets"      // POST /v2/oem/customers/{customerId}/keysets
 	OpGetUsageMetrics    Operation = "GetUsageMetrics"    // GET /v2/usage-metrics
+
+	OpUpdateApp           Operation = "UpdateApp"           // PATCH /v2/apps/{id}
+	OpUpdateKeyset        Operation = "UpdateKeyset"        // PATCH /v2/keysets/{id}
+	OpDeleteKeyset        Operation = "DeleteKeyset"        // DELETE /v2/keysets/{id}
+	OpUpdateCustomer      Operation = "UpdateCustomer"      // PUT /v2/oem/customers/{customerId}
+	OpDeleteCustomer      Operation = "DeleteCustomer"      // DELETE /v2/oem/customers/{customerId}
+	OpListCustomerKeysets Operation = "ListCustomerKeysets" // GET /v2/oem/keysets?customerId=&appId=
 )
 
 // Minimum PubNub-Version dates. The header must be a valid YYYY-MM-DD date
@@ -52,4 +59,10 @@ const (
 	// MinOEMVersion is the oldest version served by the OEM customer
 	// endpoints: no doc set before 2026-02-09 contains them.
 	MinOEMVersion = "2026-02-09"
+	// MinDeleteCustomerVersion is the oldest version served by DELETE
+	// /v2/oem/customers/{customerId}. [U] The endpoint is in the latest,
+	// unversioned docs only, absent from the 2026-02-09 and 2026-03-01 sets;
+	// of the later sets seen (2026-05-26, 2026-09-03) the sandbox requires
+	// the newest, the strictest plausible choice.
+	MinDeleteCustomerVersion = "2026-09-03"
 )

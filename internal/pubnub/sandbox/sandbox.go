@@ -142,6 +142,12 @@ func routes() []route {
 		{"GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, (*store).getCustomer},
 		{"POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, (*store).assignKeysets},
 		{"GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, (*store).getUsageMetrics},
+		{"PATCH /v2/apps/{id}", OpUpdateApp, MinCoreVersion, nil, (*store).updateApp},
+		{"PATCH /v2/keysets/{id}", OpUpdateKeyset, MinCoreVersion, nil, (*store).updateKeyset},
+		{"DELETE /v2/keysets/{id}", OpDeleteKeyset, MinCoreVersion, nil, (*store).deleteKeyset},
+		{"PUT /v2/oem/customers/{customerId}", OpUpdateCustomer, MinOEMVersion, nil, (*store).updateCustomer},
+		{"DELETE /v2/oem/customers/{customerId}", OpDeleteCustomer, MinDeleteCustomerVersion, nil, (*store).deleteCustomer},
+		{"GET /v2/oem/keysets", OpListCustomerKeysets, MinOEMVersion, []string{"customerId", "appId"}, (*store).listCustomerKeysets},
 	}
 }
 
