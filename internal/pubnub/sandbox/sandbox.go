@@ -9,6 +9,11 @@
 // per-key rate limit, latency, and injected faults (random or scripted) that
 // fail a request before or after its change is applied.
 //
+// Beside the API, tests and dev mode can change the sandbox behind the
+// client's back, as a person in the Admin Portal would (DeleteKeyset,
+// UnassignKeyset, Rename*, SetAccessManager, DeleteCustomer), also over HTTP
+// under AdminPrefix, and Prefill thousands of tenants at once.
+//
 // The package imports nothing of this module, so it stays an independent
 // model of the API rather than a mirror of the client.
 package sandbox
@@ -159,6 +164,7 @@ func (s *Sandbox) addRoutes() {
 		s.mux.Handle(rt.pattern, s.pipeline(endpoint{op: rt.op, minVersion: rt.minVersion, query: rt.query}, h))
 	}
 	s.mux.Handle("/", s.pipeline(endpoint{op: OpUnknown}, notFound))
+	s.addAdminRoutes()
 }
 
 // ServeHTTP serves the Admin API; paths start with /v2/.
