@@ -54,7 +54,7 @@ type Fault struct {
 
 // FaultRates are the probabilities, each in [0, 1] and together at most 1,
 // that a request fails with the matching kind. They apply to every request
-// that passed authentication, rate limiting and version checks.
+// that passed authentication, rate limiting, version and permission checks.
 type FaultRates struct {
 	ServerError float64 // answered 500, change not applied
 	Lost        float64 // change applied, answered 500

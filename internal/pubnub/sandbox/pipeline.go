@@ -22,7 +22,7 @@ type handlerFunc func(r *http.Request) result
 // pipeline wraps h with what the real API does around every endpoint, in
 // this order: latency, authentication (401), rate limiting (429; every
 // authenticated request counts), PubNub-Version and query checks (400),
-// faults, and finally the endpoint. A request that matches no endpoint
+// permissions (403), faults, and finally the endpoint. A request that matches no endpoint
 // stops after rate limiting with a 404. Every request is recorded as a Call.
 func (s *Sandbox) pipeline(ep endpoint, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +55,9 @@ func (s *Sandbox) serve(w http.ResponseWriter, r *http.Request, ep endpoint, h h
 		return write(w, res)
 	}
 	if res, ok := checkQuery(r, ep.query); !ok {
+		return write(w, res)
+	}
+	if res, ok := s.checkPermissions(r, ep.op); !ok {
 		return write(w, res)
 	}
 	if fault, faulty := s.faults.next(ep.op); faulty {

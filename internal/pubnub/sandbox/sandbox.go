@@ -6,8 +6,10 @@
 // the Admin API reference (pubnub-admin-api.md) leaves behaviour unknown the
 // sandbox picks the strictest plausible reading and says so in a "[U]" note
 // next to the code. It also models what the real API may do to a caller: a
-// per-key rate limit, latency, and injected faults (random or scripted) that
-// fail a request before or after its change is applied.
+// per-key rate limit, latency, the Service Integration's permission rows
+// (see ParsePermissions; 403 naming the missing row), and injected faults
+// (random or scripted) that fail a request before or after its change is
+// applied.
 //
 // Beside the API, tests and dev mode can change the sandbox behind the
 // client's back, as a person in the Admin Portal would (DeleteKeyset,
@@ -61,6 +63,10 @@ type Options struct {
 	// Now is the clock for timestamps, rate-limit windows, secret-key expiry
 	// and recorded calls (default time.Now).
 	Now func() time.Time
+	// Permissions are the Service Integration rows the API key holds (see
+	// ParsePermissions); a request without its row is refused with 403. nil
+	// means full access (FullAccess); an empty, non-nil list grants nothing.
+	Permissions []Permission
 }
 
 // Sandbox is the in-memory Admin API. It is safe for concurrent use. Create
@@ -77,6 +83,7 @@ type Sandbox struct {
 	limiter *limiter
 	faults  *faultInjector
 	calls   *callLog
+	perms   permissions
 }
 
 // New returns an empty sandbox configured by opts (nil: defaults).
@@ -111,6 +118,7 @@ func New(opts *Options) *Sandbox {
 		faults:      newFaultInjector(o.Faults, o.Seed),
 		calls:       newCallLog(),
 	}
+	s.SetPermissions(o.Permissions)
 	s.addRoutes()
 	return s
 }
