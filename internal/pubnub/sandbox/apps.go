@@ -43,7 +43,7 @@ func (st *store) createApp(r *http.Request) result {
 	st.nextAppID++
 	st.apps[a.ID] = a
 	st.appOrder = append(st.appOrder, a.ID)
-	return success(http.StatusCreated, appJSON(a))
+	return st.changed(success(http.StatusCreated, appJSON(a)))
 }
 
 // listApps serves GET /v2/apps?page=&limit=: {apps, total, page, limit},
@@ -102,7 +102,7 @@ func (st *store) updateApp(r *http.Request) result {
 		return errorResult(http.StatusNotFound, fmt.Sprintf("App %s not found", id))
 	}
 	a.Name, a.UpdatedAt = *in.Name, st.clock()
-	return success(http.StatusOK, appJSON(a))
+	return st.changed(success(http.StatusOK, appJSON(a)))
 }
 
 // pathID reads a numeric path parameter. The docs describe such IDs as "a

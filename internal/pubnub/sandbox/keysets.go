@@ -97,10 +97,10 @@ func (st *store) createKeyset(r *http.Request) result {
 	st.nextKeysetID++
 	st.keysets[k.ID] = k
 	st.ksOrder = append(st.ksOrder, k.ID)
-	return success(http.StatusCreated, map[string]any{
+	return st.changed(success(http.StatusCreated, map[string]any{
 		"keyset": createdKeysetBody{keysetBody: keysetJSON(k), SecretKeys: secretKeysJSON(k.SecretKeys)},
 		"config": k.Config.clone(),
-	})
+	}))
 }
 
 func checkKeysetType(t *string) []string {
@@ -166,7 +166,7 @@ func (st *store) updateKeysetConfig(r *http.Request) result {
 		}
 		k.Config = next
 		k.UpdatedAt = st.clock()
-		return success(http.StatusOK, k.Config.clone())
+		return st.changed(success(http.StatusOK, k.Config.clone()))
 	})
 }
 
@@ -205,7 +205,7 @@ func (st *store) updateKeyset(r *http.Request) result {
 			k.Type = *in.Type
 		}
 		k.UpdatedAt = st.clock()
-		return success(http.StatusOK, keysetJSON(k))
+		return st.changed(success(http.StatusOK, keysetJSON(k)))
 	})
 }
 
@@ -220,7 +220,7 @@ func (st *store) updateKeyset(r *http.Request) result {
 func (st *store) deleteKeyset(r *http.Request) result {
 	return st.withKeyset(r, "id", func(k *Keyset) result {
 		st.removeKeysetLocked(k.ID)
-		return success(http.StatusOK, map[string]bool{"success": true})
+		return st.changed(success(http.StatusOK, map[string]bool{"success": true}))
 	})
 }
 

@@ -91,7 +91,7 @@ func (st *store) createCustomer(r *http.Request) result {
 	st.customers[c.ID] = c
 	st.custOrder = append(st.custOrder, c.ID)
 	st.byExternalID[c.ExternalID] = c.ID
-	return success(http.StatusOK, map[string]any{"result": customerJSON(c)})
+	return st.changed(success(http.StatusOK, map[string]any{"result": customerJSON(c)}))
 }
 
 // checkExternalID validates an externalId against the documented rules.
@@ -176,7 +176,7 @@ func (st *store) assignKeysets(r *http.Request) result {
 		now := st.clock()
 		st.assign(c, in.KeysetIDs, now)
 		c.Updated = now
-		return success(http.StatusOK, map[string]any{"result": customerJSON(c)})
+		return st.changed(success(http.StatusOK, map[string]any{"result": customerJSON(c)}))
 	})
 }
 
@@ -196,7 +196,7 @@ func (st *store) updateCustomer(r *http.Request) result {
 	}
 	return st.withCustomer(r, func(c *Customer) result {
 		c.Name, c.Updated = *in.Name, st.clock()
-		return success(http.StatusOK, map[string]any{"result": customerJSON(c)})
+		return st.changed(success(http.StatusOK, map[string]any{"result": customerJSON(c)}))
 	})
 }
 
@@ -210,7 +210,7 @@ func (st *store) updateCustomer(r *http.Request) result {
 func (st *store) deleteCustomer(r *http.Request) result {
 	return st.withCustomer(r, func(c *Customer) result {
 		st.removeCustomerLocked(c)
-		return success(http.StatusOK, map[string]bool{"success": true})
+		return st.changed(success(http.StatusOK, map[string]bool{"success": true}))
 	})
 }
 

@@ -63,7 +63,11 @@ func (s *Sandbox) serve(w http.ResponseWriter, r *http.Request, ep endpoint, h h
 	if fault, faulty := s.faults.next(ep.op); faulty {
 		return s.fail(w, r, h, fault)
 	}
-	return write(w, h(r))
+	res := h(r)
+	if err := s.store.save(res.save); err != nil {
+		return write(w, errorResult(http.StatusInternalServerError, "sandbox could not save its state: "+err.Error()))
+	}
+	return write(w, res)
 }
 
 // fail answers a request hit by fault, applying the change first for the
@@ -83,10 +87,10 @@ func (s *Sandbox) fail(w http.ResponseWriter, r *http.Request, h handlerFunc, f 
 		}
 		return write(w, errorResult(f.Status, message(fmt.Sprintf("Injected %d fault", f.Status))))
 	case FaultLost:
-		h(r)
+		_ = s.store.save(h(r).save) // durable before the (lost) answer; it is a 500 either way
 		return write(w, errorResult(http.StatusInternalServerError, message("Internal server error")))
 	case FaultTimeout:
-		h(r)
+		_ = s.store.save(h(r).save)
 		if !sleep(r.Context(), s.timeoutHang) {
 			return 0
 		}

@@ -287,10 +287,20 @@ func (st *store) keysetLocked(id string) (*Keyset, error) {
 	return k, nil
 }
 
-// mutate runs fn on the store under its lock, as one change.
+// mutate runs fn on the store under its lock, as one change, and writes it
+// through to the state file (if any) before returning. When fn fails,
+// nothing may have changed.
 func (s *Sandbox) mutate(fn func(st *store) error) error {
 	st := s.store
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	return fn(st)
+	err := fn(st)
+	var save *pendingSave
+	if err == nil {
+		save = st.changed(result{}).save
+	}
+	st.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return st.save(save)
 }

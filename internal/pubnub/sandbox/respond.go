@@ -22,6 +22,9 @@ const maxBodyBytes = 1 << 20
 type result struct {
 	status int
 	body   any
+	// save is the snapshot of the change this request made, to be written
+	// to the state file before the answer (nil: no change, or not durable).
+	save *pendingSave
 }
 
 // errorBody is PubNub's documented error schema. message is always an array.

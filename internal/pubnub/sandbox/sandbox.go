@@ -67,11 +67,15 @@ type Options struct {
 	// ParsePermissions); a request without its row is refused with 403. nil
 	// means full access (FullAccess); an empty, non-nil list grants nothing.
 	Permissions []Permission
+	// StateFile, when set, makes the state durable: Open loads it and every
+	// change is written through to it before it is answered (see Open and
+	// the "Durable state" notes in persist.go).
+	StateFile string
 }
 
 // Sandbox is the in-memory Admin API. It is safe for concurrent use. Create
-// it with New and serve it at the root (paths start with /v2/) or behind
-// http.StripPrefix.
+// it with New (or Open, for a durable one) and serve it at the root (paths
+// start with /v2/) or behind http.StripPrefix.
 type Sandbox struct {
 	apiKey      string
 	latency     time.Duration
@@ -86,8 +90,19 @@ type Sandbox struct {
 	perms   permissions
 }
 
-// New returns an empty sandbox configured by opts (nil: defaults).
+// New returns an empty sandbox configured by opts (nil: defaults). With
+// Options.StateFile set it is Open, and panics if the file cannot be loaded
+// or written; call Open to handle that error instead.
 func New(opts *Options) *Sandbox {
+	s, err := Open(opts)
+	if err != nil {
+		panic("sandbox: New: " + err.Error() + " (use Open to handle this error)")
+	}
+	return s
+}
+
+// newSandbox builds a sandbox from opts, without loading any state.
+func newSandbox(opts *Options) *Sandbox {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -183,9 +198,14 @@ func (s *Sandbox) APIKey() string { return s.apiKey }
 
 // Reset forgets all apps, keysets, customers, recorded calls, scripted
 // faults and rate-limit windows, as if the sandbox were new (same options
-// and API key).
+// and API key): IDs start again from the first ones. With a state file the
+// empty state is written through; should that write fail, the next change
+// writes the full state again.
 func (s *Sandbox) Reset() {
-	s.store.reset()
+	_ = s.mutate(func(st *store) error {
+		st.resetLocked()
+		return nil
+	})
 	s.calls.reset()
 	s.limiter.reset()
 	s.ClearFaults()

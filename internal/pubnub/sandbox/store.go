@@ -87,6 +87,11 @@ type store struct {
 	mu  sync.Mutex
 	now func() time.Time
 
+	// seq counts changes; persist, when set, writes each change's snapshot
+	// (see persist.go).
+	seq     uint64
+	persist *persister
+
 	nextAppID, nextKeysetID int64
 
 	apps      map[string]*App
@@ -103,12 +108,6 @@ func newStore(now func() time.Time) *store {
 	st := &store{now: now}
 	st.resetLocked()
 	return st
-}
-
-func (st *store) reset() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.resetLocked()
 }
 
 func (st *store) resetLocked() {
