@@ -95,8 +95,7 @@ func (st *store) createKeyset(r *http.Request) result {
 		SecretKeys: []SecretKey{{Value: newSecretKey()}},
 	}
 	st.nextKeysetID++
-	st.keysets[k.ID] = k
-	st.ksOrder = append(st.ksOrder, k.ID)
+	st.addKeysetLocked(k)
 	return st.changed(success(http.StatusCreated, map[string]any{
 		"keyset": createdKeysetBody{keysetBody: keysetJSON(k), SecretKeys: secretKeysJSON(k.SecretKeys)},
 		"config": k.Config.clone(),
@@ -233,6 +232,7 @@ func (st *store) removeKeysetLocked(id string) {
 	}
 	delete(st.keysets, id)
 	st.ksOrder = slices.DeleteFunc(st.ksOrder, func(x string) bool { return x == id })
+	st.appKeysets[k.AppID] = slices.DeleteFunc(st.appKeysets[k.AppID], func(x string) bool { return x == id })
 }
 
 // withKeyset runs fn on the keyset named by the path parameter, holding the

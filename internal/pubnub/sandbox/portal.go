@@ -244,8 +244,7 @@ func (s *Sandbox) Prefill(n int, opts *PrefillOpts) ([]PrefilledTenant, error) {
 					Config: o.ConfigFunc(env).clone(), SecretKeys: []SecretKey{{Value: newSecretKey()}}, CustomerID: c.ID,
 				}
 				st.nextKeysetID++
-				st.keysets[k.ID] = k
-				st.ksOrder = append(st.ksOrder, k.ID)
+				st.addKeysetLocked(k)
 				c.Keysets = append(c.Keysets, CustomerKeyset{ID: k.ID, AssignedAt: now})
 				t.KeysetIDs = append(t.KeysetIDs, k.ID)
 			}

@@ -71,6 +71,9 @@ type Options struct {
 	// change is written through to it before it is answered (see Open and
 	// the "Durable state" notes in persist.go).
 	StateFile string
+	// UsageShape is the answer shape of GET /v2/usage-metrics (default
+	// UsageShapeObject).
+	UsageShape UsageShape
 }
 
 // Sandbox is the in-memory Admin API. It is safe for concurrent use. Create
@@ -128,7 +131,7 @@ func newSandbox(opts *Options) *Sandbox {
 		timeoutHang: o.TimeoutHang,
 		now:         o.Now,
 		mux:         http.NewServeMux(),
-		store:       newStore(o.Now),
+		store:       newStore(o.Now, o.UsageShape),
 		limiter:     newLimiter(o.RatePerMinute, o.Window),
 		faults:      newFaultInjector(o.Faults, o.Seed),
 		calls:       newCallLog(),

@@ -133,6 +133,10 @@ func (st *store) restoreLocked(state State) error {
 	}
 	st.apps, st.appOrder = apps, appOrder
 	st.keysets, st.ksOrder = keysets, ksOrder
+	st.appKeysets = map[string][]string{}
+	for _, id := range ksOrder {
+		st.appKeysets[keysets[id].AppID] = append(st.appKeysets[keysets[id].AppID], id)
+	}
 	st.customers, st.custOrder = customers, custOrder
 	st.byExternalID = byExternalID
 	st.nextAppID, st.nextKeysetID = nextApp, nextKeyset

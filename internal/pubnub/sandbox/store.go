@@ -91,21 +91,25 @@ type store struct {
 	// (see persist.go).
 	seq     uint64
 	persist *persister
+	// usageShape is Options.UsageShape.
+	usageShape UsageShape
 
 	nextAppID, nextKeysetID int64
 
-	apps      map[string]*App
-	appOrder  []string
-	keysets   map[string]*Keyset
-	ksOrder   []string
-	customers map[string]*Customer
-	custOrder []string
+	apps     map[string]*App
+	appOrder []string
+	keysets  map[string]*Keyset
+	ksOrder  []string
+	// appKeysets maps an app ID to its keysets' IDs in creation order.
+	appKeysets map[string][]string
+	customers  map[string]*Customer
+	custOrder  []string
 	// byExternalID maps an externalId to its customer's ID.
 	byExternalID map[string]string
 }
 
-func newStore(now func() time.Time) *store {
-	st := &store{now: now}
+func newStore(now func() time.Time, usageShape UsageShape) *store {
+	st := &store{now: now, usageShape: usageShape}
 	st.resetLocked()
 	return st
 }
@@ -114,8 +118,16 @@ func (st *store) resetLocked() {
 	st.nextAppID, st.nextKeysetID = firstAppID, firstKeysetID
 	st.apps, st.appOrder = map[string]*App{}, nil
 	st.keysets, st.ksOrder = map[string]*Keyset{}, nil
+	st.appKeysets = map[string][]string{}
 	st.customers, st.custOrder = map[string]*Customer{}, nil
 	st.byExternalID = map[string]string{}
+}
+
+// addKeysetLocked records a new keyset. st.mu must be held.
+func (st *store) addKeysetLocked(k *Keyset) {
+	st.keysets[k.ID] = k
+	st.ksOrder = append(st.ksOrder, k.ID)
+	st.appKeysets[k.AppID] = append(st.appKeysets[k.AppID], k.ID)
 }
 
 // clock returns the current time at the millisecond precision the API
