@@ -16,7 +16,8 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
-// sandboxConfig is the sandbox's own configuration (DESIGN.md §9).
+// sandboxConfig is the sandbox's own configuration, from the PNONBOARD_SANDBOX_* variables
+// (listed in sandboxUsage).
 type sandboxConfig struct {
 	APIKey        string
 	RatePerMinute int

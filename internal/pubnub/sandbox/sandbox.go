@@ -14,7 +14,9 @@
 // Beside the API, tests and dev mode can change the sandbox behind the
 // client's back, as a person in the Admin Portal would (DeleteKeyset,
 // UnassignKeyset, Rename*, SetAccessManager, DeleteCustomer), also over HTTP
-// under AdminPrefix, and Prefill thousands of tenants at once.
+// under AdminPrefix, and Prefill thousands of tenants at once. Usage metrics
+// are synthetic but exact (KeysetDailyUsage, UsageValue). With
+// Options.StateFile (see Open) the state survives restarts and SIGKILL.
 //
 // The package imports nothing of this module, so it stays an independent
 // model of the API rather than a mirror of the client.
@@ -28,8 +30,8 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	// DefaultRatePerMinute is the request budget per window, the Admin API
-	// limit DESIGN.md plans for ([U]: unconfirmed upstream).
+	// DefaultRatePerMinute is the request budget per window: the Admin
+	// API's documented 120 requests per minute.
 	DefaultRatePerMinute = 120
 	// DefaultWindow is the rate-limit window.
 	DefaultWindow = time.Minute
