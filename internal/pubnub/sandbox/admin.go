@@ -11,7 +11,7 @@ import (
 // tests that drive a sandbox in another process:
 //
 //	GET    /_sandbox/state                  the whole state (State, as JSON)
-//	POST   /_sandbox/prefill                {"tenants": n, "environments"?: [...], "externalIdPrefix"?: "..."}
+//	POST   /_sandbox/prefill                {"tenants": n (≤ 100,000), "environments"?: [...], "externalIdPrefix"?: "..."}
 //	PATCH  /_sandbox/apps/{id}              {"name": "..."}
 //	PATCH  /_sandbox/keysets/{id}           {"name"?: "...", "accessManager"?: true|false}
 //	DELETE /_sandbox/keysets/{id}           delete a keyset (and its assignment)
@@ -27,6 +27,10 @@ import (
 // body (400, 404). Behind http.StripPrefix("/sandbox", ...) they are at
 // /sandbox/_sandbox/....
 const AdminPrefix = "/_sandbox"
+
+// maxPrefillTenants bounds one POST /_sandbox/prefill, so that a typo cannot
+// exhaust memory (the Go method has no bound).
+const maxPrefillTenants = 100_000
 
 // addAdminRoutes mounts the admin routes.
 func (s *Sandbox) addAdminRoutes() {
@@ -64,6 +68,9 @@ func (s *Sandbox) adminPrefill(r *http.Request) result {
 	}
 	if res, ok := decodeBody(r, &in); !ok {
 		return res
+	}
+	if in.Tenants > maxPrefillTenants {
+		return errorResult(http.StatusBadRequest, fmt.Sprintf("tenants must be at most %d per call", maxPrefillTenants))
 	}
 	opts := &PrefillOpts{Environments: in.Environments}
 	if in.ExternalIDPrefix != "" {

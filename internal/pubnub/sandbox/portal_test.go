@@ -307,6 +307,7 @@ func TestAdminRoutes(t *testing.T) {
 		require.Equal(t, "bench-000003", b.sb.Customers()[3].ExternalID)
 		require.Len(t, b.sb.Keysets(), 6)
 		requireError(t, admin(t, b, http.MethodPost, "/prefill", map[string]any{"tenants": 1, "externalIdPrefix": "bench-"}), http.StatusBadRequest)
+		requireError(t, admin(t, b, http.MethodPost, "/prefill", map[string]any{"tenants": 100_001}), http.StatusBadRequest, "tenants must be at most 100000 per call")
 	})
 
 	t.Run("Errors", func(t *testing.T) {
