@@ -65,6 +65,23 @@ func (c *Client) GetApp(ctx context.Context, id string) (*App, error) {
 	return &a, nil
 }
 
+// UpdateApp renames the app with id (PATCH /apps/{id}; the name is the only
+// field that can change) and returns it afterwards; IsNotFound reports a
+// missing one.
+func (c *Client) UpdateApp(ctx context.Context, id, name string) (*App, error) {
+	const op = "update app"
+	seg, err := pathSegment(op, "app id", id)
+	if err != nil {
+		return nil, err
+	}
+	var w appJSON
+	if err := c.do(ctx, request{op: op, method: http.MethodPatch, path: "/apps/" + seg, body: map[string]string{"name": name}}, &w); err != nil {
+		return nil, err
+	}
+	a := w.app()
+	return &a, nil
+}
+
 // ListApps returns every app of the account, walking all pages of GET /apps
 // with limit=100.
 func (c *Client) ListApps(ctx context.Context) ([]App, error) {

@@ -16,6 +16,7 @@ package pubnub
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,8 +32,17 @@ const (
 	// DefaultBaseURL is PubNub's production Admin API, /v2 included.
 	DefaultBaseURL = "https://admin-api.pubnub.com/v2"
 	// DefaultVersion is the PubNub-Version sent: the first doc set that
-	// documents every endpoint this client calls (OEM and secret keys).
+	// documents the OEM customer endpoints, the newest group this client
+	// calls on every tenant. Secret keys are documented from 2025-11-01 and
+	// apps, keysets, config and usage from 2025-11-15, so this date serves
+	// them too. DeleteCustomer alone needs a later date (see
+	// DeleteCustomerVersion) and sends it itself.
 	DefaultVersion = "2026-02-09"
+	// DeleteCustomerVersion is the PubNub-Version DeleteCustomer sends when
+	// the client's own version is older. The customer delete is in PubNub's
+	// latest docs only, absent from the 2026-02-09 and 2026-03-01 doc sets;
+	// its first version is unknown, so this is the newest doc set seen.
+	DeleteCustomerVersion = "2026-09-03"
 	// DefaultTimeout bounds a request when New builds the http.Client.
 	DefaultTimeout = 30 * time.Second
 )
@@ -111,6 +121,8 @@ type request struct {
 	path   string     // relative to baseURL, already escaped: "/keysets/5/config"
 	query  url.Values // optional
 	body   any        // JSON-encoded when non-nil
+	// version overrides the client's PubNub-Version for this call, when set.
+	version string
 }
 
 // do sends req and decodes a 2xx body into out (when non-nil). It returns
@@ -137,7 +149,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		return fmt.Errorf("pubnub: %s: base URL %q must be http or https", req.op, c.baseURL)
 	}
 	httpReq.Header.Set("Authorization", c.key.apiKey)
-	httpReq.Header.Set("PubNub-Version", c.version)
+	httpReq.Header.Set("PubNub-Version", cmp.Or(req.version, c.version))
 	httpReq.Header.Set("Content-Type", "application/json")
 	httpReq.Header.Set("Accept", "application/json")
 

@@ -54,8 +54,10 @@ type AppContextConfig struct {
 	ReferentialIntegrity          *bool   `json:"referentialIntegrity,omitempty"`
 }
 
-// FilesConfig is the File Sharing section. Region (us-east-1, us-west-1,
-// eu-central-1, ap-south-1, ap-northeast-1) cannot change once set.
+// FilesConfig is the File Sharing section. Retention is in days: 1, 7, 30,
+// 90, 180, 365, or 0 for unlimited. Region (us-east-1, us-west-1,
+// eu-central-1, ap-south-1, ap-northeast-1) is optional and cannot change
+// once set.
 type FilesConfig struct {
 	Enabled   *bool   `json:"enabled,omitempty"`
 	Retention *int    `json:"retention,omitempty"`
@@ -69,7 +71,7 @@ type StreamControllerConfig struct {
 	ChannelGroupLimit *int  `json:"channelGroupLimit,omitempty"`
 }
 
-// PresenceConfig is the Presence section.
+// PresenceConfig is the Presence section. AnnounceMax is 0 to 100.
 type PresenceConfig struct {
 	Enabled                   *bool   `json:"enabled,omitempty"`
 	AnnounceMax               *int    `json:"announceMax,omitempty"`
@@ -94,9 +96,10 @@ type FcmConfig struct {
 	Filename *string `json:"filename,omitempty"`
 }
 
-// DataSyncConfig is the DataSync section (latest doc sets). Enabling it
-// needs a region and Access Manager enabled; the region cannot change once
-// set.
+// DataSyncConfig is the DataSync section (latest doc sets). It works only
+// with a region and with Access Manager enabled separately, but PubNub
+// documents those as runtime rules: the config is accepted without them.
+// The region cannot change once set.
 type DataSyncConfig struct {
 	Enabled *bool   `json:"enabled,omitempty"`
 	Region  *string `json:"region,omitempty"`

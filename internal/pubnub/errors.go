@@ -136,6 +136,11 @@ func IsPermanent(err error) bool {
 // IsRateLimited reports whether err is a 429.
 func IsRateLimited(err error) bool { return StatusCode(err) == http.StatusTooManyRequests }
 
+// IsForbidden reports whether err is a 403: the Service Integration lacks a
+// permission row for the call (or the account is not an OEM partner). The
+// error text carries PubNub's message, which names what is missing.
+func IsForbidden(err error) bool { return StatusCode(err) == http.StatusForbidden }
+
 // IsNotFound reports whether err is a 404.
 func IsNotFound(err error) bool { return StatusCode(err) == http.StatusNotFound }
 

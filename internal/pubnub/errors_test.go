@@ -326,3 +326,23 @@ func TestTransportErrors(t *testing.T) {
 		require.EqualError(t, err, "pubnub: create app: POST /v2/apps: answer has no id")
 	})
 }
+
+// A missing Service Integration permission is a permanent 403 whose text
+// names the row to add, so an operator reading a tenant's lastError knows
+// what to grant.
+func TestForbiddenNamesThePermissionRow(t *testing.T) {
+	t.Parallel()
+	perms, err := sandbox.ParsePermissions("account:app:rw,account:keyset:rw,account:secret-key:rw")
+	require.NoError(t, err)
+	up := startSandbox(t, func(o *sandbox.Options) { o.Permissions = perms })
+
+	_, err = up.client.CreateCustomer(t.Context(), pubnub.CreateCustomerParams{ExternalID: "acme", Name: "Acme"})
+
+	require.True(t, pubnub.IsForbidden(err))
+	require.True(t, pubnub.IsPermanent(err))
+	require.False(t, pubnub.IsRetryable(err))
+	require.Equal(t, "pubnub: create customer: POST /v2/oem/customers: 403 Forbidden: Service Integration lacks permission account:oem-customer:rw", err.Error())
+	_, err = up.client.ListApps(t.Context())
+	require.NoError(t, err)
+	require.False(t, pubnub.IsForbidden(err))
+}

@@ -1,7 +1,9 @@
 package pubnub
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -31,22 +33,25 @@ type Keyset struct {
 }
 
 // keysetJSON is a keyset on the wire; secretKeys appear only in the create
-// answer.
+// answer. The app is read from appId, the documented schema's field, or
+// from applicationId, the name in the overview's example and in
+// /v2/illuminate/keysets; appId wins when both are present.
 type keysetJSON struct {
-	ID           flexID          `json:"id"`
-	Name         string          `json:"name"`
-	AppID        flexID          `json:"appId"`
-	Type         KeysetType      `json:"type"`
-	PublishKey   string          `json:"publishKey"`
-	SubscribeKey string          `json:"subscribeKey"`
-	CreatedAt    flexTime        `json:"createdAt"`
-	UpdatedAt    flexTime        `json:"updatedAt"`
-	SecretKeys   []secretKeyJSON `json:"secretKeys"`
+	ID            flexID          `json:"id"`
+	Name          string          `json:"name"`
+	AppID         flexID          `json:"appId"`
+	ApplicationID flexID          `json:"applicationId"`
+	Type          KeysetType      `json:"type"`
+	PublishKey    string          `json:"publishKey"`
+	SubscribeKey  string          `json:"subscribeKey"`
+	CreatedAt     flexTime        `json:"createdAt"`
+	UpdatedAt     flexTime        `json:"updatedAt"`
+	SecretKeys    []secretKeyJSON `json:"secretKeys"`
 }
 
 func (w keysetJSON) keyset() Keyset {
 	return Keyset{
-		ID: string(w.ID), Name: w.Name, AppID: string(w.AppID), Type: w.Type,
+		ID: string(w.ID), Name: w.Name, AppID: string(cmp.Or(w.AppID, w.ApplicationID)), Type: w.Type,
 		PublishKey: w.PublishKey, SubscribeKey: w.SubscribeKey,
 		CreatedAt: w.CreatedAt.time(), UpdatedAt: w.UpdatedAt.time(),
 	}
@@ -114,6 +119,54 @@ func (c *Client) GetKeyset(ctx context.Context, id string) (*Keyset, error) {
 	}
 	k := w.keyset()
 	return &k, nil
+}
+
+// UpdateKeysetParams are the inputs of UpdateKeyset. An empty field is left
+// unchanged; at least one must be set. Moving a keyset to another app is not
+// possible.
+type UpdateKeysetParams struct {
+	Name string
+	Type KeysetType
+}
+
+// UpdateKeyset renames a keyset or changes its type (PATCH /keysets/{id};
+// testing to production needs a paid plan) and returns it afterwards,
+// without secrets; IsNotFound reports a missing one. Both fields empty is
+// ErrInvalidArgument.
+func (c *Client) UpdateKeyset(ctx context.Context, id string, p UpdateKeysetParams) (*Keyset, error) {
+	const op = "update keyset"
+	seg, err := pathSegment(op, "keyset id", id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name == "" && p.Type == "" {
+		return nil, fmt.Errorf("pubnub: %s: nothing to change: %w", op, ErrInvalidArgument)
+	}
+	in := struct {
+		Name string     `json:"name,omitempty"`
+		Type KeysetType `json:"type,omitempty"`
+	}{p.Name, p.Type}
+	var w keysetJSON
+	if err := c.do(ctx, request{op: op, method: http.MethodPatch, path: "/keysets/" + seg, body: in}, &w); err != nil {
+		return nil, err
+	}
+	k := w.keyset()
+	return &k, nil
+}
+
+// DeleteKeyset deletes a keyset for good (DELETE /keysets/{id}): its keys
+// stop working and the deletion cannot be undone. PubNub has no disable
+// endpoint in v2. A keyset assigned to an OEM customer loses that
+// assignment ([U] upstream; the sandbox does so). IsNotFound reports a
+// keyset that does not exist, which a caller retrying a delete can treat as
+// done.
+func (c *Client) DeleteKeyset(ctx context.Context, id string) error {
+	const op = "delete keyset"
+	seg, err := pathSegment(op, "keyset id", id)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, request{op: op, method: http.MethodDelete, path: "/keysets/" + seg}, nil)
 }
 
 // ListKeysets returns every keyset of the account, walking all pages of GET

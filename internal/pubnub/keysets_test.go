@@ -133,6 +133,31 @@ func TestKeysets(t *testing.T) {
 	})
 }
 
+func TestKeysetAppField(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name, body, appID string
+	}{
+		{"AppID", `{"id": "5", "appId": "100"}`, "100"},
+		{"ApplicationIDAsNumber", `{"id": 5, "applicationId": 100}`, "100"},
+		{"ApplicationIDAsString", `{"id": "5", "applicationId": "100"}`, "100"},
+		{"BothPreferAppID", `{"id": "5", "appId": "100", "applicationId": 200}`, "100"},
+		{"Neither", `{"id": "5"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			client, _ := startServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(tt.body)) })
+
+			ks, err := client.GetKeyset(t.Context(), "5")
+
+			require.NoError(t, err)
+			require.Equal(t, pubnub.Keyset{ID: "5", AppID: tt.appID}, *ks)
+		})
+	}
+}
+
 func TestKeysetConfigDecoding(t *testing.T) {
 	t.Parallel()
 

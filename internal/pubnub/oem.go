@@ -166,6 +166,72 @@ func (c *Client) AssignKeysets(ctx context.Context, customerID string, keysetIDs
 	return &cust, nil
 }
 
+// UpdateCustomer renames a customer (PUT /oem/customers/{id}; the name is a
+// display name, the externalId cannot change) and returns it afterwards
+// with its keysets; IsNotFound reports a missing one.
+func (c *Client) UpdateCustomer(ctx context.Context, id, name string) (*Customer, error) {
+	const op = "update customer"
+	seg, err := pathSegment(op, "customer id", id)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Result customerJSON `json:"result"`
+	}
+	if err := c.do(ctx, request{op: op, method: http.MethodPut, path: "/oem/customers/" + seg, body: map[string]string{"name": name}}, &out); err != nil {
+		return nil, err
+	}
+	cust := out.Result.customer()
+	return &cust, nil
+}
+
+// DeleteCustomer deletes a customer and all its keyset assignments (DELETE
+// /oem/customers/{id}); the keysets stay in the account and the externalId
+// becomes free. It cannot be undone. The endpoint needs a newer
+// PubNub-Version than the other OEM calls, so this call sends
+// DeleteCustomerVersion when the client's version is older. IsNotFound
+// reports a customer that does not exist.
+func (c *Client) DeleteCustomer(ctx context.Context, id string) error {
+	const op = "delete customer"
+	seg, err := pathSegment(op, "customer id", id)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, request{op: op, method: http.MethodDelete, path: "/oem/customers/" + seg, version: max(c.version, DeleteCustomerVersion)}, nil)
+}
+
+// ListCustomerKeysets returns the keysets assigned to a customer, with when
+// each was assigned (GET /oem/keysets?customerId=&appId=, unpaginated);
+// appID, when not "", keeps those in that app. IsNotFound reports an
+// unknown customer ([U] upstream; the sandbox answers 404).
+func (c *Client) ListCustomerKeysets(ctx context.Context, customerID, appID string) ([]CustomerKeyset, error) {
+	const op = "list customer keysets"
+	if customerID == "" {
+		return nil, fmt.Errorf("pubnub: %s: customer id %q: %w", op, customerID, ErrInvalidArgument)
+	}
+	q := url.Values{"customerId": {customerID}}
+	if appID != "" {
+		if _, err := numericID(op, "app id", appID); err != nil {
+			return nil, err
+		}
+		q.Set("appId", appID)
+	}
+	var out struct {
+		Result []struct {
+			ID         flexID   `json:"id"`
+			AssignedAt flexTime `json:"assignedAt"`
+		} `json:"result"`
+	}
+	if err := c.do(ctx, request{op: op, method: http.MethodGet, path: "/oem/keysets", query: q}, &out); err != nil {
+		return nil, err
+	}
+	keysets := make([]CustomerKeyset, len(out.Result))
+	for i, k := range out.Result {
+		keysets[i] = CustomerKeyset{ID: string(k.ID), AssignedAt: k.AssignedAt.time()}
+	}
+	return keysets, nil
+}
+
 func numericIDs(op string, ids []string) ([]int64, error) {
 	out := make([]int64, 0, len(ids))
 	for _, id := range ids {

@@ -97,8 +97,8 @@ func secretKeys(in []secretKeyJSON) []SecretKey {
 
 // ListSecretKeys returns a keyset's secret keys (GET
 // /keysets/{id}/secret-keys?activeOnly=): the main key and rotated keys,
-// expired ones too unless activeOnly. Needs PubNub-Version 2026-02-09 or
-// later and the keyset-secret:read permission.
+// expired ones too unless activeOnly. Needs PubNub-Version 2025-11-01 or
+// later and the Secret key read permission.
 func (c *Client) ListSecretKeys(ctx context.Context, keysetID string, activeOnly bool) ([]SecretKey, error) {
 	const op = "list secret keys"
 	seg, err := pathSegment(op, "keyset id", keysetID)

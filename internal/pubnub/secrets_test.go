@@ -94,12 +94,12 @@ func TestSecretKeys(t *testing.T) {
 	t.Run("OldVersionRefused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		client := pubnub.New(b.srv.URL+"/v2", testKey, "2025-11-15", b.srv.Client())
+		client := pubnub.New(b.srv.URL+"/v2", testKey, "2025-10-31", b.srv.Client())
 
 		_, err := client.ListSecretKeys(t.Context(), b.keysetID, false)
 
 		require.True(t, pubnub.IsPermanent(err))
-		require.Contains(t, err.Error(), "the minimum version is 2026-02-09")
+		require.Contains(t, err.Error(), "the minimum version is 2025-11-01")
 	})
 }
 

@@ -59,8 +59,14 @@ func (m *UsageMetrics) UnmarshalJSON(b []byte) error {
 }
 
 // GetUsageMetrics returns daily usage for an account, app or keyset (GET
-// /usage-metrics). Data lag a few hours behind; mtd_* metrics are
-// cumulative month to date.
+// /usage-metrics) as metric → day ("YYYY-MM-DD") → value, for the days in
+// [From, To) that have data: none before the entity existed, and none for
+// today or for yesterday until PubNub's few hours of delay have passed.
+// mtd_* metrics are cumulative month to date (the value on a month's last
+// day is its total; do not sum them). Both documented answer shapes (an
+// object keyed by metric, or an array of such objects) are accepted. An
+// unknown metric is a 400 ("Invalid metrics: ..."), an unknown app or
+// keyset a 404 ([U] upstream).
 func (c *Client) GetUsageMetrics(ctx context.Context, q UsageQuery) (UsageMetrics, error) {
 	const op = "get usage metrics"
 	from, to := q.From.Format(time.DateOnly), q.To.Format(time.DateOnly)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
 func TestUsageMetrics(t *testing.T) {
@@ -20,22 +21,42 @@ func TestUsageMetrics(t *testing.T) {
 		return d
 	}
 
-	t.Run("SandboxArrayShape", func(t *testing.T) {
-		t.Parallel()
-		up := startSandbox(t, nil)
-		app, err := up.client.CreateApp(t.Context(), "app")
-		require.NoError(t, err)
+	// Against the sandbox in both of its answer shapes: the decoded values
+	// are exactly the sandbox's, and an app's are the sum of its keysets'.
+	for _, shape := range []sandbox.UsageShape{sandbox.UsageShapeObject, sandbox.UsageShapeArray} {
+		t.Run(fmt.Sprint("SandboxShape", shape), func(t *testing.T) {
+			t.Parallel()
+			up := startSandbox(t, func(o *sandbox.Options) { o.UsageShape = shape })
+			tenants, err := up.sb.Prefill(1, &sandbox.PrefillOpts{CreatedAt: day("2026-01-15")})
+			require.NoError(t, err)
+			tn := tenants[0]
+			metrics := []string{"txn_total", "mtd_uuid", "publish", "subscribe_msgs", "bytes_stored"}
 
-		got, err := up.client.GetUsageMetrics(t.Context(), pubnub.UsageQuery{
-			EntityType: "app", EntityID: app.ID, From: day("2026-02-27"), To: day("2026-03-01"), Metrics: []string{"txn_total", "mtd_uuid"},
+			app, err := up.client.GetUsageMetrics(t.Context(), pubnub.UsageQuery{EntityType: "app", EntityID: tn.AppID, From: day("2026-02-01"), To: day("2026-03-01"), Metrics: metrics})
+			require.NoError(t, err)
+			require.Equal(t, "entityId="+tn.AppID+"&entityType=app&from=2026-02-01&metrics=txn_total%2Cmtd_uuid%2Cpublish%2Csubscribe_msgs%2Cbytes_stored&to=2026-03-01", up.requests.last().Query)
+			perKeyset := make([]pubnub.UsageMetrics, len(tn.KeysetIDs))
+			for i, id := range tn.KeysetIDs {
+				perKeyset[i], err = up.client.GetUsageMetrics(t.Context(), pubnub.UsageQuery{EntityType: "keyset", EntityID: id, From: day("2026-02-01"), To: day("2026-03-01"), Metrics: metrics})
+				require.NoError(t, err)
+			}
+
+			require.Len(t, app, len(metrics))
+			for _, m := range metrics {
+				require.Len(t, app[m], 28, m)
+				for d, v := range app[m] {
+					want, ok := up.sb.UsageValue("app", tn.AppID, m, day(d))
+					require.True(t, ok)
+					require.Equal(t, want, v, "%s %s", m, d)
+					sum := 0.0
+					for _, ks := range perKeyset {
+						sum += ks[m][d]
+					}
+					require.Equal(t, v, sum, "app = sum of keysets, %s %s", m, d)
+				}
+			}
 		})
-
-		require.NoError(t, err)
-		require.Len(t, got, 2)
-		require.Len(t, got["txn_total"], 2)
-		require.Contains(t, got["mtd_uuid"], "2026-02-28")
-		require.Equal(t, "entityId="+app.ID+"&entityType=app&from=2026-02-27&metrics=txn_total%2Cmtd_uuid&to=2026-03-01", up.requests.last().Query)
-	})
+	}
 
 	t.Run("ObjectShape", func(t *testing.T) {
 		t.Parallel()

@@ -43,10 +43,12 @@ func (st *store) createApp(r *http.Request) result {
 	st.nextAppID++
 	st.apps[a.ID] = a
 	st.appOrder = append(st.appOrder, a.ID)
-	return success(http.StatusCreated, appJSON(a))
+	return st.changed(success(http.StatusCreated, appJSON(a)))
 }
 
-// listApps serves GET /v2/apps?page=&limit=, oldest first.
+// listApps serves GET /v2/apps?page=&limit=: {apps, total, page, limit},
+// oldest first (see paging for the [U] order); a page past the end is an
+// empty list with the true total.
 func (st *store) listApps(r *http.Request) result {
 	p, res, ok := parsePaging(r)
 	if !ok {
@@ -75,6 +77,32 @@ func (st *store) getApp(r *http.Request) result {
 		return errorResult(http.StatusNotFound, fmt.Sprintf("App %s not found", id))
 	}
 	return success(http.StatusOK, appJSON(a))
+}
+
+// updateApp serves PATCH /v2/apps/{id} with {name} (the only field the docs
+// allow to change): 200 with the app, 404 if unknown.
+func (st *store) updateApp(r *http.Request) result {
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if res, ok := decodeBody(r, &in); !ok {
+		return res
+	}
+	id, res, ok := pathID(r, "id")
+	if !ok {
+		return res
+	}
+	if errs := checkName("name", in.Name); errs != nil {
+		return errorResult(http.StatusBadRequest, errs...)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a, found := st.apps[id]
+	if !found {
+		return errorResult(http.StatusNotFound, fmt.Sprintf("App %s not found", id))
+	}
+	a.Name, a.UpdatedAt = *in.Name, st.clock()
+	return st.changed(success(http.StatusOK, appJSON(a)))
 }
 
 // pathID reads a numeric path parameter. The docs describe such IDs as "a

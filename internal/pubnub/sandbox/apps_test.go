@@ -160,6 +160,33 @@ func TestPagination(t *testing.T) {
 		require.Equal(t, 12, got.Total)
 	})
 
+	// New resources sort last: the newest is the last item of the last page,
+	// for apps and keysets, and a page past the end answers the true total.
+	t.Run("OldestFirstNewestOnLastPage", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ids := createKeysets(t, b.sb, 7) // app "app" is the 13th app
+		newest := createApp(t, b.sb, "newest")
+
+		apps := decode[page](t, do(t, b.sb, http.MethodGet, "/v2/apps?page=3&limit=5", nil), http.StatusOK)
+		keysets := decode[page](t, do(t, b.sb, http.MethodGet, "/v2/keysets?page=2&limit=5", nil), http.StatusOK)
+		all := decode[page](t, do(t, b.sb, http.MethodGet, "/v2/keysets?limit=100", nil), http.StatusOK)
+		past := decode[page](t, do(t, b.sb, http.MethodGet, "/v2/keysets?page=3&limit=5", nil), http.StatusOK)
+
+		require.Equal(t, 14, apps.Total)
+		require.Equal(t, []string{"app10", "app11", "app", "newest"}, names(apps.Apps))
+		require.Equal(t, newest.ID, apps.Apps[len(apps.Apps)-1].ID)
+		require.Equal(t, 7, keysets.Total)
+		require.Len(t, keysets.Keysets, 2)
+		require.Equal(t, fmt.Sprint(ids[6]), keysets.Keysets[1].ID, "the newest keyset is last")
+		for i, k := range all.Keysets {
+			require.Equal(t, fmt.Sprint(ids[i]), k.ID, "creation order")
+		}
+		require.Empty(t, past.Keysets)
+		require.NotNil(t, past.Keysets)
+		require.Equal(t, 7, past.Total)
+	})
+
 	t.Run("KeysetsPaged", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -76,11 +76,18 @@ func TestVersionHeader(t *testing.T) {
 		{"ShortMonth", "/v2/apps", "2026-2-09", http.StatusBadRequest, `PubNub-Version "2026-2-09" is not a date in YYYY-MM-DD format`},
 		{"ImpossibleDate", "/v2/apps", "2026-02-30", http.StatusBadRequest, `PubNub-Version "2026-02-30" is not a date in YYYY-MM-DD format`},
 		{"CoreTooOld", "/v2/apps", "2025-11-01", http.StatusBadRequest, "PubNub-Version 2025-11-01 does not support this endpoint; the minimum version is 2025-11-15"},
+		{"ConfigTooOld", "/v2/keysets/5000001/config", "2025-11-14", http.StatusBadRequest, "PubNub-Version 2025-11-14 does not support this endpoint; the minimum version is 2025-11-15"},
+		{"UsageTooOld", "/v2/usage-metrics?entityType=app&entityId=1000001&from=2026-01-01&to=2026-01-02&metrics=txn_total", "2025-11-01", http.StatusBadRequest, "PubNub-Version 2025-11-01 does not support this endpoint; the minimum version is 2025-11-15"},
+		{"ListKeysetsFromFirstDocSet", "/v2/keysets", "2025-11-01", http.StatusOK, ""},
+		{"ListKeysetsTooOld", "/v2/keysets", "2025-10-31", http.StatusBadRequest, "PubNub-Version 2025-10-31 does not support this endpoint; the minimum version is 2025-11-01"},
 		{"OEMTooOld", "/v2/oem/customers", "2025-11-15", http.StatusBadRequest, "PubNub-Version 2025-11-15 does not support this endpoint; the minimum version is 2026-02-09"},
 		{"OEMDayBefore", "/v2/oem/customers", "2026-02-08", http.StatusBadRequest, "PubNub-Version 2026-02-08 does not support this endpoint; the minimum version is 2026-02-09"},
 		{"OEMMinimum", "/v2/oem/customers", "2026-02-09", http.StatusOK, ""},
-		{"SecretKeysTooOld", "/v2/keysets/5000001/secret-keys", "2025-11-15", http.StatusBadRequest, "PubNub-Version 2025-11-15 does not support this endpoint; the minimum version is 2026-02-09"},
-		{"SecretKeysMinimum", "/v2/keysets/5000001/secret-keys", "2026-02-09", http.StatusOK, ""},
+		{"OEMBetweenDocSets", "/v2/oem/customers", "2026-03-23", http.StatusOK, ""},
+		{"SecretKeysFromFirstDocSet", "/v2/keysets/5000001/secret-keys", "2025-11-01", http.StatusOK, ""},
+		{"SecretKeysBetweenDocSets", "/v2/keysets/5000001/secret-keys", "2025-11-07", http.StatusOK, ""},
+		{"SecretKeysTooOld", "/v2/keysets/5000001/secret-keys", "2025-10-31", http.StatusBadRequest, "PubNub-Version 2025-10-31 does not support this endpoint; the minimum version is 2025-11-01"},
+		{"CoreBetweenDocSets", "/v2/keysets/5000001", "2026-03-23", http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,26 +151,29 @@ func dataSyncRegions() []string { return appContextRegions() }
 // the sandbox account has every plan.
 func persistenceRetentions() []int { return []int{0, 1, 7, 30, 90, 180, 365} }
 
-// filesRetentions: the docs allow 1,7,30,90,180,365,0 but the MCP schema
-// only 1,7,30,0; the sandbox allows the intersection.
-func filesRetentions() []int { return []int{0, 1, 7, 30} }
+// filesRetentions: the create-keyset docs list 1, 7, 30, 90, 180, 365 and 0
+// ("Possible values"). The MCP schema's shorter 1, 7, 30, 0 is its own
+// narrower choice, not the API's.
+func filesRetentions() []int { return []int{0, 1, 7, 30, 90, 180, 365} }
 
-// Numeric ranges, again the intersection of the sources: channelGroupLimit
-// 1–2000 (docs), presence announceMax 1–100 (MCP says 0–100, legacy docs
-// 1–100), interval 10–300 (MCP ≥10, legacy ≤300), debounce ≥ 0.
+// Numeric ranges: channelGroupLimit 1–2000 (docs), presence announceMax
+// 0–100 (MCP schema; the legacy docs' 1–100 is the old API), interval
+// 10–300 (MCP ≥10, legacy ≤300: the intersection), debounce ≥ 0.
 const (
 	minChannelGroupLimit, maxChannelGroupLimit = 1, 2000
-	minAnnounceMax, maxAnnounceMax             = 1, 100
+	minAnnounceMax, maxAnnounceMax             = 0, 100
 	minInterval, maxInterval                   = 10, 300
 )
 
 // validate returns a message for each rule c breaks.
 //
-// [U]/[I] choices, strictest plausible: a region is required whenever its
-// feature is enabled (documented for App Context; assumed for Files and
-// DataSync since their regions are equally immutable), and DataSync requires
-// Access Manager to be enabled in the same or an earlier request (the docs
-// say it "requires Access Manager, which must be enabled separately").
+// A region is required only to enable App Context (documented there). Files
+// and DataSync may be enabled without one: the docs do not require it in the
+// config, and DataSync's "requires a configured DataSync region" and
+// "requires Access Manager, which must be enabled separately" are runtime
+// rules (the feature does not work until they hold), not refusals of the
+// config. [I] That reading is the issue-17 correction of an earlier,
+// stricter one.
 func (c Config) validate() []string {
 	var errs []string
 	oneOf := func(name string, v *string, allowed []string) {
@@ -199,7 +202,6 @@ func (c Config) validate() []string {
 	required("appContext.region", c.AppContext.Enabled, c.AppContext.Region, "App Context")
 	intOneOf("files.retention", c.Files.Retention, filesRetentions())
 	oneOf("files.region", c.Files.Region, filesRegions())
-	required("files.region", c.Files.Enabled, c.Files.Region, "File Sharing")
 	between("streamController.channelGroupLimit", c.StreamController.ChannelGroupLimit, minChannelGroupLimit, maxChannelGroupLimit)
 	between("presence.announceMax", c.Presence.AnnounceMax, minAnnounceMax, maxAnnounceMax)
 	between("presence.interval", c.Presence.Interval, minInterval, maxInterval)
@@ -207,10 +209,6 @@ func (c Config) validate() []string {
 		errs = append(errs, "presence.debounce must not be negative")
 	}
 	oneOf("dataSync.region", c.DataSync.Region, dataSyncRegions())
-	required("dataSync.region", c.DataSync.Enabled, c.DataSync.Region, "DataSync")
-	if c.DataSync.Enabled && !c.AccessManager.Enabled {
-		errs = append(errs, "dataSync requires accessManager to be enabled")
-	}
 	return errs
 }
 

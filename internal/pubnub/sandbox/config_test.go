@@ -97,7 +97,7 @@ func TestKeysetConfig(t *testing.T) {
 			{"AppContext", map[string]any{"appContext": map[string]any{"enabled": true, "region": "aws-iad-1"}}, map[string]any{"appContext": map[string]any{"region": "aws-fra-1"}}, "appContext.region cannot be changed after initial setup"},
 			{"AppContextToNull", map[string]any{"appContext": map[string]any{"region": "aws-iad-1"}}, map[string]any{"appContext": map[string]any{"region": nil}}, "appContext.region cannot be changed after initial setup"},
 			{"Files", map[string]any{"files": map[string]any{"enabled": true, "region": "us-east-1"}}, map[string]any{"files": map[string]any{"region": "eu-central-1"}}, "files.region cannot be changed after initial setup"},
-			{"DataSync", map[string]any{"accessManager": map[string]any{"enabled": true}, "dataSync": map[string]any{"enabled": true, "region": "aws-iad-1"}}, map[string]any{"dataSync": map[string]any{"region": "aws-pdx-1"}}, "dataSync.region cannot be changed after initial setup"},
+			{"DataSync", map[string]any{"dataSync": map[string]any{"enabled": true, "region": "aws-iad-1"}}, map[string]any{"dataSync": map[string]any{"region": "aws-pdx-1"}}, "dataSync.region cannot be changed after initial setup"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +121,48 @@ func TestKeysetConfig(t *testing.T) {
 
 		require.Equal(t, "aws-fra-1", *configOf(t, do(t, b.sb, http.MethodPatch, path, patch)).AppContext.Region)
 		require.Equal(t, "aws-fra-1", *configOf(t, do(t, b.sb, http.MethodPatch, path, patch)).AppContext.Region, "the same value is not a change")
+	})
+
+	// Values the docs accept must not be refused: each is taken at create and
+	// by PATCH. Runtime rules (DataSync needs Access Manager and a region to
+	// work) are not config refusals, and only App Context needs a region.
+	t.Run("AcceptedByTheDocs", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name   string
+			config map[string]any
+		}{
+			{"DataSyncWithoutAccessManager", map[string]any{"dataSync": map[string]any{"enabled": true, "region": "aws-iad-1"}}},
+			{"DataSyncWithoutRegion", map[string]any{"dataSync": map[string]any{"enabled": true}}},
+			{"FilesWithoutRegion", map[string]any{"files": map[string]any{"enabled": true}}},
+			{"FilesRetention90", map[string]any{"files": map[string]any{"retention": 90}}},
+			{"FilesRetention180", map[string]any{"files": map[string]any{"retention": 180}}},
+			{"FilesRetention365", map[string]any{"files": map[string]any{"retention": 365}}},
+			{"FilesRetentionUnlimited", map[string]any{"files": map[string]any{"retention": 0}}},
+			{"AnnounceMaxZero", map[string]any{"presence": map[string]any{"enabled": true, "announceMax": 0}}},
+			{"AnnounceMaxHundred", map[string]any{"presence": map[string]any{"announceMax": 100}}},
+			{"AppContextWithRegion", map[string]any{"appContext": map[string]any{"enabled": true, "region": "aws-pdx-1"}}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, tt.config)
+				other := setup(t, nil)
+
+				res := do(t, other.sb, http.MethodPatch, "/v2/keysets/"+other.keysetID+"/config", tt.config)
+
+				require.Equal(t, b.sb.Keysets()[0].Config, configOf(t, res), "create and PATCH agree")
+			})
+		}
+	})
+
+	t.Run("AppContextNeedsRegion", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+
+		res := do(t, b.sb, http.MethodPatch, "/v2/keysets/"+b.keysetID+"/config", map[string]any{"appContext": map[string]any{"enabled": true}})
+
+		requireError(t, res, http.StatusBadRequest, "appContext.region is required when App Context is enabled")
 	})
 
 	t.Run("NonNumericID", func(t *testing.T) {

@@ -217,6 +217,111 @@ func TestScriptedFaults(t *testing.T) {
 	})
 }
 
+// Permanent-refusal drills: a status fault answers that status in PubNub's
+// format and changes nothing; a per-operation one hits only its operation.
+func TestStatusAndOperationFaults(t *testing.T) {
+	t.Parallel()
+
+	newFaulty := func(t *testing.T, faults string, seed int64) *sandbox.Sandbox {
+		t.Helper()
+		rates, err := sandbox.ParseFaults(faults)
+		require.NoError(t, err)
+		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.Faults, o.Seed = rates, seed })
+		return sb
+	}
+	newKeyset := func(appID string) map[string]any {
+		return map[string]any{"keyset": map[string]any{"name": "k", "appId": appID, "type": "testing"}}
+	}
+
+	t.Run("StatusForEveryRequest", func(t *testing.T) {
+		t.Parallel()
+		sb := newFaulty(t, "403=1", 0)
+
+		body := requireError(t, do(t, sb, http.MethodPost, "/v2/apps", map[string]any{"name": "a"}), http.StatusForbidden, "Injected 403 fault")
+
+		require.Equal(t, "Forbidden", body.Error)
+		require.Empty(t, sb.Apps(), "a refusal changes nothing")
+		requireError(t, do(t, sb, http.MethodGet, "/v2/apps", nil), http.StatusForbidden)
+	})
+
+	t.Run("StatusRatesMixWithTheOthers", func(t *testing.T) {
+		t.Parallel()
+		sb := newFaulty(t, "5xx=0.2,403=0.2,400=0.2", 3)
+
+		seen := map[int]int{}
+		for range 200 {
+			seen[do(t, sb, http.MethodGet, "/v2/apps", nil).Status]++
+		}
+
+		for _, status := range []int{200, 400, 403, 500} {
+			require.Greater(t, seen[status], 10, "status %d in %v", status, seen)
+		}
+		require.Len(t, seen, 4)
+	})
+
+	t.Run("PerOperationEveryTime", func(t *testing.T) {
+		t.Parallel()
+		sb := newFaulty(t, "403@POST /keysets", 0)
+
+		app := createApp(t, sb, "a")
+		for range 3 {
+			requireError(t, do(t, sb, http.MethodPost, "/v2/keysets", newKeyset(app.ID)), http.StatusForbidden, "Injected 403 fault")
+		}
+
+		require.Empty(t, sb.Keysets())
+		require.Equal(t, http.StatusOK, do(t, sb, http.MethodGet, "/v2/keysets", nil).Status, "other operations are untouched")
+	})
+
+	t.Run("PerOperationRateIsSeeded", func(t *testing.T) {
+		t.Parallel()
+		run := func() []int {
+			sb := newFaulty(t, "400@POST /keysets=0.5", 11)
+			app := createApp(t, sb, "a")
+			var out []int
+			for range 40 {
+				out = append(out, do(t, sb, http.MethodPost, "/v2/keysets", newKeyset(app.ID)).Status)
+			}
+			return out
+		}
+
+		first := run()
+
+		require.Equal(t, first, run())
+		require.Contains(t, first, http.StatusCreated)
+		require.Contains(t, first, http.StatusBadRequest)
+	})
+
+	t.Run("PerOperationBeforeGlobal", func(t *testing.T) {
+		t.Parallel()
+		sb := newFaulty(t, "5xx=1,403@GET /apps", 0)
+
+		requireError(t, do(t, sb, http.MethodGet, "/v2/apps", nil), http.StatusForbidden)
+		requireError(t, do(t, sb, http.MethodGet, "/v2/keysets", nil), http.StatusInternalServerError)
+	})
+
+	t.Run("LostPerOperationAppliesTheChange", func(t *testing.T) {
+		t.Parallel()
+		sb := newFaulty(t, "lost@CreateApp", 0)
+
+		requireError(t, do(t, sb, http.MethodPost, "/v2/apps", map[string]any{"name": "a"}), http.StatusInternalServerError)
+
+		require.Len(t, sb.Apps(), 1)
+	})
+
+	t.Run("StringRoundTrips", func(t *testing.T) {
+		t.Parallel()
+		const s = "5xx=0.1,lost=0.05,403=0.1,403@CreateKeyset=1,lost@UpdateKeysetConfig=0.5"
+
+		rates, err := sandbox.ParseFaults(s)
+		require.NoError(t, err)
+
+		require.Equal(t, s, rates.String())
+		again, err := sandbox.ParseFaults(rates.String())
+		require.NoError(t, err)
+		require.Equal(t, rates, again)
+	})
+}
+
 func TestParseFaults(t *testing.T) {
 	t.Parallel()
 
@@ -228,6 +333,24 @@ func TestParseFaults(t *testing.T) {
 		{"All", "5xx=0.1,lost=0.05,timeout=0.02", sandbox.FaultRates{ServerError: 0.1, Lost: 0.05, Timeout: 0.02}},
 		{"SpacesAndCase", " LOST = 0.5 , 5xx=0 ", sandbox.FaultRates{Lost: 0.5}},
 		{"SumOne", "5xx=0.5,lost=0.5", sandbox.FaultRates{ServerError: 0.5, Lost: 0.5}},
+		{"Statuses", "5xx=0.1,403=0.1,400=0.1,503=0.05", sandbox.FaultRates{ServerError: 0.1, Statuses: []sandbox.StatusRate{{403, 0.1}, {400, 0.1}, {503, 0.05}}}},
+		{"PerOperationEveryTime", "403@POST /keysets", sandbox.FaultRates{Rules: []sandbox.FaultRule{
+			{Op: sandbox.OpCreateKeyset, Fault: sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, Rate: 1},
+		}}},
+		{"PerOperationRate", "403@POST /keysets=0.5", sandbox.FaultRates{Rules: []sandbox.FaultRule{
+			{Op: sandbox.OpCreateKeyset, Fault: sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, Rate: 0.5},
+		}}},
+		{"PerOperationForms", "lost@post /v2/apps=0.2, 5xx@PATCH /keysets/{id}/config, timeout@GET /keysets/5000001=0.1,400@CreateCustomer,403@POST /keysets=0.5,400@POST /keysets=0.5", sandbox.FaultRates{Rules: []sandbox.FaultRule{
+			{Op: sandbox.OpCreateApp, Fault: sandbox.Fault{Kind: sandbox.FaultLost}, Rate: 0.2},
+			{Op: sandbox.OpUpdateKeysetConfig, Fault: sandbox.Fault{Kind: sandbox.FaultServerError}, Rate: 1},
+			{Op: sandbox.OpGetKeyset, Fault: sandbox.Fault{Kind: sandbox.FaultTimeout}, Rate: 0.1},
+			{Op: sandbox.OpCreateCustomer, Fault: sandbox.Fault{Kind: sandbox.FaultStatus, Status: 400}, Rate: 1},
+			{Op: sandbox.OpCreateKeyset, Fault: sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, Rate: 0.5},
+			{Op: sandbox.OpCreateKeyset, Fault: sandbox.Fault{Kind: sandbox.FaultStatus, Status: 400}, Rate: 0.5},
+		}}},
+		{"GlobalAndPerOperationSumSeparately", "5xx=1,403@CreateApp", sandbox.FaultRates{ServerError: 1, Rules: []sandbox.FaultRule{
+			{Op: sandbox.OpCreateApp, Fault: sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, Rate: 1},
+		}}},
 	}
 	for _, tt := range valid {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,8 +366,17 @@ func TestParseFaults(t *testing.T) {
 	invalid := []struct {
 		name, in, message string
 	}{
-		{"UnknownName", "500=0.1", `parse faults "500=0.1": unknown fault "500", want 5xx, lost or timeout`},
-		{"NoEquals", "lost", `parse faults "lost": "lost" is not name=rate`},
+		{"UnknownName", "slow=0.1", `parse faults "slow=0.1": unknown fault "slow", want 5xx, lost, timeout or a status from 400 to 599`},
+		{"NotAnErrorStatus", "302=0.1", `parse faults "302=0.1": unknown fault "302", want 5xx, lost, timeout or a status from 400 to 599`},
+		{"StatusTooHigh", "600@CreateApp", `parse faults "600@CreateApp": unknown fault "600", want 5xx, lost, timeout or a status from 400 to 599`},
+		{"NoEquals", "lost", `parse faults "lost": "lost" is not name=rate or name@operation[=rate]`},
+		{"UnknownPath", "403@POST /customers", `parse faults "403@POST /customers": unknown operation "POST /customers", want "METHOD /path" of an endpoint (e.g. "POST /keysets") or a name such as CreateKeyset`},
+		{"WrongMethod", "403@PUT /keysets", `parse faults "403@PUT /keysets": unknown operation "PUT /keysets", want "METHOD /path" of an endpoint (e.g. "POST /keysets") or a name such as CreateKeyset`},
+		{"UnknownOperationName", "403@MakeKeyset", `parse faults "403@MakeKeyset": unknown operation "MakeKeyset", want "METHOD /path" of an endpoint (e.g. "POST /keysets") or a name such as CreateKeyset`},
+		{"PerOperationTwice", "403@POST /keysets,403@CreateKeyset=0.5", `parse faults "403@POST /keysets,403@CreateKeyset=0.5": 403@CreateKeyset is given twice`},
+		{"PerOperationSumAboveOne", "403@CreateKeyset,400@POST /keysets=0.1", `parse faults "403@CreateKeyset,400@POST /keysets=0.1": rates for CreateKeyset add up to 1.1, want at most 1`},
+		{"StatusesInTheGlobalSum", "5xx=0.5,403=0.6", `parse faults "5xx=0.5,403=0.6": rates add up to 1.1, want at most 1`},
+		{"PerOperationBadRate", "403@CreateKeyset=all", `parse faults "403@CreateKeyset=all": rate of 403@CreateKeyset: strconv.ParseFloat: parsing "all": invalid syntax`},
 		{"NotANumber", "lost=often", `parse faults "lost=often": rate of lost: strconv.ParseFloat: parsing "often": invalid syntax`},
 		{"Negative", "lost=-0.1", `parse faults "lost=-0.1": rate of lost is -0.1, want 0 to 1`},
 		{"AboveOne", "timeout=1.5", `parse faults "timeout=1.5": rate of timeout is 1.5, want 0 to 1`},

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -94,12 +95,11 @@ func (st *store) createKeyset(r *http.Request) result {
 		SecretKeys: []SecretKey{{Value: newSecretKey()}},
 	}
 	st.nextKeysetID++
-	st.keysets[k.ID] = k
-	st.ksOrder = append(st.ksOrder, k.ID)
-	return success(http.StatusCreated, map[string]any{
+	st.addKeysetLocked(k)
+	return st.changed(success(http.StatusCreated, map[string]any{
 		"keyset": createdKeysetBody{keysetBody: keysetJSON(k), SecretKeys: secretKeysJSON(k.SecretKeys)},
 		"config": k.Config.clone(),
-	})
+	}))
 }
 
 func checkKeysetType(t *string) []string {
@@ -112,8 +112,9 @@ func checkKeysetType(t *string) []string {
 	return nil
 }
 
-// listKeysets serves GET /v2/keysets?page=&limit=, oldest first, across all
-// apps. [U] No appId filter is documented, so none is accepted (an unknown
+// listKeysets serves GET /v2/keysets?page=&limit=: {keysets, total, page,
+// limit}, oldest first across all apps (see paging for the [U] order); a
+// page past the end is an empty list with the true total. [U] No appId filter is documented, so none is accepted (an unknown
 // query parameter is a 400).
 func (st *store) listKeysets(r *http.Request) result {
 	p, res, ok := parsePaging(r)
@@ -164,8 +165,74 @@ func (st *store) updateKeysetConfig(r *http.Request) result {
 		}
 		k.Config = next
 		k.UpdatedAt = st.clock()
-		return success(http.StatusOK, k.Config.clone())
+		return st.changed(success(http.StatusOK, k.Config.clone()))
 	})
+}
+
+// updateKeyset serves PATCH /v2/keysets/{id} with {name?, type?}: 200 with
+// the keyset (no secrets), 404 if unknown.
+//
+// [U] Strictest plausible: at least one field is required, each validated as
+// at create; a body naming neither is a 400. testing → production needs a
+// paid plan, which the sandbox account has; production → testing is allowed.
+func (st *store) updateKeyset(r *http.Request) result {
+	var in struct {
+		Name *string `json:"name"`
+		Type *string `json:"type"`
+	}
+	if res, ok := decodeBody(r, &in); !ok {
+		return res
+	}
+	var errs []string
+	if in.Name == nil && in.Type == nil {
+		errs = append(errs, "name or type is required")
+	}
+	if in.Name != nil {
+		errs = append(errs, checkName("name", in.Name)...)
+	}
+	if in.Type != nil && *in.Type != "testing" && *in.Type != "production" {
+		errs = append(errs, "type must be one of the following values: testing, production")
+	}
+	if errs != nil {
+		return errorResult(http.StatusBadRequest, errs...)
+	}
+	return st.withKeyset(r, "id", func(k *Keyset) result {
+		if in.Name != nil {
+			k.Name = *in.Name
+		}
+		if in.Type != nil {
+			k.Type = *in.Type
+		}
+		k.UpdatedAt = st.clock()
+		return st.changed(success(http.StatusOK, keysetJSON(k)))
+	})
+}
+
+// deleteKeyset serves DELETE /v2/keysets/{id}: 200 {success: true}, 404 if
+// unknown. The keyset, its config and secret keys are gone; its ID is never
+// reused.
+//
+// [U] The effect on an OEM assignment is undocumented; the sandbox removes
+// the assignment (the customer no longer lists the keyset), since a
+// customer cannot hold a keyset that does not exist. Deleting an assigned
+// keyset is allowed.
+func (st *store) deleteKeyset(r *http.Request) result {
+	return st.withKeyset(r, "id", func(k *Keyset) result {
+		st.removeKeysetLocked(k.ID)
+		return st.changed(success(http.StatusOK, map[string]bool{"success": true}))
+	})
+}
+
+// removeKeysetLocked deletes keyset id and its assignment. st.mu must be
+// held and the keyset must exist.
+func (st *store) removeKeysetLocked(id string) {
+	k := st.keysets[id]
+	if k.CustomerID != "" {
+		st.unassignLocked(k)
+	}
+	delete(st.keysets, id)
+	st.ksOrder = slices.DeleteFunc(st.ksOrder, func(x string) bool { return x == id })
+	st.appKeysets[k.AppID] = slices.DeleteFunc(st.appKeysets[k.AppID], func(x string) bool { return x == id })
 }
 
 // withKeyset runs fn on the keyset named by the path parameter, holding the

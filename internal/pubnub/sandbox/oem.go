@@ -91,7 +91,7 @@ func (st *store) createCustomer(r *http.Request) result {
 	st.customers[c.ID] = c
 	st.custOrder = append(st.custOrder, c.ID)
 	st.byExternalID[c.ExternalID] = c.ID
-	return success(http.StatusOK, map[string]any{"result": customerJSON(c)})
+	return st.changed(success(http.StatusOK, map[string]any{"result": customerJSON(c)}))
 }
 
 // checkExternalID validates an externalId against the documented rules.
@@ -156,10 +156,9 @@ func (st *store) getCustomer(r *http.Request) result {
 
 // assignKeysets serves POST /v2/oem/customers/{customerId}/keysets with
 // {keysetIds}: the keysets are added to the customer's (append semantics,
-// [I]) and the customer is answered as {result: customer}. Atomic: if any
-// keyset breaks a rule, nothing is assigned.
-//
-// [U] 201 is NestJS's default for POST (undocumented here).
+// [I]) and the customer is answered 200 (the documented status) as
+// {result: customer}. Atomic: if any keyset breaks a rule, nothing is
+// assigned.
 func (st *store) assignKeysets(r *http.Request) result {
 	var in struct {
 		KeysetIDs []int64 `json:"keysetIds"`
@@ -177,8 +176,104 @@ func (st *store) assignKeysets(r *http.Request) result {
 		now := st.clock()
 		st.assign(c, in.KeysetIDs, now)
 		c.Updated = now
-		return success(http.StatusCreated, map[string]any{"result": customerJSON(c)})
+		return st.changed(success(http.StatusOK, map[string]any{"result": customerJSON(c)}))
 	})
+}
+
+// updateCustomer serves PUT /v2/oem/customers/{customerId} with {name}:
+// 200 with {result: customer}, 404 if unknown. The name is a display name
+// only; externalId cannot change, so sending it is a 400 ("property
+// externalId should not exist").
+func (st *store) updateCustomer(r *http.Request) result {
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if res, ok := decodeBody(r, &in); !ok {
+		return res
+	}
+	if errs := checkName("name", in.Name); errs != nil {
+		return errorResult(http.StatusBadRequest, errs...)
+	}
+	return st.withCustomer(r, func(c *Customer) result {
+		c.Name, c.Updated = *in.Name, st.clock()
+		return st.changed(success(http.StatusOK, map[string]any{"result": customerJSON(c)}))
+	})
+}
+
+// deleteCustomer serves DELETE /v2/oem/customers/{customerId}: the customer
+// and all its keyset assignments are gone; the keysets stay, unassigned,
+// and may be assigned to another customer; the externalId is free again
+// (docs). Served from MinDeleteCustomerVersion only.
+//
+// [U] The success body is undocumented; the sandbox answers 200
+// {success: true} like the other v2 deletes. 404 if unknown.
+func (st *store) deleteCustomer(r *http.Request) result {
+	return st.withCustomer(r, func(c *Customer) result {
+		st.removeCustomerLocked(c)
+		return st.changed(success(http.StatusOK, map[string]bool{"success": true}))
+	})
+}
+
+// removeCustomerLocked deletes c and its assignments. st.mu must be held.
+func (st *store) removeCustomerLocked(c *Customer) {
+	for _, ck := range c.Keysets {
+		st.keysets[ck.ID].CustomerID = ""
+	}
+	delete(st.customers, c.ID)
+	delete(st.byExternalID, c.ExternalID)
+	st.custOrder = slices.DeleteFunc(st.custOrder, func(x string) bool { return x == c.ID })
+}
+
+// unassignLocked removes keyset k from its customer. st.mu must be held and
+// k must be assigned.
+func (st *store) unassignLocked(k *Keyset) {
+	c := st.customers[k.CustomerID]
+	c.Keysets = slices.DeleteFunc(c.Keysets, func(ck CustomerKeyset) bool { return ck.ID == k.ID })
+	c.Updated = st.clock()
+	k.CustomerID = ""
+}
+
+// listCustomerKeysets serves GET /v2/oem/keysets?customerId=&appId=:
+// {result: [{id, assignedAt}]} in assignment order, unpaginated; with
+// appId, only the customer's keysets in that app.
+//
+// [U] Strictest plausible: customerId is required (400 without it), an
+// unknown customer is a 404, a non-numeric appId a 400 and an unknown one
+// an empty list. S4's GET /oem/customers/{id}/keysets is not served (not in
+// PubNub's docs).
+func (st *store) listCustomerKeysets(r *http.Request) result {
+	q := r.URL.Query()
+	customerID := q.Get("customerId")
+	var errs []string
+	if customerID == "" {
+		errs = append(errs, "customerId is required")
+	}
+	appID := ""
+	if q.Has("appId") {
+		id, ok := parseNumericID(q.Get("appId"))
+		if !ok {
+			errs = append(errs, "appId must be a numeric string")
+		}
+		appID = id
+	}
+	if errs != nil {
+		return errorResult(http.StatusBadRequest, errs...)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c, found := st.customers[customerID]
+	if !found {
+		return errorResult(http.StatusNotFound, fmt.Sprintf("Customer %s not found", customerID))
+	}
+	items := []customerKeysetBody{}
+	for _, ck := range c.Keysets {
+		if appID != "" && st.keysets[ck.ID].AppID != appID {
+			continue
+		}
+		id, _ := strconv.ParseInt(ck.ID, 10, 64)
+		items = append(items, customerKeysetBody{ID: id, AssignedAt: stamp(ck.AssignedAt)})
+	}
+	return success(http.StatusOK, map[string]any{"result": items})
 }
 
 // checkAssignable checks, before anything changes, that ids may all be

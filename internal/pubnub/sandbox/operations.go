@@ -26,21 +26,43 @@ const (
 	OpGetCustomer        Operation = "GetCustomer"        // GET /v2/oem/customers/{customerId}
 	OpAssignKeysets      Operation = "AssignKeysets"      // POST /v2/oem/customers/{customerId}/keysets
 	OpGetUsageMetrics    Operation = "GetUsageMetrics"    // GET /v2/usage-metrics
+
+	OpUpdateApp           Operation = "UpdateApp"           // PATCH /v2/apps/{id}
+	OpUpdateKeyset        Operation = "UpdateKeyset"        // PATCH /v2/keysets/{id}
+	OpDeleteKeyset        Operation = "DeleteKeyset"        // DELETE /v2/keysets/{id}
+	OpUpdateCustomer      Operation = "UpdateCustomer"      // PUT /v2/oem/customers/{customerId}
+	OpDeleteCustomer      Operation = "DeleteCustomer"      // DELETE /v2/oem/customers/{customerId}
+	OpListCustomerKeysets Operation = "ListCustomerKeysets" // GET /v2/oem/keysets?customerId=&appId=
 )
 
 // Minimum PubNub-Version dates. The header must be a valid YYYY-MM-DD date
-// no older than the minimum of the endpoint's group, else 400.
+// no older than the minimum of the endpoint, else 400 naming the minimum.
+// Any valid later date is served, including dates between doc sets (PubNub's
+// MCP server sends 2026-03-23, which names no doc set).
 //
-// [U] How PubNub treats an arbitrary date is unknown. The sandbox takes the
-// strictest plausible reading: a date older than the first doc set that
-// documents an endpoint is refused with a 400 that names the minimum, and any
-// valid later date is served (like "latest version on or before the date").
+// [U] How PubNub treats an arbitrary date is unknown. The sandbox reads each
+// date as "the latest doc set on or before it" and takes the strictest
+// plausible minimum: the oldest doc set in which the reference saw the
+// endpoint's page, nothing older.
 const (
-	// MinCoreVersion is the oldest version served by the apps, keysets,
-	// keyset config and usage endpoints: they are documented from 2025-11-15
-	// (a 2025-11-01 doc set exists for one page only, so it is not honoured).
+	// MinSecretKeyVersion is the oldest version served by the secret-key
+	// endpoints (list, rotate): their pages exist from the 2025-11-01 doc
+	// set (the reference's corrected §7).
+	MinSecretKeyVersion = "2025-11-01"
+	// MinListKeysetsVersion is the oldest version served by GET /v2/keysets:
+	// the list-keysets page is in the 2025-11-01 doc set.
+	MinListKeysetsVersion = "2025-11-01"
+	// MinCoreVersion is the oldest version served by the other apps and
+	// keysets endpoints, keyset config and usage metrics: the reference saw
+	// their pages from 2025-11-15 only, so 2025-11-01 is refused for them.
 	MinCoreVersion = "2025-11-15"
-	// MinOEMVersion is the oldest version served by the OEM customer and the
-	// secret-key endpoints: no doc set before 2026-02-09 contains them.
+	// MinOEMVersion is the oldest version served by the OEM customer
+	// endpoints: no doc set before 2026-02-09 contains them.
 	MinOEMVersion = "2026-02-09"
+	// MinDeleteCustomerVersion is the oldest version served by DELETE
+	// /v2/oem/customers/{customerId}. [U] The endpoint is in the latest,
+	// unversioned docs only, absent from the 2026-02-09 and 2026-03-01 sets;
+	// of the later sets seen (2026-05-26, 2026-09-03) the sandbox requires
+	// the newest, the strictest plausible choice.
+	MinDeleteCustomerVersion = "2026-09-03"
 )

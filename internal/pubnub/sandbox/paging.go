@@ -8,6 +8,14 @@ import (
 
 // Pagination of GET /v2/apps and GET /v2/keysets.
 //
+// [U] Order: the docs do not say how lists are sorted. The sandbox lists
+// oldest first, in creation order (IDs ascending), so a resource created
+// just now is the last item of the last page, at index total-1; a deleted
+// resource leaves the order of the others unchanged. pnonboard's adoption
+// after a lost create answer relies on this (read total, fetch the last
+// page, walk backwards) and must fall back to a full walk if PubNub
+// orders otherwise.
+//
 // [U] The maximum limit is undocumented; PubNub's own client uses 100. The
 // sandbox takes the strictest plausible reading: limit 1–100 (default 10),
 // page ≥ 1 (default 1), both decimal integers, anything else 400. A page

@@ -19,15 +19,10 @@ type endpoint struct {
 // answer, never touching the ResponseWriter.
 type handlerFunc func(r *http.Request) result
 
-// handle registers h for pattern behind the pipeline.
-func (s *Sandbox) handle(pattern string, op Operation, minVersion string, query []string, h handlerFunc) {
-	s.mux.Handle(pattern, s.pipeline(endpoint{op: op, minVersion: minVersion, query: query}, h))
-}
-
 // pipeline wraps h with what the real API does around every endpoint, in
 // this order: latency, authentication (401), rate limiting (429; every
 // authenticated request counts), PubNub-Version and query checks (400),
-// faults, and finally the endpoint. A request that matches no endpoint
+// permissions (403), faults, and finally the endpoint. A request that matches no endpoint
 // stops after rate limiting with a 404. Every request is recorded as a Call.
 func (s *Sandbox) pipeline(ep endpoint, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,10 +57,17 @@ func (s *Sandbox) serve(w http.ResponseWriter, r *http.Request, ep endpoint, h h
 	if res, ok := checkQuery(r, ep.query); !ok {
 		return write(w, res)
 	}
+	if res, ok := s.checkPermissions(r, ep.op); !ok {
+		return write(w, res)
+	}
 	if fault, faulty := s.faults.next(ep.op); faulty {
 		return s.fail(w, r, h, fault)
 	}
-	return write(w, h(r))
+	res := h(r)
+	if err := s.store.save(res.save); err != nil {
+		return write(w, errorResult(http.StatusInternalServerError, "sandbox could not save its state: "+err.Error()))
+	}
+	return write(w, res)
 }
 
 // fail answers a request hit by fault, applying the change first for the
@@ -85,10 +87,10 @@ func (s *Sandbox) fail(w http.ResponseWriter, r *http.Request, h handlerFunc, f 
 		}
 		return write(w, errorResult(f.Status, message(fmt.Sprintf("Injected %d fault", f.Status))))
 	case FaultLost:
-		h(r)
+		_ = s.store.save(h(r).save) // durable before the (lost) answer; it is a 500 either way
 		return write(w, errorResult(http.StatusInternalServerError, message("Internal server error")))
 	case FaultTimeout:
-		h(r)
+		_ = s.store.save(h(r).save)
 		if !sleep(r.Context(), s.timeoutHang) {
 			return 0
 		}

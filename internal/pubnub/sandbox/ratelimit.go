@@ -9,14 +9,16 @@ import (
 
 // limiter is a fixed-window request counter per API key.
 //
-// [U] PubNub's Admin API limit could not be confirmed. The sandbox follows
-// DESIGN.md: a fixed window (anchored at the first request after the previous
-// window ended) of limit requests; every authenticated answer carries
-// X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (whole
-// seconds until the window ends, at least 1); an exceeded window answers 429
-// with Retry-After equal to X-RateLimit-Reset. Every authenticated request
-// counts, including ones then refused for a bad PubNub-Version or a 404, and
-// refused 429s do not extend the window.
+// [C] The Admin API overview states 120 requests per minute (a 60-second
+// window), 429 when exceeded, and X-RateLimit-Limit, X-RateLimit-Remaining
+// and X-RateLimit-Reset (seconds until the reset) on answers. [U] The rest
+// is the sandbox's reading: a fixed window (anchored at the first request
+// after the previous window ended) per API key; the headers on every
+// authenticated answer, Reset in whole seconds, at least 1; a 429 also
+// carries Retry-After equal to X-RateLimit-Reset (the overview names only
+// the three headers); every authenticated request counts, including ones
+// then refused for a bad PubNub-Version, a permission or a 404; refused
+// 429s do not extend the window.
 type limiter struct {
 	mu      sync.Mutex
 	limit   int // < 0: no limiting and no headers

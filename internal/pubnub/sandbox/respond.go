@@ -22,6 +22,9 @@ const maxBodyBytes = 1 << 20
 type result struct {
 	status int
 	body   any
+	// save is the snapshot of the change this request made, to be written
+	// to the state file before the answer (nil: no change, or not durable).
+	save *pendingSave
 }
 
 // errorBody is PubNub's documented error schema. message is always an array.
@@ -40,10 +43,18 @@ func errorResult(status int, messages ...string) result {
 	return result{status: status, body: errorBody{StatusCode: status, Error: errorName(status), Message: nonNil(messages)}}
 }
 
-// nestErrorResult answers in the variant the usage-metrics endpoint is
-// documented with: "error" is the HTTP reason phrase ("Bad Request").
+// nestErrorBody is the variant the usage-metrics endpoint is documented
+// with, fields in the documented order: "error" is the HTTP reason phrase
+// ("Bad Request").
+type nestErrorBody struct {
+	StatusCode int      `json:"statusCode"`
+	Message    []string `json:"message"`
+	Error      string   `json:"error"`
+}
+
+// nestErrorResult answers in the usage endpoint's error variant.
 func nestErrorResult(status int, messages ...string) result {
-	return result{status: status, body: errorBody{StatusCode: status, Error: http.StatusText(status), Message: nonNil(messages)}}
+	return result{status: status, body: nestErrorBody{StatusCode: status, Message: nonNil(messages), Error: http.StatusText(status)}}
 }
 
 func nonNil(messages []string) []string {

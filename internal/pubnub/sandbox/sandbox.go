@@ -6,8 +6,17 @@
 // the Admin API reference (pubnub-admin-api.md) leaves behaviour unknown the
 // sandbox picks the strictest plausible reading and says so in a "[U]" note
 // next to the code. It also models what the real API may do to a caller: a
-// per-key rate limit, latency, and injected faults (random or scripted) that
-// fail a request before or after its change is applied.
+// per-key rate limit, latency, the Service Integration's permission rows
+// (see ParsePermissions; 403 naming the missing row), and injected faults
+// (random or scripted) that fail a request before or after its change is
+// applied.
+//
+// Beside the API, tests and dev mode can change the sandbox behind the
+// client's back, as a person in the Admin Portal would (DeleteKeyset,
+// UnassignKeyset, Rename*, SetAccessManager, DeleteCustomer), also over HTTP
+// under AdminPrefix, and Prefill thousands of tenants at once. Usage metrics
+// are synthetic but exact (KeysetDailyUsage, UsageValue). With
+// Options.StateFile (see Open) the state survives restarts and SIGKILL.
 //
 // The package imports nothing of this module, so it stays an independent
 // model of the API rather than a mirror of the client.
@@ -21,8 +30,8 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	// DefaultRatePerMinute is the request budget per window, the Admin API
-	// limit DESIGN.md plans for ([U]: unconfirmed upstream).
+	// DefaultRatePerMinute is the request budget per window: the Admin
+	// API's documented 120 requests per minute.
 	DefaultRatePerMinute = 120
 	// DefaultWindow is the rate-limit window.
 	DefaultWindow = time.Minute
@@ -56,11 +65,22 @@ type Options struct {
 	// Now is the clock for timestamps, rate-limit windows, secret-key expiry
 	// and recorded calls (default time.Now).
 	Now func() time.Time
+	// Permissions are the Service Integration rows the API key holds (see
+	// ParsePermissions); a request without its row is refused with 403. nil
+	// means full access (FullAccess); an empty, non-nil list grants nothing.
+	Permissions []Permission
+	// StateFile, when set, makes the state durable: Open loads it and every
+	// change is written through to it before it is answered (see Open and
+	// the "Durable state" notes in persist.go).
+	StateFile string
+	// UsageShape is the answer shape of GET /v2/usage-metrics (default
+	// UsageShapeObject).
+	UsageShape UsageShape
 }
 
 // Sandbox is the in-memory Admin API. It is safe for concurrent use. Create
-// it with New and serve it at the root (paths start with /v2/) or behind
-// http.StripPrefix.
+// it with New (or Open, for a durable one) and serve it at the root (paths
+// start with /v2/) or behind http.StripPrefix.
 type Sandbox struct {
 	apiKey      string
 	latency     time.Duration
@@ -73,10 +93,22 @@ type Sandbox struct {
 	faults  *faultInjector
 	calls   *callLog
 	pam     *pamStore // Access Manager tokens (pam.go)
+	perms   permissions
 }
 
-// New returns an empty sandbox configured by opts (nil: defaults).
+// New returns an empty sandbox configured by opts (nil: defaults). With
+// Options.StateFile set it is Open, and panics if the file cannot be loaded
+// or written; call Open to handle that error instead.
 func New(opts *Options) *Sandbox {
+	s, err := Open(opts)
+	if err != nil {
+		panic("sandbox: New: " + err.Error() + " (use Open to handle this error)")
+	}
+	return s
+}
+
+// newSandbox builds a sandbox from opts, without loading any state.
+func newSandbox(opts *Options) *Sandbox {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -102,38 +134,68 @@ func New(opts *Options) *Sandbox {
 		timeoutHang: o.TimeoutHang,
 		now:         o.Now,
 		mux:         http.NewServeMux(),
-		store:       newStore(o.Now),
+		store:       newStore(o.Now, o.UsageShape),
 		limiter:     newLimiter(o.RatePerMinute, o.Window),
 		faults:      newFaultInjector(o.Faults, o.Seed),
 		calls:       newCallLog(),
 		pam:         newPAMStore(),
 	}
+	s.SetPermissions(o.Permissions)
 	s.addRoutes()
 	return s
 }
 
-// addRoutes maps every endpoint: method and path, operation, the oldest
-// PubNub-Version that serves it, and the query parameters it accepts.
-func (s *Sandbox) addRoutes() {
-	st := s.store
+// route is one Admin API endpoint: its method and path pattern, operation,
+// the oldest PubNub-Version that serves it, the query parameters it accepts,
+// and its logic.
+type route struct {
+	pattern    string
+	op         Operation
+	minVersion string
+	query      []string
+	handler    func(*store, *http.Request) result
+}
+
+// routes lists every endpoint the sandbox serves. It is a function, not a
+// variable, so the package holds no state; ParseFaults reads it to resolve
+// "METHOD /path" names.
+func routes() []route {
 	page := []string{"page", "limit"}
-	s.handle("POST /v2/apps", OpCreateApp, MinCoreVersion, nil, st.createApp)
-	s.handle("GET /v2/apps", OpListApps, MinCoreVersion, page, st.listApps)
-	s.handle("GET /v2/apps/{id}", OpGetApp, MinCoreVersion, nil, st.getApp)
-	s.handle("POST /v2/keysets", OpCreateKeyset, MinCoreVersion, nil, st.createKeyset)
-	s.handle("GET /v2/keysets", OpListKeysets, MinCoreVersion, page, st.listKeysets)
-	s.handle("GET /v2/keysets/{id}", OpGetKeyset, MinCoreVersion, nil, st.getKeyset)
-	s.handle("GET /v2/keysets/{id}/config", OpGetKeysetConfig, MinCoreVersion, nil, st.getKeysetConfig)
-	s.handle("PATCH /v2/keysets/{id}/config", OpUpdateKeysetConfig, MinCoreVersion, nil, st.updateKeysetConfig)
-	s.handle("GET /v2/keysets/{keysetId}/secret-keys", OpListSecretKeys, MinOEMVersion, []string{"activeOnly"}, st.listSecretKeys)
-	s.handle("POST /v2/keysets/{keysetId}/secret-keys", OpRotateSecretKey, MinOEMVersion, nil, st.rotateSecretKey)
-	s.handle("POST /v2/oem/customers", OpCreateCustomer, MinOEMVersion, nil, st.createCustomer)
-	s.handle("GET /v2/oem/customers", OpListCustomers, MinOEMVersion, []string{"appId"}, st.listCustomers)
-	s.handle("GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, st.getCustomer)
-	s.handle("POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, st.assignKeysets)
-	s.handle("GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, st.getUsageMetrics)
+	return []route{
+		{"POST /v2/apps", OpCreateApp, MinCoreVersion, nil, (*store).createApp},
+		{"GET /v2/apps", OpListApps, MinCoreVersion, page, (*store).listApps},
+		{"GET /v2/apps/{id}", OpGetApp, MinCoreVersion, nil, (*store).getApp},
+		{"POST /v2/keysets", OpCreateKeyset, MinCoreVersion, nil, (*store).createKeyset},
+		{"GET /v2/keysets", OpListKeysets, MinListKeysetsVersion, page, (*store).listKeysets},
+		{"GET /v2/keysets/{id}", OpGetKeyset, MinCoreVersion, nil, (*store).getKeyset},
+		{"GET /v2/keysets/{id}/config", OpGetKeysetConfig, MinCoreVersion, nil, (*store).getKeysetConfig},
+		{"PATCH /v2/keysets/{id}/config", OpUpdateKeysetConfig, MinCoreVersion, nil, (*store).updateKeysetConfig},
+		{"GET /v2/keysets/{keysetId}/secret-keys", OpListSecretKeys, MinSecretKeyVersion, []string{"activeOnly"}, (*store).listSecretKeys},
+		{"POST /v2/keysets/{keysetId}/secret-keys", OpRotateSecretKey, MinSecretKeyVersion, nil, (*store).rotateSecretKey},
+		{"POST /v2/oem/customers", OpCreateCustomer, MinOEMVersion, nil, (*store).createCustomer},
+		{"GET /v2/oem/customers", OpListCustomers, MinOEMVersion, []string{"appId"}, (*store).listCustomers},
+		{"GET /v2/oem/customers/{customerId}", OpGetCustomer, MinOEMVersion, nil, (*store).getCustomer},
+		{"POST /v2/oem/customers/{customerId}/keysets", OpAssignKeysets, MinOEMVersion, nil, (*store).assignKeysets},
+		{"GET /v2/usage-metrics", OpGetUsageMetrics, MinCoreVersion, []string{"entityType", "entityId", "from", "to", "metrics"}, (*store).getUsageMetrics},
+		{"PATCH /v2/apps/{id}", OpUpdateApp, MinCoreVersion, nil, (*store).updateApp},
+		{"PATCH /v2/keysets/{id}", OpUpdateKeyset, MinCoreVersion, nil, (*store).updateKeyset},
+		{"DELETE /v2/keysets/{id}", OpDeleteKeyset, MinCoreVersion, nil, (*store).deleteKeyset},
+		{"PUT /v2/oem/customers/{customerId}", OpUpdateCustomer, MinOEMVersion, nil, (*store).updateCustomer},
+		{"DELETE /v2/oem/customers/{customerId}", OpDeleteCustomer, MinDeleteCustomerVersion, nil, (*store).deleteCustomer},
+		{"GET /v2/oem/keysets", OpListCustomerKeysets, MinOEMVersion, []string{"customerId", "appId"}, (*store).listCustomerKeysets},
+	}
+}
+
+// addRoutes mounts every route behind the pipeline, and a catch-all that
+// answers 404 in PubNub's format.
+func (s *Sandbox) addRoutes() {
+	for _, rt := range routes() {
+		h := func(r *http.Request) result { return rt.handler(s.store, r) }
+		s.mux.Handle(rt.pattern, s.pipeline(endpoint{op: rt.op, minVersion: rt.minVersion, query: rt.query}, h))
+	}
 	s.addPAMRoutes() // POST /v3/pam/{subscribeKey}/grant, DELETE /v3/pam/{subscribeKey}/grant/{token}
 	s.mux.Handle("/", s.pipeline(endpoint{op: OpUnknown}, notFound))
+	s.addAdminRoutes()
 }
 
 // ServeHTTP serves the Admin API; paths start with /v2/.
@@ -144,9 +206,14 @@ func (s *Sandbox) APIKey() string { return s.apiKey }
 
 // Reset forgets all apps, keysets, customers, recorded calls, scripted
 // faults and rate-limit windows, as if the sandbox were new (same options
-// and API key).
+// and API key): IDs start again from the first ones. With a state file the
+// empty state is written through; should that write fail, the next change
+// writes the full state again.
 func (s *Sandbox) Reset() {
-	s.store.reset()
+	_ = s.mutate(func(st *store) error {
+		st.resetLocked()
+		return nil
+	})
 	s.calls.reset()
 	s.limiter.reset()
 	s.pam.reset()

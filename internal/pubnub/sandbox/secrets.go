@@ -112,7 +112,7 @@ func (st *store) rotateSecretKey(r *http.Request) result {
 		}
 		k.SecretKeys = append(k.SecretKeys, fresh)
 		k.UpdatedAt = now
-		return success(http.StatusCreated, map[string]string{"secretKey": fresh.Value})
+		return st.changed(success(http.StatusCreated, map[string]string{"secretKey": fresh.Value}))
 	})
 }
 

@@ -87,36 +87,47 @@ type store struct {
 	mu  sync.Mutex
 	now func() time.Time
 
+	// seq counts changes; persist, when set, writes each change's snapshot
+	// (see persist.go).
+	seq     uint64
+	persist *persister
+	// usageShape is Options.UsageShape.
+	usageShape UsageShape
+
 	nextAppID, nextKeysetID int64
 
-	apps      map[string]*App
-	appOrder  []string
-	keysets   map[string]*Keyset
-	ksOrder   []string
-	customers map[string]*Customer
-	custOrder []string
+	apps     map[string]*App
+	appOrder []string
+	keysets  map[string]*Keyset
+	ksOrder  []string
+	// appKeysets maps an app ID to its keysets' IDs in creation order.
+	appKeysets map[string][]string
+	customers  map[string]*Customer
+	custOrder  []string
 	// byExternalID maps an externalId to its customer's ID.
 	byExternalID map[string]string
 }
 
-func newStore(now func() time.Time) *store {
-	st := &store{now: now}
+func newStore(now func() time.Time, usageShape UsageShape) *store {
+	st := &store{now: now, usageShape: usageShape}
 	st.resetLocked()
 	return st
-}
-
-func (st *store) reset() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.resetLocked()
 }
 
 func (st *store) resetLocked() {
 	st.nextAppID, st.nextKeysetID = firstAppID, firstKeysetID
 	st.apps, st.appOrder = map[string]*App{}, nil
 	st.keysets, st.ksOrder = map[string]*Keyset{}, nil
+	st.appKeysets = map[string][]string{}
 	st.customers, st.custOrder = map[string]*Customer{}, nil
 	st.byExternalID = map[string]string{}
+}
+
+// addKeysetLocked records a new keyset. st.mu must be held.
+func (st *store) addKeysetLocked(k *Keyset) {
+	st.keysets[k.ID] = k
+	st.ksOrder = append(st.ksOrder, k.ID)
+	st.appKeysets[k.AppID] = append(st.appKeysets[k.AppID], k.ID)
 }
 
 // clock returns the current time at the millisecond precision the API

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"slices"
 	"strings"
@@ -52,15 +51,198 @@ key_ip_ch key_ip_ua pres_pub`
 // months, so the sandbox refuses ranges longer than 366 days.
 const maxUsageRange = 366 * 24 * time.Hour
 
-// getUsageMetrics serves GET /v2/usage-metrics?entityType=&entityId=&from=
-// &to=&metrics=. Errors use the documented NestJS variant of the error body
-// ("error": "Bad Request").
+// UsageDelay is how far usage data lags: a day's values appear once the day
+// is over and UsageDelay has passed ("delayed ~3-4 h" in the docs; the
+// sandbox takes the longer end).
+const UsageDelay = 4 * time.Hour
+
+// UsageShape selects which of the two documented answer shapes
+// GET /v2/usage-metrics uses.
+type UsageShape int
+
+const (
+	// UsageShapeObject answers {"metrics": {"<metric>": {"YYYY-MM-DD": n}}},
+	// the docs' schema (and PubNub's MCP client's type). The default.
+	UsageShapeObject UsageShape = iota
+	// UsageShapeArray answers {"metrics": [{"<metric>": {...}}, ...]}, one
+	// single-metric object per requested metric, the docs' example.
+	UsageShapeArray
+)
+
+// String names the shape as ParseUsageShape reads it: "object" or "array".
+func (u UsageShape) String() string {
+	if u == UsageShapeArray {
+		return "array"
+	}
+	return "object"
+}
+
+// ParseUsageShape reads "object" (or "", the default) or "array", the form
+// of PNONBOARD_SANDBOX_USAGE_SHAPE.
+func ParseUsageShape(s string) (UsageShape, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "object":
+		return UsageShapeObject, nil
+	case "array":
+		return UsageShapeArray, nil
+	}
+	return 0, fmt.Errorf("usage shape %q: want object or array", s)
+}
+
+// Synthetic usage.
 //
-// The values are synthetic but deterministic: a hash of entity, metric and
-// day, one value per day in [from, to). [U] The response uses the
-// array-of-objects shape of the docs' example (one object per metric), the
-// harder of the two documented shapes for a client; an app or keyset that
-// does not exist is a 404.
+// The sandbox makes up usage for every keyset it holds, deterministically, so
+// that tests know every value exactly:
+//
+//   - A keyset's daily value of a metric is KeysetDailyUsage(id, metric,
+//     day): 1 + FNV-1a-64("<id>/<metric>/<YYYY-MM-DD>") mod 1000, an
+//     integer from 1 to 1000.
+//   - A metric named mtd_* is cumulative month to date: on a day, the sum of
+//     the daily values from the 1st of that month (or the keyset's creation
+//     day, if later) to that day. It restarts on the 1st.
+//   - An app's value is the sum of its keysets' values on that day (keysets
+//     that did not exist yet count nothing), so syncing per keyset and per
+//     app agree exactly; an account's is the sum over all keysets.
+//   - A day has data only from the entity's creation day (UTC) on, and only
+//     once it is over and UsageDelay has passed: the last day with data is
+//     the day before the UTC date of now - UsageDelay. Other days are absent
+//     from the answer, not zero. [I] An account has data on every day up to
+//     that one (its creation day is unknown; its value is 0 before any
+//     keyset existed).
+//   - [U] A deleted keyset is forgotten, and with it its share of its app's
+//     and the account's past usage; a real account would keep billing it.
+//
+// UsageValue computes exactly what the endpoint answers.
+
+// KeysetDailyUsage is the synthetic daily value of metric for keysetID on
+// day's calendar date (in day's location), before the creation-day and
+// delay rules and before mtd_* accumulation: 1 + FNV-1a-64 of
+// "<keysetID>/<metric>/<YYYY-MM-DD>" mod 1000.
+func KeysetDailyUsage(keysetID, metric string, day time.Time) float64 {
+	return dailyUsage(keysetID, metric, day.Format(time.DateOnly))
+}
+
+func dailyUsage(keysetID, metric, day string) float64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, part := range [...]string{keysetID, "/", metric, "/", day} {
+		for i := 0; i < len(part); i++ {
+			h ^= uint64(part[i])
+			h *= prime
+		}
+	}
+	return float64(1 + h%1000)
+}
+
+// UsageValue returns what GET /v2/usage-metrics answers for one entity
+// ("account", "app" or "keyset"), metric and day (its calendar date in its
+// location), given the sandbox's current state and clock; ok is false when
+// the answer would not contain that day (unknown entity or metric, a day
+// before the entity's creation or not yet available).
+func (s *Sandbox) UsageValue(entityType, entityID, metric string, day time.Time) (value float64, ok bool) {
+	d, err := time.Parse(time.DateOnly, day.Format(time.DateOnly))
+	if err != nil || !slices.Contains(strings.Fields(usageMetricNames), metric) {
+		return 0, false
+	}
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	series, found := st.usageLocked(entityType, entityID, []string{metric}, d, d.AddDate(0, 0, 1))
+	if !found {
+		return 0, false
+	}
+	value, ok = series[metric][d.Format(time.DateOnly)]
+	return value, ok
+}
+
+// lastUsageDay is the last day with usage data at now.
+func lastUsageDay(now time.Time) time.Time {
+	d := now.UTC().Add(-UsageDelay)
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+}
+
+// utcDay is t's UTC calendar date at midnight.
+func utcDay(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// usageLocked computes the series of metrics for days in [from, to) (UTC
+// midnights) of an entity; found is false for an unknown app or keyset.
+// st.mu must be held.
+func (st *store) usageLocked(entityType, entityID string, metrics []string, from, to time.Time) (map[string]map[string]float64, bool) {
+	id, _ := parseNumericID(entityID)
+	var keysets []*Keyset
+	first := time.Time{} // the entity's creation day; zero for an account
+	switch entityType {
+	case "app":
+		a, ok := st.apps[id]
+		if !ok {
+			return nil, false
+		}
+		first = utcDay(a.CreatedAt)
+		for _, kid := range st.appKeysets[id] {
+			keysets = append(keysets, st.keysets[kid])
+		}
+	case "keyset":
+		k, ok := st.keysets[id]
+		if !ok {
+			return nil, false
+		}
+		first = utcDay(k.CreatedAt)
+		keysets = []*Keyset{k}
+	default: // account
+		for _, kid := range st.ksOrder {
+			keysets = append(keysets, st.keysets[kid])
+		}
+	}
+	last := lastUsageDay(st.now())
+	out := make(map[string]map[string]float64, len(metrics))
+	for _, m := range metrics {
+		days := map[string]float64{}
+		out[m] = days
+		cumulative := strings.HasPrefix(m, "mtd_")
+		// Walk from the first of from's month so that mtd_* sums are whole.
+		start := from
+		if cumulative {
+			start = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+		}
+		running := make([]float64, len(keysets))
+		for d := start; d.Before(to) && !d.After(last); d = d.AddDate(0, 0, 1) {
+			if d.Day() == 1 {
+				clear(running)
+			}
+			day := d.Format(time.DateOnly)
+			total := 0.0
+			for i, k := range keysets {
+				if d.Before(utcDay(k.CreatedAt)) {
+					continue
+				}
+				v := dailyUsage(k.ID, m, day)
+				if cumulative {
+					running[i] += v
+					v = running[i]
+				}
+				total += v
+			}
+			if !d.Before(from) && !d.Before(first) {
+				days[day] = total
+			}
+		}
+	}
+	return out, true
+}
+
+// getUsageMetrics serves GET /v2/usage-metrics?entityType=&entityId=&from=
+// &to=&metrics=: the synthetic usage above for each requested metric and
+// each day in [from, to) that has data, in the shape Options.UsageShape
+// selects. Errors use the documented NestJS variant of the error body
+// ({"statusCode":400,"message":["Invalid metrics: x"],"error":"Bad
+// Request"}).
+//
+// [U] An app or keyset that does not exist is a 404; entityId of an account
+// is not checked (the sandbox has no account ID); a metric named twice is
+// answered once.
 func (st *store) getUsageMetrics(r *http.Request) result {
 	q := r.URL.Query()
 	var errs []string
@@ -88,7 +270,9 @@ func (st *store) getUsageMetrics(r *http.Request) result {
 		if !slices.Contains(known, m) {
 			unknown = append(unknown, m)
 		}
-		metrics = append(metrics, m)
+		if !slices.Contains(metrics, m) {
+			metrics = append(metrics, m)
+		}
 	}
 	if unknown != nil {
 		errs = append(errs, "Invalid metrics: "+strings.Join(unknown, ", "))
@@ -99,22 +283,16 @@ func (st *store) getUsageMetrics(r *http.Request) result {
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	id, _ := parseNumericID(entityID)
-	_, isApp := st.apps[id]
-	_, isKeyset := st.keysets[id]
-	if entityType == "app" && !isApp || entityType == "keyset" && !isKeyset {
+	series, found := st.usageLocked(entityType, entityID, metrics, from, to)
+	if !found {
 		return nestErrorResult(http.StatusNotFound, fmt.Sprintf("%s %s not found", entityType, entityID))
 	}
-	out := make([]map[string]map[string]float64, 0, len(metrics))
-	for _, m := range metrics {
-		days := map[string]float64{}
-		for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
-			day := d.Format(time.DateOnly)
-			h := fnv.New32a()
-			fmt.Fprintf(h, "%s/%s/%s/%s", entityType, id, m, day)
-			days[day] = float64(h.Sum32() % 10_000)
+	if st.usageShape == UsageShapeArray {
+		out := make([]map[string]map[string]float64, 0, len(metrics))
+		for _, m := range metrics {
+			out = append(out, map[string]map[string]float64{m: series[m]})
 		}
-		out = append(out, map[string]map[string]float64{m: days})
+		return success(http.StatusOK, map[string]any{"metrics": out})
 	}
-	return success(http.StatusOK, map[string]any{"metrics": out})
+	return success(http.StatusOK, map[string]any{"metrics": series})
 }
