@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pglocal"
-	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
@@ -77,6 +75,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if cfg.DatabaseURL, err = devDatabase(ctx, pg.URL); err != nil {
 		return err
 	}
+	// For `server apikey` and psql beside dev mode: DATABASE_URL=$(cat .devdata/database-url).
+	if err := os.WriteFile(filepath.Join(dir, "database-url"), []byte(cfg.DatabaseURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("dev database url: %w", err)
+	}
 
 	if cfg.EncryptionKey == nil {
 		if cfg.EncryptionKey, err = devEncryptionKey(dir); err != nil {
@@ -98,21 +100,19 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	sb := sandbox.New(sbCfg.options())
+	// Its state is written through to the data dir before every answer, so tenants made in
+	// one run find their PubNub resources in the next, whatever ended the last one (kill -9,
+	// a closed terminal), and no ID is ever handed out twice.
+	if sbCfg.StateFile == "" {
+		sbCfg.StateFile = filepath.Join(dir, "sandbox.json")
+	}
+	sb, err := sbCfg.open()
+	if err != nil {
+		return fmt.Errorf("dev sandbox: %w", err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "sandbox-key"), []byte(sb.APIKey()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("dev sandbox key: %w", err)
 	}
-	// The sandbox lives in memory; its state is kept beside the database between runs, so
-	// tenants made in one run still find their PubNub resources in the next.
-	statePath := filepath.Join(dir, "sandbox.json")
-	if err := loadSandbox(sb, statePath); err != nil {
-		logger.Warn("dev sandbox: starting empty", "err", err)
-	}
-	defer func() {
-		if err := saveSandbox(sb, statePath); err != nil {
-			logger.Error("dev sandbox: state not saved", "err", err)
-		}
-	}()
 	sbLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("dev sandbox: %w", err)
@@ -153,7 +153,7 @@ pnonboard dev mode is up
   API        http://%[1]s
   API key    %[2]s
              (every scope; also in %[3]s/api-key)
-  sandbox    http://%[1]s/sandbox/v2  (PubNub Admin API stand-in, in memory)
+  sandbox    http://%[1]s/sandbox/v2  (PubNub Admin API stand-in; state in %[3]s/sandbox.json)
              Authorization: %[5]s  (also in %[3]s/sandbox-key)
   job UI     http://%[1]s/riverui/  (basic auth; the password is the API key)
   metrics    http://%[1]s/metrics   (with the API key)
@@ -167,33 +167,6 @@ Try it:
 Press Ctrl-C to stop.
 
 `, addr, devKey, dir, databaseURL, sandboxKey)
-}
-
-func loadSandbox(sb *sandbox.Sandbox, path string) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var state sandbox.State
-	if err := json.Unmarshal(b, &state); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return sb.Restore(state)
-}
-
-func saveSandbox(sb *sandbox.Sandbox, path string) error {
-	b, err := json.Marshal(sb.Snapshot())
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // devPostgresDir is where dev mode keeps its cluster: DIR/postgres. When we are root and the

@@ -1,18 +1,24 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/pglocal"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // devDataDir returns a data dir the postgres OS user can reach when we are root.
@@ -144,4 +150,133 @@ func TestRunDev(t *testing.T) {
 	require.Contains(t, srv.Stderr.String(), "reused=true")
 	require.NoError(t, srv.stop(t))
 	require.False(t, postgresRunningOn(t, pgData))
+}
+
+// TestDevModeSurvivesKillAndHangup provisions in dev mode as a real process, kills it with
+// SIGKILL in the middle, starts it again, closes its terminal (SIGHUP) in the middle of more,
+// and starts it a third time: every tenant ends active, no upstream ID is held twice, and the
+// sandbox holds exactly what the database says.
+func TestDevModeSurvivesKillAndHangup(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("kills real processes: skipped with -short")
+	}
+	dir := devDataDir(t)
+	env := map[string]string{
+		"PNONBOARD_SANDBOX_API_KEY": "devkill",
+		"PNONBOARD_SANDBOX_LATENCY": "150ms", // a tenant takes about a second: the signals land mid-way
+		"PNONBOARD_LOG_FORMAT":      "json",
+	}
+	ctx := context.Background()
+	start := func() (*process, string, string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return !postgresRunningOn(t, filepath.Join(dir, "postgres", "data")) }, 60*time.Second, 50*time.Millisecond,
+			"the last run's postgres has stopped")
+		p := startProcess(t, []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", dir}, env)
+		addr, _ := p.listening(t)
+		key, err := os.ReadFile(filepath.Join(dir, "api-key"))
+		require.NoError(t, err)
+		return p, "http://" + addr, strings.TrimSpace(string(key))
+	}
+	signup := func(url, key string, from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			code, body := callAPI(t, url, key, http.MethodPost, "/v1/tenants", map[string]any{"externalId": fmt.Sprintf("dev-%02d", i), "name": "Dev"})
+			require.Equal(t, http.StatusAccepted, code, "%v", body)
+		}
+	}
+	activeCount := func(url, key string) int {
+		_, body := callAPI(t, url, key, http.MethodGet, "/v1/tenants?state=active&limit=100", nil)
+		return len(body["data"].([]any))
+	}
+	midway := func(url, key string, total int) {
+		t.Helper()
+		require.Eventually(t, func() bool { n := activeCount(url, key); return n > 0 && n < total }, 60*time.Second, 10*time.Millisecond,
+			"some but not all active")
+	}
+
+	p, url, key := start()
+	signup(url, key, 0, 20)
+	midway(url, key, 20)
+	p.kill(t)
+
+	p, url, key = start()
+	signup(url, key, 20, 30)
+	midway(url, key, 30)
+	p.signal(syscall.SIGHUP)
+	require.NoError(t, p.wait(t, 60*time.Second), "SIGHUP stops dev mode like Ctrl-C")
+
+	p, url, key = start()
+	require.Eventually(t, func() bool { return activeCount(url, key) == 30 }, 90*time.Second, 100*time.Millisecond, "every tenant active")
+
+	// The database and the sandbox agree, one for one.
+	dbURL, err := os.ReadFile(filepath.Join(dir, "database-url"))
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, strings.TrimSpace(string(dbURL)))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	type held struct{ ext, app, customer string }
+	rows, err := conn.Query(ctx, `SELECT external_id, app_id, customer_id FROM tenants ORDER BY external_id`)
+	require.NoError(t, err)
+	tenantsHeld, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (held, error) {
+		var h held
+		return h, r.Scan(&h.ext, &h.app, &h.customer)
+	})
+	require.NoError(t, err)
+	require.Len(t, tenantsHeld, 30)
+	rows, err = conn.Query(ctx, `SELECT t.external_id, k.environment, k.keyset_id FROM tenant_keysets k JOIN tenants t ON t.id = k.tenant_id`)
+	require.NoError(t, err)
+	type keyset struct{ ext, env, id string }
+	keysetsHeld, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyset, error) {
+		var k keyset
+		return k, r.Scan(&k.ext, &k.env, &k.id)
+	})
+	require.NoError(t, err)
+
+	var file struct {
+		State struct {
+			Apps      []struct{ ID, Name string }
+			Keysets   []struct{ ID, Name, AppID, CustomerID string }
+			Customers []struct{ ID, ExternalID string }
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "sandbox.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &file))
+	state := file.State
+	require.Len(t, state.Apps, 30, "one app a tenant upstream")
+	require.Len(t, state.Keysets, 90)
+	require.Len(t, state.Customers, 30)
+	apps, customers := map[string]string{}, map[string]string{}
+	for _, a := range state.Apps {
+		apps[a.ID] = a.Name
+	}
+	for _, c := range state.Customers {
+		customers[c.ID] = c.ExternalID
+	}
+	seen := map[string]bool{}
+	for _, h := range tenantsHeld {
+		require.False(t, seen[h.app] || seen[h.customer], "an ID held twice")
+		seen[h.app], seen[h.customer] = true, true
+		require.Equal(t, tenants.AppName(h.ext), apps[h.app])
+		require.Equal(t, h.ext, customers[h.customer])
+	}
+	upstream := map[string]struct{ Name, AppID, CustomerID string }{}
+	for _, k := range state.Keysets {
+		upstream[k.ID] = struct{ Name, AppID, CustomerID string }{k.Name, k.AppID, k.CustomerID}
+	}
+	byExt := map[string]held{}
+	for _, h := range tenantsHeld {
+		byExt[h.ext] = h
+	}
+	for _, k := range keysetsHeld {
+		require.False(t, seen[k.id], "keyset %s held twice", k.id)
+		seen[k.id] = true
+		up := upstream[k.id]
+		require.Equal(t, tenants.KeysetName(k.ext, k.env), up.Name)
+		require.Equal(t, byExt[k.ext].app, up.AppID)
+		require.Equal(t, byExt[k.ext].customer, up.CustomerID)
+	}
+	p.signal(syscall.SIGTERM)
+	require.NoError(t, p.wait(t, 60*time.Second))
 }
