@@ -76,9 +76,30 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// ObserveRequest records one finished HTTP request (api.Options.OnRequestFunc).
+// ObserveRequest records one finished HTTP request (api.Options.OnRequestFunc). route must be
+// a route pattern (or "unmatched"), never a raw path. Every label takes a bounded set of
+// values, whatever the callers send, so the series cannot grow without bound: a method
+// outside the standard few is "other", a status outside 100–599 is "other".
 func (m *Metrics) ObserveRequest(method, route string, status int, elapsed time.Duration) {
-	m.httpDuration.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
+	m.httpDuration.WithLabelValues(route, MethodLabel(method), statusLabel(status)).Observe(elapsed.Seconds())
+}
+
+// MethodLabel is the method label of a request: the method itself when it is one of GET,
+// HEAD, POST, PUT, PATCH, DELETE and OPTIONS; "other" for anything else a client sends.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // RateLimited counts a 429 from upstream.

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -78,4 +80,25 @@ func TestMetrics(t *testing.T) {
 
 	db.Pool.Close() // the database goes away: the scrape says so instead of failing
 	require.Contains(t, scrape(t, m), `pnonboard_database_up 0`)
+}
+
+func TestObserveRequestLabelsAreBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	m := metrics.New(db.Pool, "pubnub-admin", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := range 5000 {
+		method := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}[i%7]
+		if i%2 == 1 {
+			method = fmt.Sprintf("X-%d", i) // made-up methods: one "other" series
+		}
+		m.ObserveRequest(method, "unmatched", []int{404, 405, 0, 1000, -1}[i%5], time.Millisecond)
+	}
+	n := 0
+	for _, line := range strings.Split(scrape(t, m), "\n") {
+		if strings.HasPrefix(line, "pnonboard_http_request_duration_seconds_count{") {
+			n++
+			require.Regexp(t, `method="(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|other)".*status="(404|405|other)"`, line)
+		}
+	}
+	require.LessOrEqual(t, n, 8*3)
 }
