@@ -49,6 +49,11 @@ func (v *specValidator) check(t *testing.T, req *http.Request, status int, heade
 	if err != nil {
 		return
 	}
+	for _, p := range params {
+		if p == "" { // the legacy router lets a template's last parameter match nothing
+			return
+		}
+	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 	out := &openapi3filter.ResponseValidationInput{

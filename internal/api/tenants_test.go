@@ -144,7 +144,7 @@ func TestCreateTenant(t *testing.T) {
 			{"TooManyEnvironments", map[string]any{"externalId": "a", "name": "x", "environments": six}, 422, "environments"},
 			{"NoEnvironments", map[string]any{"externalId": "a", "name": "x", "environments": []string{}}, 422, "environments"},
 			{"UnknownField", map[string]any{"externalId": "a", "name": "x", "plan": "pro"}, 422, "plan"},
-			{"MetadataNotStrings", map[string]any{"externalId": "a", "name": "x", "metadata": map[string]any{"seats": 5}}, 422, "metadata"},
+			{"MetadataNotStrings", map[string]any{"externalId": "a", "name": "x", "metadata": map[string]any{"seats": 5}}, 422, "metadata.seats"},
 			{"MalformedJSON", `{"externalId": "a",`, 400, ""},
 			{"NotAnObject", `["a"]`, 400, ""},
 			{"TwoObjects", `{"externalId":"a","name":"x"} {}`, 400, ""},
