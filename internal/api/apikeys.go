@@ -74,8 +74,14 @@ type createAPIKeyResponse struct {
 
 func (createAPIKeyResponse) statusCode() int { return http.StatusCreated }
 
-// createAPIKey issues a key; the response is the only place the key ever appears.
+// createAPIKey issues a key; the response is the only place the key ever appears. The calling
+// key grants only scopes it holds, and for no longer than it lives itself: admin lets it make
+// keys, and grants nothing else.
 func (s *Server) createAPIKey(ctx context.Context, req *createAPIKeyRequest) (createAPIKeyResponse, error) {
+	grantor := auth.KeyFrom(ctx)
+	if grantor == nil {
+		return createAPIKeyResponse{}, errors.New("create api key: no authenticated key in the request")
+	}
 	scopes, err := auth.ParseScopes(req.Body.Scopes)
 	if err != nil {
 		return createAPIKeyResponse{}, err // validate has refused this already
@@ -85,7 +91,7 @@ func (s *Server) createAPIKey(ctx context.Context, req *createAPIKeyRequest) (cr
 		return createAPIKeyResponse{}, err
 	}
 	key, plaintext, err := s.keys.Create(ctx, auth.CreateParams{
-		Name: req.Body.Name, Scopes: scopes, ExpiresIn: expiresIn, CreatedBy: auth.ActorFrom(ctx),
+		Name: req.Body.Name, Scopes: scopes, ExpiresIn: expiresIn, CreatedBy: auth.ActorFrom(ctx), GrantedBy: grantor,
 	})
 	if err != nil {
 		return createAPIKeyResponse{}, err
