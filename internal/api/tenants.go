@@ -224,7 +224,7 @@ func (s *Server) changed(t *tenants.Tenant, err error) (tenantResponse, error) {
 
 // deleteTenant explains why there is no delete: PubNub customers are never deleted here.
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "GET")
+	w.Header().Set("Allow", s.allowHeader(r))
 	s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: "delete_not_supported",
 		Detail: "tenants are never deleted, because their PubNub customers are kept; to stop a tenant, POST " +
 			tenantLocation(chi.URLParam(r, "externalId")) + "/disable",
