@@ -35,7 +35,7 @@ type createAPIKeyRequest struct {
 	Body struct {
 		Name      string   `json:"name"`
 		Scopes    []string `json:"scopes"`
-		ExpiresIn string   `json:"expiresIn"`
+		ExpiresIn *string  `json:"expiresIn"`
 	}
 }
 
@@ -60,10 +60,10 @@ func (r *createAPIKeyRequest) validate() map[string]string {
 
 // expiresIn is the lifetime asked for; zero (the default) when none was.
 func (r *createAPIKeyRequest) expiresIn() (time.Duration, error) {
-	if r.Body.ExpiresIn == "" {
+	if r.Body.ExpiresIn == nil {
 		return 0, nil
 	}
-	return auth.ParseExpiry(r.Body.ExpiresIn)
+	return auth.ParseExpiry(*r.Body.ExpiresIn)
 }
 
 type createAPIKeyResponse struct {

@@ -3,8 +3,13 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -150,4 +155,28 @@ func TestMethodNotAllowedSaysWhatIs(t *testing.T) {
 		require.Empty(t, resp.Header.Get("Allow"))
 		require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/openapi.version after a bumped openapi.yaml")
+
+// TestOpenAPIVersionBumped: a change to openapi.yaml must come with a new info.version, so a
+// client can tell contracts apart. testdata/openapi.version holds the version and the hash of
+// the document it was given to; after changing the document and bumping the version, run
+// go test ./internal/api -run TestOpenAPIVersionBumped -update.
+func TestOpenAPIVersionBumped(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	sum := sha256.Sum256(pnonboard.OpenAPI())
+	current := doc.Info.Version + " sha256:" + hex.EncodeToString(sum[:])
+	path := filepath.Join("testdata", "openapi.version")
+	golden, err := os.ReadFile(path)
+	require.NoError(t, err)
+	version, hash, _ := strings.Cut(strings.TrimSpace(string(golden)), " ")
+	if *updateGolden && hash != "sha256:"+hex.EncodeToString(sum[:]) {
+		require.NotEqual(t, version, doc.Info.Version, "openapi.yaml changed: bump info.version before -update")
+		require.NoError(t, os.WriteFile(path, []byte(current+"\n"), 0o644))
+		return
+	}
+	require.Equal(t, strings.TrimSpace(string(golden)), current,
+		"openapi.yaml changed since testdata/openapi.version: bump info.version, then run with -update")
 }
