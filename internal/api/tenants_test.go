@@ -318,7 +318,11 @@ func TestTenantLifecycleCalls(t *testing.T) {
 		var seen []float64
 		cursor := ""
 		for page := 0; ; page++ {
-			require.Less(t, page, 10)
+			// Pages are cut short (even empty) while another test's transaction runs.
+			require.Less(t, page, 400)
+			if page >= 3 {
+				time.Sleep(5 * time.Millisecond)
+			}
 			resp := b.do(t, http.MethodGet, "/v1/tenants/chatty/events?limit=3&cursor="+url.QueryEscape(cursor), b.key, nil)
 			require.Equal(t, http.StatusOK, resp.Status)
 			j := resp.JSON(t)
