@@ -22,7 +22,7 @@ const apikeyUsage = `usage:
   server apikey list    lists keys (never the keys themselves)
   server apikey revoke ID
 scopes: tenants:read tenants:write tenants:disable credentials:read webhooks:read webhooks:write admin
-DURATION: whole days (90d) or a Go duration (720h); at most 365d, the default
+DURATION: a whole number of minutes, hours or days (30m, 12h, 90d), from 1m to 365d (the default)
 `
 
 // runAPIKey manages API keys straight in the database: how the first key is made.

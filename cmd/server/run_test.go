@@ -213,3 +213,19 @@ func TestRunRoles(t *testing.T) {
 	code, _ = apiOnly.get(t, "/v1/tenants")
 	require.Equal(t, http.StatusUnauthorized, code)
 }
+
+// TestWrongEncryptionKeyStopsStartUp: a key that cannot open what is stored stops serve at
+// once, with one line naming the variable, instead of failing requests one by one.
+func TestWrongEncryptionKeyStopsStartUp(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, map[string]string{"PNONBOARD_WEBHOOK_ALLOW_HTTP": "true", "PNONBOARD_WEBHOOK_ALLOW_PRIVATE": "true"})
+	code, body := e.call(t, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/hooks"})
+	require.Equal(t, http.StatusCreated, code, "%v", body)
+	require.NoError(t, e.srv.stop(t))
+
+	env := serveEnv(e.db.URL) // a new, different key
+	err := run(context.Background(), []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "PNONBOARD_ENCRYPTION_KEY")
+	require.NotContains(t, err.Error(), "\n", "one line")
+}

@@ -125,6 +125,14 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	if err != nil {
 		return nil, fmt.Errorf("config: PNONBOARD_ENCRYPTION_KEY: %w", err)
 	}
+	// A wrong key must stop start-up, not fail requests one by one later.
+	if err := secrets.CheckKeyring(ctx, a.pool, keyring); err != nil {
+		var wrong *secrets.KeyringError
+		if errors.As(err, &wrong) {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		return nil, fmt.Errorf("check the encryption key: %w", err)
+	}
 	profiles := provisioner.DefaultProfiles()
 	if cfg.ProfilesFile != "" {
 		if profiles, err = provisioner.LoadProfiles(cfg.ProfilesFile); err != nil {
@@ -136,20 +144,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	if err != nil {
 		return nil, err
 	}
-	a.metrics = metrics.New(metrics.Sources{
-		CountTenants: func(ctx context.Context) (map[string]int, error) {
-			counts, err := tenants.CountByState(ctx, a.pool)
-			out := make(map[string]int, len(counts))
-			for st, n := range counts {
-				out[string(st)] = n
-			}
-			return out, err
-		},
-		Budget: func(ctx context.Context) (metrics.BudgetState, error) {
-			s, err := budget.Snapshot(ctx)
-			return metrics.BudgetState{Used: s.Used, Reserved: s.Reserved, PerWindow: s.PerWindow, Blocked: s.Blocked, UpstreamRemaining: s.UpstreamRemaining}, err
-		},
-	}, logger)
+	a.metrics = metrics.New(metrics.Sources{DB: a.pool, Budget: budget}, logger)
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.

@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"strings"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 )
@@ -37,37 +35,35 @@ type createAPIKeyRequest struct {
 	Body struct {
 		Name      string   `json:"name"`
 		Scopes    []string `json:"scopes"`
-		ExpiresIn string   `json:"expiresIn"`
+		ExpiresIn *string  `json:"expiresIn"`
 	}
-	scopes    []auth.Scope
-	expiresIn time.Duration
 }
 
 func (r *createAPIKeyRequest) body() (any, bool) { return &r.Body, false }
 
 func (r *createAPIKeyRequest) validate() map[string]string {
 	errs := map[string]string{}
-	if strings.TrimSpace(r.Body.Name) == "" {
-		errs["name"] = "is required"
-	} else if len(r.Body.Name) > 100 {
+	if blank(r.Body.Name) {
+		errs["name"] = msgBlank
+	} else if textLen(r.Body.Name) > 100 {
 		errs["name"] = "must be at most 100 characters"
 	}
-	scopes, err := auth.ParseScopes(r.Body.Scopes)
-	if err != nil {
+	if _, err := auth.ParseScopes(r.Body.Scopes); err != nil {
 		errs["scopes"] = err.Error()
 	}
-	r.scopes = scopes
-	if r.Body.ExpiresIn != "" {
-		d, err := auth.ParseExpiry(r.Body.ExpiresIn)
-		switch {
-		case err != nil:
-			errs["expiresIn"] = err.Error()
-		case d > auth.MaxKeyExpiry:
-			errs["expiresIn"] = "must be at most one year (365d)"
-		}
-		r.expiresIn = d
+	var inv *auth.InvalidError
+	if _, err := r.expiresIn(); errors.As(err, &inv) {
+		errs[inv.Field] = inv.Message
 	}
 	return errs
+}
+
+// expiresIn is the lifetime asked for; zero (the default) when none was.
+func (r *createAPIKeyRequest) expiresIn() (time.Duration, error) {
+	if r.Body.ExpiresIn == nil {
+		return 0, nil
+	}
+	return auth.ParseExpiry(*r.Body.ExpiresIn)
 }
 
 type createAPIKeyResponse struct {
@@ -78,10 +74,24 @@ type createAPIKeyResponse struct {
 
 func (createAPIKeyResponse) statusCode() int { return http.StatusCreated }
 
-// createAPIKey issues a key; the response is the only place the key ever appears.
+// createAPIKey issues a key; the response is the only place the key ever appears. The calling
+// key grants only scopes it holds, and for no longer than it lives itself: admin lets it make
+// keys, and grants nothing else.
 func (s *Server) createAPIKey(ctx context.Context, req *createAPIKeyRequest) (createAPIKeyResponse, error) {
+	grantor := auth.KeyFrom(ctx)
+	if grantor == nil {
+		return createAPIKeyResponse{}, errors.New("create api key: no authenticated key in the request")
+	}
+	scopes, err := auth.ParseScopes(req.Body.Scopes)
+	if err != nil {
+		return createAPIKeyResponse{}, err // validate has refused this already
+	}
+	expiresIn, err := req.expiresIn()
+	if err != nil {
+		return createAPIKeyResponse{}, err
+	}
 	key, plaintext, err := s.keys.Create(ctx, auth.CreateParams{
-		Name: req.Body.Name, Scopes: req.scopes, ExpiresIn: req.expiresIn, CreatedBy: auth.ActorFrom(ctx),
+		Name: req.Body.Name, Scopes: scopes, ExpiresIn: expiresIn, CreatedBy: auth.ActorFrom(ctx), GrantedBy: grantor,
 	})
 	if err != nil {
 		return createAPIKeyResponse{}, err
@@ -109,10 +119,7 @@ func (s *Server) listAPIKeys(ctx context.Context, _ *listAPIKeysRequest) (listAP
 
 type revokeAPIKeyRequest struct{ id string }
 
-func (r *revokeAPIKeyRequest) extract(req *http.Request) error {
-	r.id = chi.URLParam(req, "id")
-	return nil
-}
+func (r *revokeAPIKeyRequest) extract(p *params) { r.id = p.path("id") }
 
 // revokeAPIKey revokes at once; revoking twice is harmless and keeps the first time.
 func (s *Server) revokeAPIKey(ctx context.Context, req *revokeAPIKeyRequest) (apiKeyJSON, error) {

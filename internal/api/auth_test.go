@@ -134,7 +134,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("NoKeyMaterialInLogs", func(t *testing.T) {
 		t.Parallel()
 		ts := newTestServer(t)
-		admin := ts.key(t, auth.ScopeAdmin)
+		admin := ts.key(t, auth.ScopeAdmin, auth.ScopeTenantsRead)
 
 		created := ts.do(t, http.MethodPost, "/v1/api-keys", admin, map[string]any{"name": "partner", "scopes": []string{"tenants:read"}})
 		require.Equal(t, http.StatusCreated, created.Status, string(created.Body))
@@ -163,7 +163,7 @@ func TestAPIKeyEndpoints(t *testing.T) {
 	t.Run("CreateListRevoke", func(t *testing.T) {
 		t.Parallel()
 		ts := newTestServer(t)
-		admin := ts.key(t, auth.ScopeAdmin)
+		admin := ts.key(t, auth.ScopeAdmin, auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 
 		resp := ts.do(t, http.MethodPost, "/v1/api-keys", admin, map[string]any{
 			"name": "acme backend", "scopes": []string{"tenants:write", "tenants:read"}, "expiresIn": "90d",
@@ -237,4 +237,62 @@ func TestAPIKeyEndpoints(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAPIKeyEscalation: a key grants only scopes it holds (issue 11: an admin-only key made
+// itself a credentials:read key and read secret keys with it).
+func TestAPIKeyEscalation(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	adminOnly := ts.key(t, auth.ScopeAdmin)
+
+	resp := ts.do(t, http.MethodPost, "/v1/api-keys", adminOnly, map[string]any{"name": "sneaky", "scopes": []string{"credentials:read"}})
+	require.Equal(t, http.StatusForbidden, resp.Status, string(resp.Body))
+	p := resp.JSON(t)
+	require.Equal(t, "cannot_grant_scope", p["code"])
+	require.Equal(t, []any{"credentials:read"}, p["missingScopes"])
+	resp = ts.do(t, http.MethodPost, "/v1/api-keys", adminOnly, map[string]any{"name": "sneaky", "scopes": []string{"admin", "tenants:read"}})
+	require.Equal(t, http.StatusForbidden, resp.Status)
+	require.Equal(t, []any{"tenants:read"}, resp.JSON(t)["missingScopes"])
+
+	// What it holds, it may pass on.
+	resp = ts.do(t, http.MethodPost, "/v1/api-keys", adminOnly, map[string]any{"name": "deputy", "scopes": []string{"admin"}})
+	require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+
+	// A fuller key grants a subset of its own scopes.
+	support := ts.key(t, auth.ScopeAdmin, auth.ScopeTenantsRead, auth.ScopeCredentialsRead)
+	resp = ts.do(t, http.MethodPost, "/v1/api-keys", support, map[string]any{"name": "reader", "scopes": []string{"tenants:read", "credentials:read"}})
+	require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+	resp = ts.do(t, http.MethodPost, "/v1/api-keys", support, map[string]any{"name": "writer", "scopes": []string{"tenants:write"}})
+	require.Equal(t, http.StatusForbidden, resp.Status)
+
+	// Nothing was made by the refused calls.
+	list := ts.do(t, http.MethodGet, "/v1/api-keys", adminOnly, nil).JSON(t)["data"].([]any)
+	require.Len(t, list, 4) // adminOnly, deputy, support, reader
+}
+
+// TestAPIKeyExpiresIn: one grammar, one wording (issue 11: 213504d overflowed into a key that
+// expired in 25 minutes; 1ns and +1d were accepted; 365d and 8760h were refused in two ways).
+func TestAPIKeyExpiresIn(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	admin := ts.key(t, auth.ScopeAdmin)
+	create := func(expiresIn string) *response {
+		return ts.do(t, http.MethodPost, "/v1/api-keys", admin, map[string]any{"name": "x", "scopes": []string{"admin"}, "expiresIn": expiresIn})
+	}
+	for _, ok := range []string{"1m", "30m", "12h", "90d", "720h"} {
+		require.Equal(t, http.StatusCreated, create(ok).Status, ok)
+	}
+	var messages []string
+	for _, bad := range []string{"213504d", "0d", "0h", "-1d", "+1d", "1ns", "1s", "1h30m", "1.5d", "366d", "8761h", "soon", "1d\u00a0"} {
+		resp := create(bad)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.Status, bad)
+		errs := resp.JSON(t)["errors"].([]any)
+		require.Len(t, errs, 1, bad)
+		require.Equal(t, "expiresIn", errs[0].(map[string]any)["field"])
+		messages = append(messages, errs[0].(map[string]any)["message"].(string))
+	}
+	for _, m := range messages {
+		require.Equal(t, "must be "+auth.ExpiryRule, m)
+	}
 }

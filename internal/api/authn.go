@@ -41,7 +41,7 @@ func (h *scopedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "a valid API key is required: send Authorization: Bearer <key>"})
 		return
 	}
-	ctx := auth.WithActor(r.Context(), key.Actor())
+	ctx := auth.WithKey(r.Context(), key)
 	ctx = logging.With(ctx, slog.String("key_id", key.ID))
 	r = r.WithContext(ctx)
 	if !key.Has(h.scope) {

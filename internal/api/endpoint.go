@@ -14,9 +14,10 @@ type endpointFunc[Req, Resp any] func(ctx context.Context, req *Req) (Resp, erro
 
 // Request types opt into the adapter's steps by implementing these interfaces.
 type (
-	// extractor reads path, query and header parameters. It returns *Error for bad ones.
+	// extractor reads path, query and header parameters through params, which records
+	// what is wrong with them for the adapter to answer.
 	extractor interface {
-		extract(r *http.Request) error
+		extract(p *params)
 	}
 	// bodyDecoder says where the JSON body goes, and whether it may be absent.
 	bodyDecoder interface {
@@ -48,8 +49,9 @@ type endpointOpts struct {
 	timeout time.Duration // zero means the server's RequestTimeout
 }
 
-// handleJSON adapts ep to HTTP: bounded context, parameter extraction, body decoding (size
-// limit, strict fields), validation, then the endpoint, then status selection and encoding.
+// handleJSON adapts ep to HTTP: bounded context, parameter extraction (params.go), body
+// decoding (decode.go: size limit, strict JSON), validation, then the endpoint, then status
+// selection and encoding.
 func handleJSON[Req, Resp any](s *Server, ep endpointFunc[Req, Resp], opts ...endpointOpts) http.Handler {
 	timeout := s.requestTimeout
 	for _, o := range opts {
@@ -64,7 +66,9 @@ func handleJSON[Req, Resp any](s *Server, ep endpointFunc[Req, Resp], opts ...en
 
 		req := new(Req)
 		if ex, ok := any(req).(extractor); ok {
-			if err := ex.extract(r); err != nil {
+			p := newParams(r)
+			ex.extract(p)
+			if err := p.err(); err != nil {
 				s.writeError(w, r, err)
 				return
 			}

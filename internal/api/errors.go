@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
@@ -38,6 +39,16 @@ func (s *Server) mapError(err error) error {
 	var inv *auth.InvalidError
 	if errors.As(err, &inv) {
 		return validationError(map[string]string{inv.Field: inv.Message})
+	}
+	var grant *auth.GrantError
+	if errors.As(err, &grant) {
+		missing := make([]string, len(grant.Missing))
+		for i, sc := range grant.Missing {
+			missing[i] = string(sc)
+		}
+		return &Error{Status: http.StatusForbidden, Code: "cannot_grant_scope", Cause: err,
+			Detail: "an API key can grant only scopes it holds itself; this one lacks " + strings.Join(missing, ", "),
+			Extra:  map[string]any{"missingScopes": missing}}
 	}
 	if e, ok := tenantError(err); ok {
 		return e

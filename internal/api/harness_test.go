@@ -79,7 +79,7 @@ func newTestServer(t *testing.T) *testServer {
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	t.Cleanup(stopUI)
 	require.NoError(t, ui.Start(uiCtx))
-	ts.metrics = metrics.New(metrics.Sources{}, logger)
+	ts.metrics = metrics.New(metrics.Sources{DB: db.Pool}, logger)
 	ts.handler = api.NewServer(&api.Options{
 		Metrics:       ts.metrics.Handler(),
 		OnRequestFunc: ts.metrics.ObserveRequest,

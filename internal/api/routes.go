@@ -36,15 +36,15 @@ func (s *Server) addRoutes(r chi.Router) {
 
 	// Tenants.
 	wait := endpointOpts{timeout: maxWait + 15*time.Second}
-	s.route(r, http.MethodPost, "/v1/tenants", auth.ScopeTenantsWrite, handleJSON(s, s.createTenant, wait))                           // POST   /v1/tenants                            createTenant
-	s.route(r, http.MethodGet, "/v1/tenants", auth.ScopeTenantsRead, handleJSON(s, s.listTenants))                                    // GET    /v1/tenants                            listTenants
-	s.route(r, http.MethodGet, "/v1/tenants/{externalId}", auth.ScopeTenantsRead, handleJSON(s, s.getTenant))                         // GET    /v1/tenants/{externalId}               getTenant
-	s.route(r, http.MethodDelete, "/v1/tenants/{externalId}", auth.ScopeTenantsDisable, http.HandlerFunc(s.deleteTenant))             // DELETE /v1/tenants/{externalId}               deleteTenant (always 405)
-	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/disable", auth.ScopeTenantsDisable, handleJSON(s, s.disableTenant))         // POST   /v1/tenants/{externalId}/disable       disableTenant
-	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/enable", auth.ScopeTenantsDisable, handleJSON(s, s.enableTenant))           // POST   /v1/tenants/{externalId}/enable        enableTenant
-	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/retry", auth.ScopeTenantsWrite, handleJSON(s, s.retryTenant))               // POST   /v1/tenants/{externalId}/retry         retryTenant
-	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))               // GET    /v1/tenants/{externalId}/events        listTenantEvents
-	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials)) // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
+	s.route(r, http.MethodPost, "/v1/tenants", auth.ScopeTenantsWrite, handleJSON(s, s.createTenant, wait))                               // POST   /v1/tenants                            createTenant
+	s.route(r, http.MethodGet, "/v1/tenants", auth.ScopeTenantsRead, handleJSON(s, s.listTenants))                                        // GET    /v1/tenants                            listTenants
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}", auth.ScopeTenantsRead, handleJSON(s, s.getTenant))                             // GET    /v1/tenants/{externalId}               getTenant
+	s.route(r, http.MethodDelete, "/v1/tenants/{externalId}", auth.ScopeTenantsDisable, refusedHandler{http.HandlerFunc(s.deleteTenant)}) // DELETE /v1/tenants/{externalId}               deleteTenant (always 405)
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/disable", auth.ScopeTenantsDisable, handleJSON(s, s.disableTenant))             // POST   /v1/tenants/{externalId}/disable       disableTenant
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/enable", auth.ScopeTenantsDisable, handleJSON(s, s.enableTenant))               // POST   /v1/tenants/{externalId}/enable        enableTenant
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/retry", auth.ScopeTenantsWrite, handleJSON(s, s.retryTenant))                   // POST   /v1/tenants/{externalId}/retry         retryTenant
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))                   // GET    /v1/tenants/{externalId}/events        listTenantEvents
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials))     // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
 
 	// Webhooks and the event listing.
 	s.route(r, http.MethodPost, "/v1/webhook-endpoints", auth.ScopeWebhooksWrite, handleJSON(s, s.createEndpoint))                                   // POST   /v1/webhook-endpoints                                   createWebhookEndpoint

@@ -3,9 +3,11 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -65,6 +67,9 @@ type Server struct {
 	maxBody        int64
 	requestTimeout time.Duration
 	onRequest      func(method, route string, status int, elapsed time.Duration)
+
+	mux     chi.Router      // the router, for working out Allow headers
+	refused map[string]bool // "METHOD /pattern" of routes that exist only to explain a 405
 }
 
 // NewServer builds the router: middleware once, then every route of routes.go. A missing
@@ -108,16 +113,64 @@ func NewServer(opts *Options) http.Handler {
 
 func (s *Server) router() chi.Router {
 	r := chi.NewRouter()
-	r.Use(requestID, s.observe, s.recoverer)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
-	})
+	r.Use(requestID, s.observe, s.recoverer, s.noEmptySegments)
+	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
+		allow := s.allowHeader(r)
+		if allow == "" { // chi answers 405 for any method it does not know, even on no route
+			s.notFound(w, r)
+			return
+		}
+		w.Header().Set("Allow", allow)
+		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed here; allowed: %s", r.Method, allow))
 	})
 	s.addRoutes(r)
+	s.mux, s.refused = r, map[string]bool{}
+	_ = chi.Walk(r, func(method, route string, h http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if sh, ok := h.(*scopedHandler); ok {
+			if _, ok := sh.next.(refusedHandler); ok {
+				s.refused[method+" "+route] = true
+			}
+		}
+		return nil
+	})
 	return r
 }
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route for %s %q", r.Method, r.URL.Path))
+}
+
+// noEmptySegments answers 404 for a path with an empty segment (/v1/tenants//disable): no
+// resource has an empty ID, and chi would otherwise route it with an empty parameter.
+func (s *Server) noEmptySegments(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.EscapedPath(), "//") {
+			s.notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowHeader is the Allow header for r's path (RFC 9110 §10.2.1): the methods that have a
+// route there, less those that exist only to explain a refusal. "" when no route matches.
+func (s *Server) allowHeader(r *http.Request) string {
+	path := cmp.Or(r.URL.RawPath, r.URL.Path)
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		rctx := chi.NewRouteContext()
+		if s.mux.Match(rctx, m, path) && !s.refused[m+" "+rctx.RoutePattern()] {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(allowed, ", ")
+}
+
+// refusedHandler marks a route that exists only to explain why its method is not allowed
+// (DELETE of a tenant); Allow headers leave its method out.
+type refusedHandler struct{ http.Handler }
 
 // route registers a handler that needs a key with scope. Every non-public route goes through
 // here, so none can be added without a scope.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,8 +50,8 @@ func (r *createTenantRequest) body() (any, bool) { return &r.Body, false }
 
 // extract reads Prefer: wait=N (RFC 7240). Waits above the maximum are cut to it; a malformed
 // preference is ignored, as the RFC asks.
-func (r *createTenantRequest) extract(req *http.Request) error {
-	for _, pref := range strings.Split(req.Header.Get("Prefer"), ",") {
+func (r *createTenantRequest) extract(p *params) {
+	for _, pref := range strings.Split(p.header("Prefer"), ",") {
 		name, value, _ := strings.Cut(strings.TrimSpace(pref), "=")
 		if !strings.EqualFold(strings.TrimSpace(name), "wait") {
 			continue
@@ -61,7 +60,6 @@ func (r *createTenantRequest) extract(req *http.Request) error {
 			r.wait = min(time.Duration(n)*time.Second, maxWait)
 		}
 	}
-	return nil
 }
 
 // createTenant creates a tenant and starts its provisioning: 202 for a new tenant, 200 for a
@@ -118,10 +116,7 @@ func (s *Server) waitSettled(ctx context.Context, t *tenants.Tenant, wait time.D
 // externalIDParam is the {externalId} of a tenant route.
 type externalIDParam struct{ externalID string }
 
-func (p *externalIDParam) extract(r *http.Request) error {
-	p.externalID = chi.URLParam(r, "externalId")
-	return nil
-}
+func (e *externalIDParam) extract(p *params) { e.externalID = p.path("externalId") }
 
 type getTenantRequest struct{ externalIDParam }
 
@@ -137,34 +132,26 @@ type listTenantsRequest struct {
 	params tenants.ListParams
 }
 
-func (r *listTenantsRequest) extract(req *http.Request) error {
-	q := req.URL.Query()
-	errs := map[string]string{}
-	r.params.Limit = parseLimit(q.Get("limit"), 20, 100, errs)
-	if v := q.Get("state"); v != "" {
-		if !slices.Contains(tenants.AllStates(), tenants.State(v)) {
-			errs["state"] = fmt.Sprintf("must be one of %v", tenants.AllStates())
-		}
-		r.params.State = tenants.State(v)
+func (r *listTenantsRequest) extract(p *params) {
+	r.params = tenants.ListParams{
+		Limit:         p.limit(20, 100),
+		State:         tenants.State(p.enum("state", stateNames())),
+		Query:         p.text("q", 255),
+		CreatedAfter:  p.time("createdAfter"),
+		CreatedBefore: p.time("createdBefore"),
+		Cursor:        p.text("cursor", maxCursorLen),
 	}
-	r.params.Query = q.Get("q")
-	if len(r.params.Query) > 255 {
-		errs["q"] = "must be at most 255 bytes"
+}
+
+// maxCursorLen bounds a cursor parameter; the cursors this API makes are far shorter.
+const maxCursorLen = 512
+
+func stateNames() []string {
+	names := make([]string, 0, len(tenants.AllStates()))
+	for _, st := range tenants.AllStates() {
+		names = append(names, string(st))
 	}
-	for name, dst := range map[string]*time.Time{"createdAfter": &r.params.CreatedAfter, "createdBefore": &r.params.CreatedBefore} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				errs[name] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
-			}
-			*dst = t
-		}
-	}
-	r.params.Cursor = q.Get("cursor")
-	if len(errs) > 0 {
-		return validationError(errs)
-	}
-	return nil
+	return names
 }
 
 type listTenantsResponse struct {
@@ -198,8 +185,8 @@ type reasonRequest struct {
 func (r *reasonRequest) body() (any, bool) { return &r.Body, true }
 
 func (r *reasonRequest) validate() map[string]string {
-	if len(r.Body.Reason) > 500 {
-		return map[string]string{"reason": "must be at most 500 bytes"}
+	if textLen(r.Body.Reason) > 500 {
+		return map[string]string{"reason": "must be at most 500 characters"}
 	}
 	return nil
 }
@@ -237,7 +224,7 @@ func (s *Server) changed(t *tenants.Tenant, err error) (tenantResponse, error) {
 
 // deleteTenant explains why there is no delete: PubNub customers are never deleted here.
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "GET")
+	w.Header().Set("Allow", s.allowHeader(r))
 	s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: "delete_not_supported",
 		Detail: "tenants are never deleted, because their PubNub customers are kept; to stop a tenant, POST " +
 			tenantLocation(chi.URLParam(r, "externalId")) + "/disable",
@@ -250,14 +237,9 @@ type eventsRequest struct {
 	cursor string
 }
 
-func (r *eventsRequest) extract(req *http.Request) error {
-	_ = r.externalIDParam.extract(req)
-	errs := map[string]string{}
-	r.limit, r.cursor = parseLimit(req.URL.Query().Get("limit"), 50, 200, errs), req.URL.Query().Get("cursor")
-	if len(errs) > 0 {
-		return validationError(errs)
-	}
-	return nil
+func (r *eventsRequest) extract(p *params) {
+	r.externalIDParam.extract(p)
+	r.limit, r.cursor = p.limit(50, 200), p.text("cursor", maxCursorLen)
 }
 
 type eventJSON struct {

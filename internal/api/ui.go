@@ -38,7 +38,7 @@ func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "the job UI needs a key with the admin scope", Extra: map[string]any{"requiredScope": string(auth.ScopeAdmin)}})
 		return
 	}
-	r = r.WithContext(auth.WithActor(r.Context(), key.Actor()))
+	r = r.WithContext(auth.WithKey(r.Context(), key))
 	h.next.ServeHTTP(w, r)
 }
 

@@ -6,11 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"strconv"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
@@ -66,13 +62,32 @@ type createEndpointRequest struct{ Body endpointBody }
 func (r *createEndpointRequest) body() (any, bool) { return &r.Body, false }
 
 func (r *createEndpointRequest) validate() map[string]string {
+	errs := r.Body.validate()
 	if r.Body.URL == nil || *r.Body.URL == "" {
-		return map[string]string{"url": "is required"}
+		errs["url"] = "is required"
 	}
 	if r.Body.Enabled != nil {
-		return map[string]string{"enabled": "endpoints start enabled; PATCH to disable"}
+		errs["enabled"] = "endpoints start enabled; PATCH to disable"
 	}
-	return nil
+	return errs
+}
+
+// validate checks the shape the contract gives these fields, for create and update alike.
+func (b *endpointBody) validate() map[string]string {
+	errs := map[string]string{}
+	if b.Description != nil && textLen(*b.Description) > 500 {
+		errs["description"] = "must be at most 500 characters"
+	}
+	if b.EventTypes != nil {
+		seen := map[string]bool{}
+		for i, t := range *b.EventTypes {
+			if seen[t] {
+				errs[fmt.Sprintf("eventTypes[%d]", i)] = fmt.Sprintf("duplicate event type %q", t)
+			}
+			seen[t] = true
+		}
+	}
+	return errs
 }
 
 func (s *Server) createEndpoint(ctx context.Context, req *createEndpointRequest) (endpointSecretResponse, error) {
@@ -103,10 +118,7 @@ func (s *Server) listEndpoints(ctx context.Context, _ *listEndpointsRequest) (li
 
 type endpointIDParam struct{ id string }
 
-func (p *endpointIDParam) extract(r *http.Request) error {
-	p.id = chi.URLParam(r, "id")
-	return nil
-}
+func (e *endpointIDParam) extract(p *params) { e.id = p.path("id") }
 
 type getEndpointRequest struct{ endpointIDParam }
 
@@ -129,7 +141,7 @@ func (r *updateEndpointRequest) validate() map[string]string {
 	if r.Body == (endpointBody{}) {
 		return map[string]string{"body": "set at least one of url, eventTypes, description, enabled"}
 	}
-	return nil
+	return r.Body.validate()
 }
 
 func (s *Server) updateEndpoint(ctx context.Context, req *updateEndpointRequest) (endpointJSON, error) {
@@ -191,32 +203,11 @@ type listDeliveriesRequest struct {
 	limit          int
 }
 
-func (r *listDeliveriesRequest) extract(req *http.Request) error {
-	_ = r.endpointIDParam.extract(req)
-	q := req.URL.Query()
-	errs := map[string]string{}
-	r.status, r.cursor = q.Get("status"), q.Get("cursor")
-	if r.status != "" && !slices.Contains(webhooks.DeliveryStatuses(), r.status) {
-		errs["status"] = "must be one of pending, succeeded, failed"
-	}
-	r.limit = parseLimit(q.Get("limit"), 20, 100, errs)
-	if len(errs) > 0 {
-		return validationError(errs)
-	}
-	return nil
-}
-
-// parseLimit reads a page size from 1 to most (def when absent), recording a bad one in errs.
-func parseLimit(v string, def, most int, errs map[string]string) int {
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > most {
-		errs["limit"] = fmt.Sprintf("must be a whole number from 1 to %d", most)
-		return def
-	}
-	return n
+func (r *listDeliveriesRequest) extract(p *params) {
+	r.endpointIDParam.extract(p)
+	r.status = p.enum("status", webhooks.DeliveryStatuses())
+	r.limit = p.limit(20, 100)
+	r.cursor = p.text("cursor", maxCursorLen)
 }
 
 type listDeliveriesResponse struct {
@@ -244,10 +235,9 @@ type retryDeliveryRequest struct {
 	deliveryID string
 }
 
-func (r *retryDeliveryRequest) extract(req *http.Request) error {
-	_ = r.endpointIDParam.extract(req)
-	r.deliveryID = chi.URLParam(req, "deliveryId")
-	return nil
+func (r *retryDeliveryRequest) extract(p *params) {
+	r.endpointIDParam.extract(p)
+	r.deliveryID = p.path("deliveryId")
 }
 
 type deliveryResponse struct{ deliveryJSON }
@@ -264,25 +254,14 @@ func (s *Server) retryDelivery(ctx context.Context, req *retryDeliveryRequest) (
 
 type listEventsRequest struct{ filter webhooks.EventFilter }
 
-func (r *listEventsRequest) extract(req *http.Request) error {
-	q := req.URL.Query()
-	errs := map[string]string{}
-	r.filter = webhooks.EventFilter{Type: q.Get("type"), TenantExternalID: q.Get("tenant"), Cursor: q.Get("cursor")}
-	if r.filter.Type != "" && !slices.Contains(webhooks.EventTypes(), r.filter.Type) {
-		errs["type"] = "must be an event type"
+func (r *listEventsRequest) extract(p *params) {
+	r.filter = webhooks.EventFilter{
+		Type:             p.enum("type", webhooks.EventTypes()),
+		TenantExternalID: p.text("tenant", maxIDLen),
+		CreatedAfter:     p.time("createdAfter"),
+		Limit:            p.limit(50, 100),
+		Cursor:           p.text("cursor", maxCursorLen),
 	}
-	if v := q.Get("createdAfter"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			errs["createdAfter"] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
-		}
-		r.filter.CreatedAfter = t
-	}
-	r.filter.Limit = parseLimit(q.Get("limit"), 50, 100, errs)
-	if len(errs) > 0 {
-		return validationError(errs)
-	}
-	return nil
 }
 
 type eventRecordJSON struct {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,10 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,15 +28,21 @@ import (
 // clear, shown in listings, and used to find the row; the hash of the whole key is compared in
 // constant time.
 const (
-	keyPrefix    = "pno_"
-	lookupLen    = 8
-	secretBytes  = 32
-	keyLen       = len(keyPrefix) + lookupLen + 1 + 43
-	lookupChars  = "abcdefghijkmnpqrstuvwxyz23456789" // no 0/o/1/l: readable in a support ticket
-	nameMaxLen   = 100
-	touchEvery   = time.Minute // last_used_at is written at most this often per key
+	keyPrefix   = "pno_"
+	lookupLen   = 8
+	secretBytes = 32
+	keyLen      = len(keyPrefix) + lookupLen + 1 + 43
+	lookupChars = "abcdefghijkmnpqrstuvwxyz23456789" // no 0/o/1/l: readable in a support ticket
+	nameMaxLen  = 100
+	touchEvery  = time.Minute // last_used_at is written at most this often per key
+	// MaxKeyExpiry is the longest a key lives, and the default.
 	MaxKeyExpiry = 365 * 24 * time.Hour
+	// MinKeyExpiry is the shortest lifetime ParseExpiry accepts.
+	MinKeyExpiry = time.Minute
 )
+
+// ExpiryRule is what a key lifetime may be, in the one wording every refusal uses.
+const ExpiryRule = "a whole number of minutes, hours or days (30m, 12h, 90d), from 1m to 365d"
 
 // Errors returned by Service.
 var (
@@ -45,10 +53,23 @@ var (
 	ErrNotFound = errors.New("api key not found")
 )
 
+// ErrCannotGrant means a key tried to make a key with a scope it does not hold itself; the
+// error is a *GrantError naming those scopes.
+var ErrCannotGrant = errors.New("a key cannot grant scopes it does not hold")
+
 // InvalidError is a rejected CreateParams; Field names the parameter.
 type InvalidError struct{ Field, Message string }
 
 func (e *InvalidError) Error() string { return e.Field + ": " + e.Message }
+
+// GrantError is ErrCannotGrant with the scopes the creating key lacks.
+type GrantError struct{ Missing []Scope }
+
+func (e *GrantError) Error() string {
+	return fmt.Sprintf("%v: %s", ErrCannotGrant, strings.Join(scopeStrings(e.Missing), ", "))
+}
+
+func (e *GrantError) Is(target error) bool { return target == ErrCannotGrant }
 
 // Key is an API key's record; the key itself is only ever returned by Create.
 type Key struct {
@@ -86,11 +107,25 @@ func (a Actor) String() string {
 // SystemActor is the actor for pnonboard's own work (workers, CLI).
 func SystemActor(name string) Actor { return Actor{Name: name} }
 
-type actorKey struct{}
+type (
+	actorKey struct{}
+	keyKey   struct{}
+)
 
 // WithActor returns ctx carrying the authenticated actor.
 func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// WithKey returns ctx carrying the authenticated key and its actor.
+func WithKey(ctx context.Context, k *Key) context.Context {
+	return context.WithValue(WithActor(ctx, k.Actor()), keyKey{}, k)
+}
+
+// KeyFrom returns the authenticated key in ctx, or nil outside a key-authenticated request.
+func KeyFrom(ctx context.Context) *Key {
+	k, _ := ctx.Value(keyKey{}).(*Key)
+	return k
 }
 
 // ActorFrom returns the actor in ctx, or "unknown" outside an authenticated request.
@@ -133,39 +168,60 @@ func NewService(pool *pgxpool.Pool, now func() time.Time) *Service {
 	return &Service{pool: pool, now: now, cache: map[[sha256.Size]byte]cachedKey{}}
 }
 
-// CreateParams describe a new key. ExpiresIn zero means the maximum, one year.
+// CreateParams describe a new key. ExpiresIn zero means the maximum, one year (or, for a key
+// made by another key, until that key expires).
 type CreateParams struct {
 	Name      string
 	Scopes    []Scope
 	ExpiresIn time.Duration
 	CreatedBy Actor
+	// GrantedBy is the key making this one. A key grants only scopes it holds itself, and
+	// makes keys that expire no later than it does; admin lets a key make keys at all, and
+	// grants nothing else. Nil only for the operator's own tools (the CLI, dev mode), which
+	// work next to the database and may grant any scope.
+	GrantedBy *Key
 }
 
 // Create makes a key and returns its record and the key itself, which is not stored and
-// cannot be shown again. Returns *InvalidError for bad params.
+// cannot be shown again. Returns *InvalidError for bad params, or *GrantError
+// (ErrCannotGrant) when GrantedBy lacks a scope asked for.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, error) {
 	name := strings.TrimSpace(p.Name)
 	switch {
 	case name == "":
 		return nil, "", &InvalidError{"name", "is required"}
-	case len(name) > nameMaxLen:
+	case utf8.RuneCountInString(name) > nameMaxLen:
 		return nil, "", &InvalidError{"name", fmt.Sprintf("must be at most %d characters", nameMaxLen)}
+	case !isText(name):
+		return nil, "", &InvalidError{"name", "must be UTF-8 text without control characters"}
 	case len(p.Scopes) == 0:
 		return nil, "", &InvalidError{"scopes", "at least one scope is required"}
-	case p.ExpiresIn < 0:
-		return nil, "", &InvalidError{"expiresIn", "must be positive"}
-	case p.ExpiresIn > MaxKeyExpiry:
-		return nil, "", &InvalidError{"expiresIn", "must be at most one year (8760h)"}
+	case p.ExpiresIn < 0 || p.ExpiresIn > MaxKeyExpiry:
+		return nil, "", &InvalidError{"expiresIn", "must be " + ExpiryRule}
 	}
 	scopes, err := ParseScopes(scopeStrings(p.Scopes)) // validated, deduplicated, canonical order
 	if err != nil {
 		return nil, "", &InvalidError{"scopes", err.Error()}
 	}
-	expiresIn := p.ExpiresIn
-	if expiresIn == 0 {
-		expiresIn = MaxKeyExpiry
-	}
 	now := s.now().UTC()
+	expiresAt := now.Add(cmp.Or(p.ExpiresIn, MaxKeyExpiry))
+	if g := p.GrantedBy; g != nil {
+		var missing []Scope
+		for _, sc := range scopes {
+			if !g.Has(sc) {
+				missing = append(missing, sc)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, "", &GrantError{Missing: missing}
+		}
+		switch {
+		case p.ExpiresIn == 0 && expiresAt.After(g.ExpiresAt):
+			expiresAt = g.ExpiresAt.UTC()
+		case expiresAt.After(g.ExpiresAt):
+			return nil, "", &InvalidError{"expiresIn", "must not outlast the key making it, which expires at " + g.ExpiresAt.UTC().Format(time.RFC3339)}
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		plaintext, prefix := newKey()
 		sum := sha256.Sum256([]byte(plaintext))
@@ -173,7 +229,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, err
 			INSERT INTO api_keys (prefix, hash, name, scopes, created_by, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			RETURNING `+keyColumns,
-			prefix, sum[:], name, scopeStrings(scopes), p.CreatedBy.String(), now, now.Add(expiresIn)))
+			prefix, sum[:], name, scopeStrings(scopes), p.CreatedBy.String(), now, expiresAt))
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" && attempt < 3 { // prefix collision: ~1 in 10^12
 			continue
@@ -341,18 +397,40 @@ func parseKey(token string) (string, bool) {
 	return prefix, true
 }
 
-// ParseExpiry reads a key lifetime: a Go duration ("720h") or whole days ("90d").
+// ParseExpiry reads a key lifetime: a whole number of minutes, hours or days ("30m", "12h",
+// "90d"; no sign, no leading zero, one unit), from MinKeyExpiry to MaxKeyExpiry. Returns an
+// *InvalidError for field expiresIn that says so in ExpiryRule's words.
 func ParseExpiry(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("invalid duration %q: use whole days like 90d or a duration like 720h", s)
+	bad := &InvalidError{"expiresIn", "must be " + ExpiryRule}
+	if len(s) < 2 || len(s) > 7 || s[0] == '0' {
+		return 0, bad
+	}
+	digits, unit := s[:len(s)-1], s[len(s)-1]
+	n := int64(0)
+	for _, c := range []byte(digits) {
+		if c < '0' || c > '9' {
+			return 0, bad
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		n = n*10 + int64(c-'0') // at most six digits
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("invalid duration %q: use whole days like 90d or a duration like 720h", s)
+	perUnit := map[byte]int64{'m': 1, 'h': 60, 'd': 24 * 60}[unit]
+	minutes := n * perUnit // at most 999999 days in minutes: far from overflowing
+	if perUnit == 0 || minutes < int64(MinKeyExpiry/time.Minute) || minutes > int64(MaxKeyExpiry/time.Minute) {
+		return 0, bad
 	}
+	d := time.Duration(minutes) * time.Minute
 	return d, nil
+}
+
+// isText reports whether s is valid UTF-8 without control characters.
+func isText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

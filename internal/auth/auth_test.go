@@ -229,20 +229,97 @@ func TestParseScopes(t *testing.T) {
 
 	_, err = auth.ParseScopes([]string{"tenants:read", "root", "god"})
 	require.ErrorContains(t, err, `unknown scope "root", "god"`)
+	_, err = auth.ParseScopes([]string{" admin", "Admin"})
+	require.ErrorContains(t, err, `unknown scope " admin", "Admin"`, "names are exact")
 	_, err = auth.ParseScopes(nil)
 	require.ErrorContains(t, err, "at least one scope")
 }
 
 func TestParseExpiry(t *testing.T) {
 	t.Parallel()
-	d, err := auth.ParseExpiry("90d")
-	require.NoError(t, err)
-	require.Equal(t, 90*24*time.Hour, d)
-	d, err = auth.ParseExpiry("36h")
-	require.NoError(t, err)
-	require.Equal(t, 36*time.Hour, d)
-	for _, bad := range []string{"", "0d", "-1h", "soon", "1.5d"} {
-		_, err := auth.ParseExpiry(bad)
-		require.Error(t, err, bad)
+	for in, want := range map[string]time.Duration{
+		"90d": 90 * 24 * time.Hour, "36h": 36 * time.Hour, "1m": time.Minute, "30m": 30 * time.Minute,
+		"365d": auth.MaxKeyExpiry, "8760h": auth.MaxKeyExpiry, "525600m": auth.MaxKeyExpiry,
+	} {
+		got, err := auth.ParseExpiry(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
 	}
+	// Issue 11: 213504d overflowed into a key that expired in 25 minutes; 1ns and +1d passed.
+	for _, bad := range []string{
+		"", "0d", "0m", "-1h", "-1d", "+1d", "1ns", "1s", "59s", "1h30m", "1.5d", "090d", "soon", "d", "1",
+		"213504d", "9223372036854775807d", "366d", "8761h", "525601m", "999999d", " 1d", "1d ", "1D", "１d",
+	} {
+		_, err := auth.ParseExpiry(bad)
+		var inv *auth.InvalidError
+		require.ErrorAs(t, err, &inv, bad)
+		require.Equal(t, auth.InvalidError{Field: "expiresIn", Message: "must be " + auth.ExpiryRule}, *inv, "one rule, one wording: %q", bad)
+	}
+}
+
+func TestGrant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	svc := auth.NewService(db.Pool, nil)
+	grantor := func(t *testing.T, expiresIn time.Duration, scopes ...auth.Scope) *auth.Key {
+		t.Helper()
+		k, _, err := svc.Create(ctx, auth.CreateParams{Name: "grantor", Scopes: scopes, ExpiresIn: expiresIn, CreatedBy: auth.SystemActor("test")})
+		require.NoError(t, err)
+		return k
+	}
+
+	t.Run("AdminAloneGrantsOnlyAdmin", func(t *testing.T) {
+		t.Parallel()
+		admin := grantor(t, 0, auth.ScopeAdmin)
+		_, _, err := svc.Create(ctx, auth.CreateParams{Name: "x", Scopes: []auth.Scope{auth.ScopeCredentialsRead}, GrantedBy: admin})
+		var ge *auth.GrantError
+		require.ErrorAs(t, err, &ge)
+		require.ErrorIs(t, err, auth.ErrCannotGrant)
+		require.Equal(t, []auth.Scope{auth.ScopeCredentialsRead}, ge.Missing)
+		_, _, err = svc.Create(ctx, auth.CreateParams{Name: "x", Scopes: []auth.Scope{auth.ScopeAdmin}, GrantedBy: admin})
+		require.NoError(t, err)
+	})
+
+	t.Run("SubsetOfTheGrantorsScopes", func(t *testing.T) {
+		t.Parallel()
+		g := grantor(t, 0, auth.ScopeAdmin, auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		_, _, err := svc.Create(ctx, auth.CreateParams{Name: "x", Scopes: []auth.Scope{auth.ScopeTenantsRead, auth.ScopeTenantsWrite}, GrantedBy: g})
+		require.NoError(t, err)
+		_, _, err = svc.Create(ctx, auth.CreateParams{Name: "x", Scopes: []auth.Scope{auth.ScopeTenantsRead, auth.ScopeTenantsDisable, auth.ScopeCredentialsRead}, GrantedBy: g})
+		var ge *auth.GrantError
+		require.ErrorAs(t, err, &ge)
+		require.Equal(t, []auth.Scope{auth.ScopeTenantsDisable, auth.ScopeCredentialsRead}, ge.Missing)
+	})
+
+	t.Run("NoLongerThanTheGrantor", func(t *testing.T) {
+		t.Parallel()
+		g := grantor(t, time.Hour, auth.ScopeAdmin)
+		k, _, err := svc.Create(ctx, auth.CreateParams{Name: "x", Scopes: []auth.Scope{auth.ScopeAdmin}, GrantedBy: g})
+		require.NoError(t, err)
+		require.Equal(t, g.ExpiresAt, k.ExpiresAt, "the default lifetime stops where the grantor's does")
+		_, _, err = svc.Create(ctx, auth.CreateParams{Name: "x", Scopes: []auth.Scope{auth.ScopeAdmin}, ExpiresIn: 2 * time.Hour, GrantedBy: g})
+		var inv *auth.InvalidError
+		require.ErrorAs(t, err, &inv)
+		require.Equal(t, "expiresIn", inv.Field)
+	})
+
+	t.Run("TheOperatorsToolsGrantAnything", func(t *testing.T) {
+		t.Parallel()
+		k, _, err := svc.Create(ctx, auth.CreateParams{Name: "root", Scopes: auth.AllScopes(), CreatedBy: auth.SystemActor("cli")})
+		require.NoError(t, err)
+		require.Equal(t, auth.AllScopes(), k.Scopes)
+	})
+
+	t.Run("NamesAreTextCountedInCharacters", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := svc.Create(ctx, auth.CreateParams{Name: strings.Repeat("é", 100), Scopes: []auth.Scope{auth.ScopeAdmin}})
+		require.NoError(t, err)
+		for _, bad := range []string{strings.Repeat("é", 101), "a\x00b", "\x1b[31mred", "a\xffb"} {
+			_, _, err := svc.Create(ctx, auth.CreateParams{Name: bad, Scopes: []auth.Scope{auth.ScopeAdmin}})
+			var inv *auth.InvalidError
+			require.ErrorAs(t, err, &inv, "%q", bad)
+			require.Equal(t, "name", inv.Field)
+		}
+	})
 }

@@ -6,11 +6,13 @@ package auth
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // Scope is one permission a key can carry. Scopes do not imply each other: admin grants key
-// management and the job UI, nothing else.
+// management and the job UI, nothing else; and a key grants other keys only the scopes it
+// holds (CreateParams.GrantedBy), so admin alone cannot mint, say, credentials:read.
 type Scope string
 
 // The scopes, as DESIGN.md §8 lists them.
@@ -30,8 +32,8 @@ func AllScopes() []Scope {
 		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeAdmin}
 }
 
-// ParseScopes validates names, drops duplicates and returns them in AllScopes order. It
-// rejects an empty list and names every unknown scope.
+// ParseScopes validates names (exactly as AllScopes spells them), drops duplicates and
+// returns them in AllScopes order. It rejects an empty list and names every unknown scope.
 func ParseScopes(names []string) ([]Scope, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("at least one scope is required (one of %s)", scopeList())
@@ -39,9 +41,9 @@ func ParseScopes(names []string) ([]Scope, error) {
 	var unknown []string
 	seen := map[Scope]bool{}
 	for _, n := range names {
-		s := Scope(strings.TrimSpace(n))
+		s := Scope(n)
 		if !slices.Contains(AllScopes(), s) {
-			unknown = append(unknown, fmt.Sprintf("%q", n))
+			unknown = append(unknown, strconv.QuoteToASCII(n))
 			continue
 		}
 		seen[s] = true

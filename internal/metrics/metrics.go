@@ -16,6 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pnonboard/pnonboard/internal/postgres"
+	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // Metrics holds the registry and the collectors the service updates.
@@ -78,9 +82,30 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// ObserveRequest records one finished HTTP request (api.Options.OnRequestFunc).
+// ObserveRequest records one finished HTTP request (api.Options.OnRequestFunc). route must be
+// a route pattern (or "unmatched"), never a raw path. Every label takes a bounded set of
+// values, whatever the callers send, so the series cannot grow without bound: a method
+// outside the standard few is "other", a status outside 100–599 is "other".
 func (m *Metrics) ObserveRequest(method, route string, status int, elapsed time.Duration) {
-	m.httpDuration.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
+	m.httpDuration.WithLabelValues(route, MethodLabel(method), statusLabel(status)).Observe(elapsed.Seconds())
+}
+
+// MethodLabel is the method label of a request: the method itself when it is one of GET,
+// HEAD, POST, PUT, PATCH, DELETE and OPTIONS; "other" for anything else a client sends.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // RateLimited counts a 429 from upstream.
@@ -128,20 +153,14 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// Sources feed the gauges read at scrape time.
+// Sources feed the gauges read at scrape time; a nil field leaves its gauges out.
 type Sources struct {
-	// CountTenants counts tenants by state (tenants.CountByState).
-	CountTenants func(ctx context.Context) (map[string]int, error)
-	// Budget reads the shared upstream rate budget ((*provisioner.Budget).Snapshot, adapted).
-	Budget func(ctx context.Context) (BudgetState, error)
-}
-
-// BudgetState is what /metrics shows of the rate budget.
-type BudgetState struct {
-	Used, Reserved, PerWindow int
-	Blocked                   time.Duration
-	// UpstreamRemaining is -1 when unknown.
-	UpstreamRemaining int
+	// DB is where tenants are counted by state.
+	DB postgres.DBTX
+	// Budget is the shared upstream rate budget.
+	Budget interface {
+		Snapshot(ctx context.Context) (provisioner.BudgetSnapshot, error)
+	}
 }
 
 // dbCollector reads shared state at scrape time.
@@ -164,19 +183,19 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	up := 1.0
 	defer func() { ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up) }()
 
-	if c.src.CountTenants != nil {
-		counts, err := c.src.CountTenants(ctx)
+	if c.src.DB != nil {
+		counts, err := tenants.CountByState(ctx, c.src.DB)
 		if err != nil {
 			up = 0
 			c.logger.Warn("metrics: cannot count tenants", "err", err)
 			return
 		}
 		for state, n := range counts {
-			ch <- prometheus.MustNewConstMetric(c.tenants, prometheus.GaugeValue, float64(n), state)
+			ch <- prometheus.MustNewConstMetric(c.tenants, prometheus.GaugeValue, float64(n), string(state))
 		}
 	}
 	if c.src.Budget != nil {
-		b, err := c.src.Budget(ctx)
+		b, err := c.src.Budget.Snapshot(ctx)
 		if err != nil {
 			up = 0
 			c.logger.Warn("metrics: cannot read the rate budget", "err", err)

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,33 +10,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
-	"github.com/pnonboard/pnonboard/internal/tenants"
 )
-
-// sources reads the tenants and the budget as the service does.
-func sources(db *pgxpool.Pool, budget *provisioner.Budget) metrics.Sources {
-	return metrics.Sources{
-		CountTenants: func(ctx context.Context) (map[string]int, error) {
-			counts, err := tenants.CountByState(ctx, db)
-			out := map[string]int{}
-			for st, n := range counts {
-				out[string(st)] = n
-			}
-			return out, err
-		},
-		Budget: func(ctx context.Context) (metrics.BudgetState, error) {
-			s, err := budget.Snapshot(ctx)
-			return metrics.BudgetState{Used: s.Used, Reserved: s.Reserved, PerWindow: s.PerWindow, Blocked: s.Blocked, UpstreamRemaining: s.UpstreamRemaining}, err
-		},
-	}
-}
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
 
@@ -52,7 +34,7 @@ func TestMetrics(t *testing.T) {
 	db := pgtest.NewDB(t)
 	budget, err := provisioner.NewBudget(db.Pool, provisioner.BudgetOpts{Name: "pubnub-admin", PerMinute: 120})
 	require.NoError(t, err)
-	m := metrics.New(sources(db.Pool, budget), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := metrics.New(metrics.Sources{DB: db.Pool, Budget: budget}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/config") {
@@ -105,4 +87,25 @@ func TestMetrics(t *testing.T) {
 
 	db.Pool.Close() // the database goes away: the scrape says so instead of failing
 	require.Contains(t, scrape(t, m), `pnonboard_database_up 0`)
+}
+
+func TestObserveRequestLabelsAreBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	m := metrics.New(metrics.Sources{DB: db.Pool}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := range 5000 {
+		method := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}[i%7]
+		if i%2 == 1 {
+			method = fmt.Sprintf("X-%d", i) // made-up methods: one "other" series
+		}
+		m.ObserveRequest(method, "unmatched", []int{404, 405, 0, 1000, -1}[i%5], time.Millisecond)
+	}
+	n := 0
+	for _, line := range strings.Split(scrape(t, m), "\n") {
+		if strings.HasPrefix(line, "pnonboard_http_request_duration_seconds_count{") {
+			n++
+			require.Regexp(t, `method="(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|other)".*status="(404|405|other)"`, line)
+		}
+	}
+	require.LessOrEqual(t, n, 8*3)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -91,8 +92,8 @@ func (s *Service) ValidateCreate(p CreateParams) map[string]string {
 	}
 	if strings.TrimSpace(p.Name) == "" {
 		errs["name"] = "is required"
-	} else if len(p.Name) > MaxNameLen {
-		errs["name"] = fmt.Sprintf("must be at most %d bytes", MaxNameLen)
+	} else if utf8.RuneCountInString(p.Name) > MaxNameLen {
+		errs["name"] = fmt.Sprintf("must be at most %d characters", MaxNameLen)
 	}
 	envs := p.Environments
 	if envs == nil {
@@ -120,10 +121,10 @@ func (s *Service) ValidateCreate(p CreateParams) map[string]string {
 	}
 	for k, v := range p.Metadata {
 		switch {
-		case k == "" || len(k) > MaxMetadataKey:
-			errs["metadata"] = fmt.Sprintf("keys must be 1 to %d bytes", MaxMetadataKey)
-		case len(v) > MaxMetadataValue:
-			errs["metadata."+k] = fmt.Sprintf("must be at most %d bytes", MaxMetadataValue)
+		case k == "" || utf8.RuneCountInString(k) > MaxMetadataKey:
+			errs["metadata"] = fmt.Sprintf("keys must be 1 to %d characters", MaxMetadataKey)
+		case utf8.RuneCountInString(v) > MaxMetadataValue:
+			errs["metadata."+k] = fmt.Sprintf("must be at most %d characters", MaxMetadataValue)
 		}
 	}
 	if len(errs) == 0 {
@@ -446,39 +447,87 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Tenant, string, er
 	return list, next, nil
 }
 
-// Events returns a tenant's timeline, oldest first, after the cursor, and the next cursor.
-// Returns ErrNotFound.
+// Events returns a tenant's timeline, oldest first, after the cursor, and the next cursor ("" on
+// the last page). Returns ErrNotFound, or ErrBadCursor.
+//
+// The order is the order the events' transactions were numbered (then id), and a cursor is
+// only ever handed out at an event older than every transaction still running, so no event can
+// commit behind it later: paging neither skips nor repeats. The last page shows every
+// committed event; a page that would end at a younger one is cut short at the last safe event
+// (and may, while an old transaction runs, be empty with a cursor to try again).
 func (s *Service) Events(ctx context.Context, externalID string, limit int, cursor string) ([]Event, string, error) {
 	t, err := s.GetByExternalID(ctx, externalID)
 	if err != nil {
 		return nil, "", err
 	}
-	var afterID int64
+	afterXID, afterID := "0", int64(0)
 	if cursor != "" {
-		if _, afterID, err = decodeCursor(cursor); err != nil {
+		if afterXID, afterID, err = decodeTimelineCursor(cursor); err != nil {
 			return nil, "", err
 		}
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, at, actor, action, detail FROM tenant_events
-		WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, t.ID, afterID, limit+1)
+		SELECT id, at, actor, action, detail, xid::text AS xid_text, xid < pg_snapshot_xmin(pg_current_snapshot())
+		FROM tenant_events
+		WHERE tenant_id = $1 AND (xid, id) > ($2::xid8, $3)
+		ORDER BY tenant_events.xid, tenant_events.id LIMIT $4`, t.ID, afterXID, afterID, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list events of %q: %w", externalID, err)
 	}
+	type position struct {
+		xid  string
+		id   int64
+		safe bool // older than every running transaction: nothing can commit before it
+	}
+	var positions []position
 	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
 		var e Event
-		err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Detail)
+		var p position
+		err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Detail, &p.xid, &p.safe)
+		p.id = e.ID
+		positions = append(positions, p)
 		return e, err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list events of %q: %w", externalID, err)
 	}
-	next := ""
-	if len(events) > limit {
-		events = events[:limit]
-		next = encodeCursor(time.Time{}, events[len(events)-1].ID)
+	if len(events) <= limit {
+		return events, "", nil
 	}
-	return events, next, nil
+	events, positions = events[:limit], positions[:limit]
+	safe := 0
+	for safe < len(positions) && positions[safe].safe {
+		safe++
+	}
+	if safe == 0 { // nothing is safe to pass yet: come back with the same cursor
+		return []Event{}, encodeTimelineCursor(afterXID, afterID), nil
+	}
+	last := positions[safe-1]
+	return events[:safe], encodeTimelineCursor(last.xid, last.id), nil
+}
+
+func encodeTimelineCursor(xid string, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("te:" + xid + ":" + strconv.FormatInt(id, 10)))
+}
+
+func decodeTimelineCursor(c string) (string, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", 0, ErrBadCursor
+	}
+	rest, ok := strings.CutPrefix(string(b), "te:")
+	xid, idText, found := strings.Cut(rest, ":")
+	if !ok || !found {
+		return "", 0, ErrBadCursor
+	}
+	if _, err := strconv.ParseUint(xid, 10, 64); err != nil {
+		return "", 0, ErrBadCursor
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id < 0 {
+		return "", 0, ErrBadCursor
+	}
+	return xid, id, nil
 }
 
 // Credential is one environment's keys, the secret key included.

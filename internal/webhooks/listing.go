@@ -179,7 +179,8 @@ type EventFilter struct {
 // Events are listed in the order their transactions were numbered, and only once every older
 // transaction has finished, so no event can later appear behind a cursor already handed out.
 // The price: a long-running transaction elsewhere in the database holds new events back until
-// it ends.
+// it ends. The order is the xid8's numeric order (never its text, where 1347 sorts before 886):
+// the cursor compares numerically, so the listing must sort the same way.
 func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
 	afterXID, afterSeq := "0", int64(0)
 	if f.Cursor != "" {
@@ -193,10 +194,10 @@ func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, strin
 		since = f.CreatedAfter
 	}
 	rows, err := s.opts.Pool.Query(ctx, `
-		SELECT id, xid::text, seq, type, coalesce(tenant_external_id, ''), payload::text, created_at FROM events
+		SELECT id, xid::text AS xid_text, seq, type, coalesce(tenant_external_id, ''), payload::text, created_at FROM events
 		WHERE (xid, seq) > ($1::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot())
 		  AND created_at >= $3 AND ($4 = '' OR type = $4) AND ($5 = '' OR tenant_external_id = $5)
-		ORDER BY xid, seq LIMIT $6`, afterXID, afterSeq, since, f.Type, f.TenantExternalID, f.Limit+1)
+		ORDER BY events.xid, events.seq LIMIT $6`, afterXID, afterSeq, since, f.Type, f.TenantExternalID, f.Limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list events: %w", err)
 	}

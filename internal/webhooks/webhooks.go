@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -125,8 +126,8 @@ func (s *Service) validate(ctx context.Context, p EndpointParams) error {
 			}
 		}
 	}
-	if p.Description != nil && len(*p.Description) > 500 {
-		return &InvalidError{"description", "must be at most 500 bytes"}
+	if p.Description != nil && utf8.RuneCountInString(*p.Description) > 500 {
+		return &InvalidError{"description", "must be at most 500 characters"}
 	}
 	return nil
 }
