@@ -6,10 +6,14 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // sourceFiles parses every non-test Go file of the module.
@@ -121,4 +125,128 @@ func hasEmbedDirective(gen *ast.GenDecl, vs *ast.ValueSpec) bool {
 		}
 	}
 	return false
+}
+
+// vocabulary is every word of a tenant's life that only internal/tenants may spell.
+func vocabulary() map[string]bool {
+	words := map[string]bool{}
+	for _, s := range tenants.AllStates() {
+		words[string(s)] = true
+	}
+	for _, a := range tenants.Actions() {
+		words[string(a)] = true
+	}
+	for _, o := range tenants.Outcomes() {
+		words[string(o)] = true
+	}
+	for _, k := range []tenants.KeysetState{tenants.KeysetPending, tenants.KeysetCreated, tenants.KeysetActive, tenants.KeysetDisabled} {
+		words[string(k)] = true
+	}
+	return words
+}
+
+// allGoFiles parses every Go file of the module, tests included.
+func allGoFiles(t *testing.T, fset *token.FileSet) map[string]*ast.File {
+	t.Helper()
+	files := map[string]*ast.File{}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		files[path] = f
+		return nil
+	})
+	require.NoError(t, err)
+	return files
+}
+
+// TestTenantLifeIsSpelledOnlyInTenants: outside internal/tenants, no Go code (tests included)
+// spells a tenant state, timeline action or outcome as a string, and no SQL names the tenants
+// tables: the lifecycle has one owner. The sandbox models PubNub's own vocabulary and is left
+// out; map keys and indexes (JSON member names) and other types' constants are not words of
+// a tenant's life.
+func TestTenantLifeIsSpelledOnlyInTenants(t *testing.T) {
+	t.Parallel()
+	words := vocabulary()
+	sql := regexp.MustCompile(`(?i)\b(from|join|update|into|table)\s+(tenants|tenant_keysets|tenant_events)\b`)
+	fset := token.NewFileSet()
+	for path, f := range allGoFiles(t, fset) {
+		if strings.HasPrefix(path, filepath.Join("internal", "tenants")+string(filepath.Separator)) ||
+			strings.HasPrefix(path, filepath.Join("internal", "pubnub", "sandbox")+string(filepath.Separator)) {
+			continue
+		}
+		skip := map[ast.Node]bool{}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.KeyValueExpr:
+				skip[n.Key] = true
+			case *ast.IndexExpr:
+				skip[n.Index] = true
+			case *ast.Field:
+				if n.Tag != nil {
+					skip[n.Tag] = true
+				}
+			case *ast.ValueSpec:
+				if n.Type != nil {
+					for _, v := range n.Values {
+						skip[v] = true // another type's constant, e.g. webhooks.DeliveryFailed
+					}
+				}
+			case *ast.BasicLit:
+				if n.Kind != token.STRING || skip[n] {
+					return true
+				}
+				v, err := strconv.Unquote(n.Value)
+				require.NoError(t, err)
+				if words[v] {
+					t.Errorf("%s: the string %q is a word of a tenant's life: use the internal/tenants constant", fset.Position(n.Pos()), v)
+				}
+				if sql.MatchString(v) {
+					t.Errorf("%s: SQL on the tenants tables outside internal/tenants: %.60q", fset.Position(n.Pos()), v)
+				}
+			}
+			return true
+		})
+	}
+}
+
+// TestNoErrorClassificationByText: errors are classified by type (errors.Is/As, a method),
+// never by searching their text.
+func TestNoErrorClassificationByText(t *testing.T) {
+	t.Parallel()
+	for path, f := range sourceFiles(t) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "strings" {
+				return true
+			}
+			for _, arg := range call.Args {
+				inner, ok := arg.(*ast.CallExpr)
+				if !ok {
+					continue
+				}
+				if m, ok := inner.Fun.(*ast.SelectorExpr); ok && m.Sel.Name == "Error" && len(inner.Args) == 0 {
+					t.Errorf("%s: strings.%s on an error's text; classify errors by type", path, sel.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // burst starts the workers first, then signs up N tenants at once (32 concurrent callers),
@@ -89,9 +90,11 @@ func (e *benchEnv) burst(ctx context.Context) error {
 	limit := 2*ideal + time.Minute
 	var active int
 	for {
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE state = 'active'`).Scan(&active); err != nil {
+		counts, err := tenants.CountByState(ctx, pool)
+		if err != nil {
 			return err
 		}
+		active = counts[tenants.StateActive]
 		if active == o.burst {
 			break
 		}

@@ -153,7 +153,7 @@ func (e *benchEnv) rawCeiling(ctx context.Context) (loadResult, error) {
 		return loadResult{}, err
 	}
 	profiles := provisioner.DefaultProfiles()
-	svc := tenants.NewService(tenants.Options{Pool: pool, Enqueuer: &provisioner.Enqueuer{Client: rc},
+	svc := tenants.NewService(tenants.ServiceOpts{DB: pool, Enqueuer: &provisioner.Enqueuer{Client: rc},
 		Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults()})
 	create := func(prefix string) func(ctx context.Context, c, n int) error {
 		return func(ctx context.Context, c, n int) error {

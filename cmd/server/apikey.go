@@ -85,7 +85,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		now := time.Now()
 		for _, k := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, joinScopes(k.Scopes),
-				k.ExpiresAt.Format(time.DateOnly), keyStatus(k, now), formatTime(k.LastUsedAt))
+				k.ExpiresAt.Format(time.DateOnly), k.Status(now), formatTime(k.LastUsedAt))
 		}
 		return tw.Flush()
 	case "revoke":
@@ -119,16 +119,6 @@ func joinScopes(scopes []auth.Scope) string {
 		s[i] = string(sc)
 	}
 	return strings.Join(s, ",")
-}
-
-func keyStatus(k *auth.Key, now time.Time) string {
-	switch {
-	case k.RevokedAt != nil:
-		return "revoked"
-	case !now.Before(k.ExpiresAt):
-		return "expired"
-	}
-	return "active"
 }
 
 func formatTime(t *time.Time) string {

@@ -46,7 +46,7 @@ func TestRunAPIKey(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, out, got.ID)
 		require.Contains(t, out, got.Prefix)
-		require.Contains(t, out, "active")
+		require.Contains(t, out, string(auth.KeyActive))
 		require.NotContains(t, out, secretOf(key))
 
 		out, _, err = runCmd(t, env, "revoke", got.ID)

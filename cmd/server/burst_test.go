@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 // TestBurstAtDefaultSettings signs up 60 customers at once, with workers running, on default
@@ -30,7 +30,6 @@ func TestBurstAtDefaultSettings(t *testing.T) {
 		minPace   = 0.95
 	)
 	e := startE2E(t, map[string]string{"PNONBOARD_PUBNUB_RATE_PER_MINUTE": ""})
-	ctx := context.Background()
 
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -46,7 +45,7 @@ func TestBurstAtDefaultSettings(t *testing.T) {
 	deadline := start.Add(time.Duration(float64(ideal) / minPace))
 	var active int
 	for {
-		require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE state = 'active'`).Scan(&active))
+		active = tenantstest.Count(t, e.db.Pool, tenants.StateActive)
 		if active == n || time.Now().After(deadline.Add(time.Minute)) {
 			break
 		}

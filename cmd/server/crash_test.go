@@ -17,6 +17,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 // holdingReceiver is a webhook receiver that answers 204 at once, or, while held, keeps every
@@ -157,7 +158,7 @@ func TestKilledReplica(t *testing.T) {
 	victim.p.kill(t)
 	victim.killedAt = time.Now()
 	requireWithin(victim.killedAt, "every tenant active", func() bool {
-		return count(`SELECT count(*) FROM tenants WHERE state = 'active'`) == tenantsN
+		return tenantstest.Count(t, db.Pool, tenants.StateActive) == tenantsN
 	})
 	byName := map[string]int{}
 	for _, a := range sb.Apps() {

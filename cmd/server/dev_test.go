@@ -19,6 +19,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/pglocal"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 // devDataDir returns a data dir the postgres OS user can reach when we are root.
@@ -216,22 +217,16 @@ func TestDevModeSurvivesKillAndHangup(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	type held struct{ ext, app, customer string }
-	rows, err := conn.Query(ctx, `SELECT external_id, app_id, customer_id FROM tenants ORDER BY external_id`)
-	require.NoError(t, err)
-	tenantsHeld, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (held, error) {
-		var h held
-		return h, r.Scan(&h.ext, &h.app, &h.customer)
-	})
-	require.NoError(t, err)
-	require.Len(t, tenantsHeld, 30)
-	rows, err = conn.Query(ctx, `SELECT t.external_id, k.environment, k.keyset_id FROM tenant_keysets k JOIN tenants t ON t.id = k.tenant_id`)
-	require.NoError(t, err)
 	type keyset struct{ ext, env, id string }
-	keysetsHeld, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyset, error) {
-		var k keyset
-		return k, r.Scan(&k.ext, &k.env, &k.id)
-	})
-	require.NoError(t, err)
+	var tenantsHeld []held
+	var keysetsHeld []keyset
+	for _, tn := range tenantstest.All(t, conn) {
+		tenantsHeld = append(tenantsHeld, held{tn.ExternalID, tn.AppID, tn.CustomerID})
+		for _, k := range tn.Keysets {
+			keysetsHeld = append(keysetsHeld, keyset{tn.ExternalID, k.Environment, k.KeysetID})
+		}
+	}
+	require.Len(t, tenantsHeld, 30)
 
 	var file struct {
 		State struct {

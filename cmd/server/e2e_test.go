@@ -19,6 +19,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // e2e is run() serving against a migrated database and a sandbox the test can inspect.
@@ -83,12 +84,12 @@ func callAPI(t *testing.T, baseURL, key, method, path string, body any, header .
 	return resp.StatusCode, out
 }
 
-func (e *e2e) waitState(t *testing.T, externalID, state string) map[string]any {
+func (e *e2e) waitState(t *testing.T, externalID string, state tenants.State) map[string]any {
 	t.Helper()
 	var last map[string]any
 	require.Eventually(t, func() bool {
 		_, last = e.call(t, http.MethodGet, "/v1/tenants/"+externalID, nil)
-		return last["state"] == state
+		return last["state"] == string(state)
 	}, 30*time.Second, 50*time.Millisecond, "tenant %s never %s: %v", externalID, state, last)
 	return last
 }
@@ -101,7 +102,7 @@ func TestEndToEnd(t *testing.T) {
 		e := startE2E(t, nil)
 		status, tn := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme Corp"}, "Prefer", "wait=30")
 		require.Equal(t, http.StatusAccepted, status)
-		require.Equal(t, "active", tn["state"], "Prefer: wait=30 answers active in one call: %v", tn)
+		require.Equal(t, string(tenants.StateActive), tn["state"], "Prefer: wait=30 answers active in one call: %v", tn)
 		require.NotEmpty(t, tn["customerId"])
 		require.Len(t, tn["keysets"], 3)
 
@@ -114,7 +115,7 @@ func TestEndToEnd(t *testing.T) {
 			require.Equal(t, custs[0].ID, k.CustomerID, "keyset %s assigned", k.Name)
 		}
 		for _, ks := range tn["keysets"].([]any) {
-			require.Equal(t, "active", ks.(map[string]any)["state"])
+			require.Equal(t, string(tenants.KeysetActive), ks.(map[string]any)["state"])
 		}
 	})
 
@@ -150,7 +151,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, accepted)
-		e.waitState(t, "burst", "active")
+		e.waitState(t, "burst", tenants.StateActive)
 		require.Len(t, e.sb.Apps(), 1)
 		require.Len(t, e.sb.Keysets(), 3)
 		require.Len(t, e.sb.Customers(), 1)
@@ -166,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 
 		status, _ = e.call(t, http.MethodPost, "/v1/tenants/story/disable", map[string]any{"reason": "contract ended"})
 		require.Equal(t, http.StatusAccepted, status)
-		e.waitState(t, "story", "disabled")
+		e.waitState(t, "story", tenants.StateDisabled)
 		k := e.sb.Keysets()[0]
 		require.True(t, k.Config.AccessManager.Enabled)
 		require.NotEqual(t, secretBefore, k.SecretKeys[0].Value)
@@ -175,21 +176,24 @@ func TestEndToEnd(t *testing.T) {
 
 		status, p := e.call(t, http.MethodPost, "/v1/tenants/story/retry", nil)
 		require.Equal(t, http.StatusConflict, status)
-		require.Equal(t, "disabled", p["currentState"])
+		require.Equal(t, string(tenants.StateDisabled), p["currentState"])
 
 		status, _ = e.call(t, http.MethodPost, "/v1/tenants/story/enable", nil)
 		require.Equal(t, http.StatusAccepted, status)
-		e.waitState(t, "story", "active")
+		e.waitState(t, "story", tenants.StateActive)
 
 		_, events := e.call(t, http.MethodGet, "/v1/tenants/story/events?limit=200", nil)
-		var story []string
+		var story []tenants.Action
 		for _, ev := range events["data"].([]any) {
-			story = append(story, ev.(map[string]any)["action"].(string))
+			story = append(story, tenants.Action(ev.(map[string]any)["action"].(string)))
 		}
-		require.Equal(t, []string{
-			"created", "reconcile_started", "app_created", "keyset_created", "customer_created", "provisioned",
-			"disable_requested", "upstream_verified", "access_manager_enabled", "secret_key_rotated", "disabled",
-			"retry_refused", "enable_requested", "upstream_verified", "access_manager_restored", "enabled",
+		require.Equal(t, []tenants.Action{
+			tenants.ActionCreated, tenants.ActionReconcileStarted, tenants.ActionAppCreated, tenants.ActionKeysetCreated,
+			tenants.ActionCustomerCreated, tenants.ActionProvisioned,
+			tenants.ActionDisableRequested, tenants.ActionUpstreamVerified, tenants.ActionAccessManagerEnabled,
+			tenants.ActionSecretRotated, tenants.ActionDisabled,
+			tenants.ActionRetryRefused, tenants.ActionEnableRequested, tenants.ActionUpstreamVerified,
+			tenants.ActionAccessManagerRestore, tenants.ActionEnabled,
 		}, story)
 		require.NotContains(t, e.srv.Stderr.String(), secretBefore)
 		require.NotContains(t, e.srv.Stderr.String(), k.SecretKeys[0].Value)
@@ -206,7 +210,7 @@ func TestLongestExternalIDEndToEnd(t *testing.T) {
 	require.Len(t, id, 255)
 	code, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": id, "name": "Longest"}, "Prefer", "wait=30")
 	require.Equal(t, http.StatusAccepted, code, "%v", body)
-	require.Equal(t, "active", body["state"], "%v", body)
+	require.Equal(t, string(tenants.StateActive), body["state"], "%v", body)
 	require.Len(t, e.sb.Customers(), 1)
 	require.Equal(t, id, e.sb.Customers()[0].ExternalID)
 	for _, k := range e.sb.Keysets() {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // hookReceiver records verified webhooks the way a partner's backend would receive them.
@@ -95,7 +96,7 @@ func TestEndToEndWebhooks(t *testing.T) {
 		require.NoError(t, got[0].verifyErr, "the receiver verifies it with the Standard Webhooks library")
 		tenant := got[0].body["data"].(map[string]any)["tenant"].(map[string]any)
 		require.Equal(t, "hooked", tenant["externalId"])
-		require.Equal(t, "active", tenant["state"])
+		require.Equal(t, string(tenants.StateActive), tenant["state"])
 		require.Len(t, tenant["keysets"], 3)
 
 		_, deliveries := e.call(t, http.MethodGet, "/v1/webhook-endpoints/"+endpointID+"/deliveries", nil)
@@ -106,9 +107,9 @@ func TestEndToEndWebhooks(t *testing.T) {
 		require.Len(t, d["attempts"], 1)
 
 		e.call(t, http.MethodPost, "/v1/tenants/hooked/disable", nil)
-		e.waitState(t, "hooked", "disabled")
+		e.waitState(t, "hooked", tenants.StateDisabled)
 		e.call(t, http.MethodPost, "/v1/tenants/hooked/enable", nil)
-		e.waitState(t, "hooked", "active")
+		e.waitState(t, "hooked", tenants.StateActive)
 		got = hr.waitFor(t, 3)
 		require.Len(t, got, 3)
 		require.Equal(t, []string{"tenant.provisioned", "tenant.disabled", "tenant.enabled"}, []string{got[0].eventType, got[1].eventType, got[2].eventType})
@@ -134,7 +135,7 @@ func TestEndToEndWebhooks(t *testing.T) {
 		e.sb.InjectFault(sandbox.OpCreateCustomer, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "not an OEM partner"}, -1)
 
 		e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "doomed", "name": "Doomed"})
-		e.waitState(t, "doomed", "failed")
+		e.waitState(t, "doomed", tenants.StateFailed)
 		got := hr.waitFor(t, 1)
 		require.Len(t, got, 1)
 		require.Equal(t, "tenant.provisioning_failed", got[0].eventType)

@@ -86,9 +86,11 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 
 	var active int
 	require.Eventually(t, func() bool {
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE state = 'active'`).Scan(&active); err != nil {
+		counts, err := tenants.CountByState(ctx, pool)
+		if err != nil {
 			return false // the test's own pool reconnects too
 		}
+		active = counts[tenants.StateActive]
 		return active == n
 	}, 90*time.Second, 100*time.Millisecond, "every tenant active after the restart (%d of %d)", active, n)
 	code, _ := srv.get(t, "/readyz")

@@ -17,6 +17,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // TestMain runs the tests, or, when a test started this binary as a child process (see
@@ -214,18 +215,30 @@ func TestRunRoles(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, code)
 }
 
-// TestWrongEncryptionKeyStopsStartUp: a key that cannot open what is stored stops serve at
-// once, with one line naming the variable, instead of failing requests one by one.
+// TestWrongEncryptionKeyStopsStartUp: a key that cannot open what is stored (a keyset's
+// secret key, a webhook signing secret) stops serve at once, with one line naming the
+// variable, instead of failing requests one by one.
 func TestWrongEncryptionKeyStopsStartUp(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t, map[string]string{"PNONBOARD_WEBHOOK_ALLOW_HTTP": "true", "PNONBOARD_WEBHOOK_ALLOW_PRIVATE": "true"})
-	code, body := e.call(t, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/hooks"})
-	require.Equal(t, http.StatusCreated, code, "%v", body)
-	require.NoError(t, e.srv.stop(t))
+	for _, kind := range []string{"keyset", "webhook endpoint"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			e := startE2E(t, map[string]string{"PNONBOARD_WEBHOOK_ALLOW_HTTP": "true", "PNONBOARD_WEBHOOK_ALLOW_PRIVATE": "true"})
+			if kind == "keyset" {
+				code, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "sealed", "name": "Sealed"}, "Prefer", "wait=30")
+				require.Equal(t, string(tenants.StateActive), body["state"], "%d %v", code, body)
+			} else {
+				code, body := e.call(t, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/hooks"})
+				require.Equal(t, http.StatusCreated, code, "%v", body)
+			}
+			require.NoError(t, e.srv.stop(t))
 
-	env := serveEnv(e.db.URL) // a new, different key
-	err := run(context.Background(), []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "PNONBOARD_ENCRYPTION_KEY")
-	require.NotContains(t, err.Error(), "\n", "one line")
+			env := serveEnv(e.db.URL) // a new, different key
+			err := run(context.Background(), []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "PNONBOARD_ENCRYPTION_KEY")
+			require.Contains(t, err.Error(), kind)
+			require.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
 }

@@ -126,7 +126,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		return nil, fmt.Errorf("config: PNONBOARD_ENCRYPTION_KEY: %w", err)
 	}
 	// A wrong key must stop start-up, not fail requests one by one later.
-	if err := secrets.CheckKeyring(ctx, a.pool, keyring); err != nil {
+	keysetSecret := func(ctx context.Context) (secrets.Sample, bool, error) {
+		what, sealed, aad, ok, err := tenants.LatestSealedSecret(ctx, a.pool)
+		return secrets.Sample{What: what, Sealed: sealed, AAD: aad}, ok, err
+	}
+	webhookSecret := func(ctx context.Context) (secrets.Sample, bool, error) { return webhooks.LatestSealedSecret(ctx, a.pool) }
+	if err := secrets.CheckKeyring(ctx, keyring, keysetSecret, webhookSecret); err != nil {
 		var wrong *secrets.KeyringError
 		if errors.As(err, &wrong) {
 			return nil, fmt.Errorf("config: %w", err)
@@ -189,12 +194,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	// --- Domain services
 	a.services = &services{
 		keys: auth.NewService(a.pool, nil),
-		tenants: tenants.NewService(tenants.Options{
-			Pool: a.pool, Enqueuer: &provisioner.Enqueuer{Client: a.river}, Opener: keyring,
+		tenants: tenants.NewService(tenants.ServiceOpts{
+			DB: a.pool, Enqueuer: &provisioner.Enqueuer{Client: a.river}, Opener: keyring,
 			Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 		}),
-		webhooks: webhooks.NewService(webhooks.Options{
-			Pool: a.pool, River: a.river, Keyring: keyring, Policy: cfg.Webhooks, SecretOverlap: cfg.WebhookSecretOverlap,
+		webhooks: webhooks.NewService(webhooks.ServiceOpts{
+			DB: a.pool, River: a.river, Keyring: keyring, Policy: cfg.Webhooks, SecretOverlap: cfg.WebhookSecretOverlap,
 		}),
 	}
 
@@ -271,7 +276,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, handler http.Handler, op
 		}
 		defer func() { releaseLease(); <-lease.Done() }()
 		reaper := rescue.NewReaper(rescue.ReaperOpts{Pool: a.pool, Self: a.clientID, Logger: logger,
-			OnRescueFunc: func(kind string) { a.metrics.JobOutcome(kind, "rescued") }})
+			OnRescueFunc: func(kind string) { a.metrics.JobOutcome(kind, metrics.JobRescued) }})
 		go reaper.Run(leaseCtx)
 
 		events, cancelEvents := a.river.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
@@ -357,18 +362,20 @@ func newUpstream(budget *provisioner.Budget, cfg config, m *metrics.Metrics, log
 // countJobOutcomes turns River's job events into metrics until the subscription closes.
 func countJobOutcomes(events <-chan *river.Event, m *metrics.Metrics) {
 	for ev := range events {
-		outcome := string(ev.Kind)
+		var outcome metrics.JobOutcome
 		switch {
 		case ev.Kind == river.EventKindJobFailed && ev.Job.State == rivertype.JobStateDiscarded:
-			outcome = "discarded"
+			outcome = metrics.JobDiscarded
 		case ev.Kind == river.EventKindJobFailed:
-			outcome = "failed"
+			outcome = metrics.JobFailed
 		case ev.Kind == river.EventKindJobCompleted:
-			outcome = "completed"
+			outcome = metrics.JobCompleted
 		case ev.Kind == river.EventKindJobCancelled:
-			outcome = "cancelled"
+			outcome = metrics.JobCancelled
 		case ev.Kind == river.EventKindJobSnoozed:
-			outcome = "snoozed"
+			outcome = metrics.JobSnoozed
+		default:
+			continue
 		}
 		m.JobOutcome(ev.Job.Kind, outcome)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -164,9 +166,7 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 
 	countActive := func() int {
-		var n int
-		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE state = 'active'`).Scan(&n))
-		return n
+		return tenantstest.Count(t, db.Pool, tenants.StateActive)
 	}
 	// Kill replica A hard once a fair share of the work is done, and start a replacement.
 	require.Eventually(t, func() bool { return countActive() >= tenantsN/4 }, 60*time.Second, 50*time.Millisecond)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 )
@@ -174,7 +175,11 @@ func ValidPattern(pattern string) error {
 		return errors.New("must not be empty")
 	}
 	if _, err := regexp.Compile(pattern); err != nil {
-		return fmt.Errorf("is not an RE2 regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		var syn *syntax.Error
+		if errors.As(err, &syn) {
+			return fmt.Errorf("is not an RE2 regular expression: %s: `%s`", syn.Code, syn.Expr)
+		}
+		return errors.New("is not an RE2 regular expression")
 	}
 	return nil
 }

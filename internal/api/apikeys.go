@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"time"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/invalid"
 )
 
 // apiKeyJSON is an API key as the API shows it: never the key itself, except once, on create.
@@ -51,9 +53,9 @@ func (r *createAPIKeyRequest) validate() map[string]string {
 	if _, err := auth.ParseScopes(r.Body.Scopes); err != nil {
 		errs["scopes"] = err.Error()
 	}
-	var inv *auth.InvalidError
-	if _, err := r.expiresIn(); errors.As(err, &inv) {
-		errs[inv.Field] = inv.Message
+	if _, err := r.expiresIn(); err != nil {
+		fields, _ := invalid.FieldsOf(err)
+		maps.Copy(errs, fields)
 	}
 	return errs
 }

@@ -2,32 +2,109 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
-// errorMapping turns a domain sentinel into what the caller sees. The detail is fixed text:
-// an error's own message may grow context (wrapping) that must not reach the wire.
-type errorMapping struct {
-	target error
-	status int
-	code   string
-	detail string
+// translation turns one kind of domain error into what the caller sees, or reports that err
+// is not of its kind.
+type translation func(err error) (*Error, bool)
+
+// sentinel maps errors.Is(err, target) to a fixed problem. The detail is fixed text: an
+// error's own message may grow context (wrapping) that must not reach the wire.
+func sentinel(target error, status int, code, detail string) translation {
+	return func(err error) (*Error, bool) {
+		if !errors.Is(err, target) {
+			return nil, false
+		}
+		return &Error{Status: status, Code: code, Detail: detail, Cause: err}, true
+	}
 }
 
-// errorTable is the one place domain errors become HTTP statuses. Errors not listed (and not
-// already an *Error) are internal: logged, and answered with a bare 500.
-func errorTable() []errorMapping {
-	return []errorMapping{
-		{auth.ErrNotFound, http.StatusNotFound, "api_key_not_found", "no API key has this ID"},
-		{tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found", "no tenant has this externalId"},
-		{webhooks.ErrEndpointNotFound, http.StatusNotFound, "webhook_endpoint_not_found", "no webhook endpoint has this ID"},
-		{webhooks.ErrDeliveryNotFound, http.StatusNotFound, "webhook_delivery_not_found", "this endpoint has no delivery with this ID"},
+// fieldSentinel maps errors.Is(err, target) to a 422 naming field.
+func fieldSentinel(target error, field, message string) translation {
+	return func(err error) (*Error, bool) {
+		if !errors.Is(err, target) {
+			return nil, false
+		}
+		e := validationError(map[string]string{field: message})
+		e.Cause = err
+		return e, true
 	}
+}
+
+// errorTable is the one place domain errors become HTTP problems, tried in order. Errors no
+// row takes (and not already an *Error) are internal: logged, and answered with a bare 500.
+func errorTable() []translation {
+	return []translation{
+		fieldErrors,
+		fieldSentinel(invalid.ErrCursor, "cursor", "is not a cursor from this listing"),
+		sentinel(auth.ErrNotFound, http.StatusNotFound, "api_key_not_found", "no API key has this ID"),
+		sentinel(tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found", "no tenant has this externalId"),
+		sentinel(webhooks.ErrEndpointNotFound, http.StatusNotFound, "webhook_endpoint_not_found", "no webhook endpoint has this ID"),
+		sentinel(webhooks.ErrDeliveryNotFound, http.StatusNotFound, "webhook_delivery_not_found", "this endpoint has no delivery with this ID"),
+		stateConflict,
+		tenantConflict,
+		grantRefused,
+	}
+}
+
+// fieldErrors is every domain error that names the fields at fault: a 422 listing them.
+func fieldErrors(err error) (*Error, bool) {
+	fields, ok := invalid.FieldsOf(err)
+	if !ok {
+		return nil, false
+	}
+	e := validationError(fields)
+	e.Cause = err
+	return e, true
+}
+
+// stateConflict is an action the tenant's state does not allow.
+func stateConflict(err error) (*Error, bool) {
+	var serr *tenants.StateError
+	if !errors.As(err, &serr) {
+		return nil, false
+	}
+	detail := fmt.Sprintf("cannot %s the tenant: it is %s", serr.Action, serr.Current)
+	if serr.Reason != "" {
+		detail += " and " + serr.Reason
+	}
+	return &Error{Status: http.StatusConflict, Code: "invalid_state", Cause: err, Detail: detail,
+		Extra: map[string]any{"currentState": serr.Current, "allowedFrom": serr.Allowed}}, true
+}
+
+// tenantConflict is a create that reuses an externalId with another body.
+func tenantConflict(err error) (*Error, bool) {
+	var cerr *tenants.ConflictError
+	if !errors.As(err, &cerr) {
+		return nil, false
+	}
+	return &Error{Status: http.StatusConflict, Code: "tenant_conflict", Cause: err,
+		Detail: fmt.Sprintf("a tenant with this externalId exists with a different %s; a create is a safe replay only with the same body",
+			strings.Join(cerr.Fields, " and ")),
+		Extra: map[string]any{"conflictingFields": cerr.Fields}}, true
+}
+
+// grantRefused is a key asked to grant scopes it does not hold.
+func grantRefused(err error) (*Error, bool) {
+	var grant *auth.GrantError
+	if !errors.As(err, &grant) {
+		return nil, false
+	}
+	missing := make([]string, len(grant.Missing))
+	for i, sc := range grant.Missing {
+		missing[i] = string(sc)
+	}
+	return &Error{Status: http.StatusForbidden, Code: "cannot_grant_scope", Cause: err,
+		Detail: "an API key can grant only scopes it holds itself; this one lacks " + strings.Join(missing, ", "),
+		Extra:  map[string]any{"missingScopes": missing}}, true
 }
 
 // mapError translates domain errors; an *Error passes through unchanged.
@@ -36,29 +113,9 @@ func (s *Server) mapError(err error) error {
 	if errors.As(err, &apiErr) {
 		return err
 	}
-	var inv *auth.InvalidError
-	if errors.As(err, &inv) {
-		return validationError(map[string]string{inv.Field: inv.Message})
-	}
-	var grant *auth.GrantError
-	if errors.As(err, &grant) {
-		missing := make([]string, len(grant.Missing))
-		for i, sc := range grant.Missing {
-			missing[i] = string(sc)
-		}
-		return &Error{Status: http.StatusForbidden, Code: "cannot_grant_scope", Cause: err,
-			Detail: "an API key can grant only scopes it holds itself; this one lacks " + strings.Join(missing, ", "),
-			Extra:  map[string]any{"missingScopes": missing}}
-	}
-	if e, ok := tenantError(err); ok {
-		return e
-	}
-	if e, ok := webhookError(err); ok {
-		return e
-	}
-	for _, m := range errorTable() {
-		if errors.Is(err, m.target) {
-			return &Error{Status: m.status, Code: m.code, Detail: m.detail, Cause: err}
+	for _, translate := range errorTable() {
+		if e, ok := translate(err); ok {
+			return e
 		}
 	}
 	return err

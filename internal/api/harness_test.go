@@ -68,11 +68,11 @@ func newTestServer(t *testing.T) *testServer {
 	for i, p := range profiles {
 		envs[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
 	}
-	ts.tenants = tenants.NewService(tenants.Options{
-		Pool: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
+	ts.tenants = tenants.NewService(tenants.ServiceOpts{
+		DB: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
 		Environments: envs, DefaultEnvironments: profiles.Names(),
 	})
-	ts.webhooks = webhooks.NewService(webhooks.Options{Pool: db.Pool, River: inserter, Keyring: keyring})
+	ts.webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
 	logger := logging.New(logs, "json", slog.LevelDebug)
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(inserter, nil), Logger: logger, Prefix: "/riverui"})
 	require.NoError(t, err)
@@ -119,6 +119,38 @@ func (r *response) JSON(t *testing.T) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &m), string(r.Body))
 	return m
+}
+
+// requireDecode decodes the body into a T, strictly (no member T does not declare), or fails
+// the test: typed assertions instead of walking a map.
+func requireDecode[T any](t *testing.T, r *response) T {
+	t.Helper()
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&v), string(r.Body))
+	return v
+}
+
+// problemBody is a problem+json answer as tests read it.
+type problemBody struct {
+	Type, Title, Detail, Code, RequestID string
+	Status                               int
+	Errors                               []struct{ Field, Message string }
+	CurrentState                         tenants.State   `json:"currentState"`
+	AllowedFrom                          []tenants.State `json:"allowedFrom"`
+}
+
+// eventsBody is a timeline page.
+type eventsBody struct {
+	Data []struct {
+		ID     int64
+		Time   time.Time
+		Actor  string
+		Action tenants.Action
+		Detail map[string]any
+	}
+	NextCursor *string
 }
 
 // do sends method path with body (a string or a value to encode) and key ("" for none).

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -246,7 +245,7 @@ type eventJSON struct {
 	ID     int64          `json:"id"`
 	Time   time.Time      `json:"time"`
 	Actor  string         `json:"actor"`
-	Action string         `json:"action"`
+	Action tenants.Action `json:"action"`
 	Detail map[string]any `json:"detail"`
 }
 
@@ -301,36 +300,4 @@ func (s *Server) tenantCredentials(ctx context.Context, req *credentialsRequest)
 		out.Data[i] = credentialJSON(c)
 	}
 	return out, nil
-}
-
-// tenantErrors maps the tenants domain's errors to problems.
-func tenantError(err error) (*Error, bool) {
-	var (
-		verr *tenants.ValidationError
-		serr *tenants.StateError
-		cerr *tenants.ConflictError
-	)
-	switch {
-	case errors.As(err, &verr):
-		return validationError(verr.Fields), true
-	case errors.As(err, &serr):
-		allowed := make([]string, len(serr.Allowed))
-		for i, st := range serr.Allowed {
-			allowed[i] = string(st)
-		}
-		detail := fmt.Sprintf("cannot %s the tenant: it is %s", serr.Action, serr.Current)
-		if serr.Reason != "" {
-			detail += " and " + serr.Reason
-		}
-		return &Error{Status: http.StatusConflict, Code: "invalid_state", Cause: err, Detail: detail,
-			Extra: map[string]any{"currentState": string(serr.Current), "allowedFrom": allowed}}, true
-	case errors.As(err, &cerr):
-		return &Error{Status: http.StatusConflict, Code: "tenant_conflict", Cause: err,
-			Detail: fmt.Sprintf("a tenant with this externalId exists with a different %s; a create is a safe replay only with the same body",
-				strings.Join(cerr.Fields, " and ")),
-			Extra: map[string]any{"conflictingFields": cerr.Fields}}, true
-	case errors.Is(err, tenants.ErrBadCursor):
-		return validationError(map[string]string{"cursor": "is not a cursor from this listing"}), true
-	}
-	return nil, false
 }

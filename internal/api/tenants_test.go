@@ -18,6 +18,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 // tenantsBundle is a test server with a key holding every tenant scope.
@@ -48,8 +49,7 @@ func (b *tenantsBundle) jobCount(t *testing.T) int {
 // setState moves a tenant as a worker would have, for testing what callers may do next.
 func (b *tenantsBundle) setState(t *testing.T, externalID string, state tenants.State, desired tenants.Desired) {
 	t.Helper()
-	_, err := b.db.Pool.Exec(context.Background(), `UPDATE tenants SET state = $2, desired_state = $3 WHERE external_id = $1`, externalID, state, desired)
-	require.NoError(t, err)
+	tenantstest.SetState(t, b.db.Pool, externalID, state, desired)
 }
 
 func TestCreateTenant(t *testing.T) {
@@ -63,11 +63,11 @@ func TestCreateTenant(t *testing.T) {
 		first := b.create(t, body)
 		require.Equal(t, http.StatusAccepted, first.Status, string(first.Body))
 		require.Equal(t, "/v1/tenants/acme-42", first.Header.Get("Location"))
-		tn := first.JSON(t)
-		require.Equal(t, "pending", tn["state"])
-		require.Equal(t, "active", tn["desiredState"])
-		require.Equal(t, []any{"development", "staging", "production"}, tn["environments"])
-		require.Len(t, tn["keysets"], 3)
+		tn := requireDecode[tenants.View](t, first)
+		require.Equal(t, tenants.StatePending, tn.State)
+		require.Equal(t, tenants.DesiredActive, tn.DesiredState)
+		require.Equal(t, []string{"development", "staging", "production"}, tn.Environments)
+		require.Len(t, tn.Keysets, 3)
 		require.Equal(t, 1, b.jobCount(t))
 
 		again := b.create(t, body)
@@ -121,9 +121,7 @@ func TestCreateTenant(t *testing.T) {
 			require.JSONEq(t, bodies[0], body)
 		}
 		require.Equal(t, 1, b.jobCount(t))
-		var n int
-		require.NoError(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tenants`).Scan(&n))
-		require.Equal(t, 1, n)
+		require.Len(t, tenantstest.All(t, b.db.Pool), 1)
 	})
 
 	t.Run("Validation", func(t *testing.T) {
@@ -209,18 +207,16 @@ func TestTenantLifecycleCalls(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/v1/tenants/"+url.PathEscape("bad id!"), b.key, nil).Status)
 
 		// A provisioned keyset, as the worker stores it.
-		var id int64
-		require.NoError(t, b.db.Pool.QueryRow(context.Background(), `SELECT id FROM tenants WHERE external_id = 'keys'`).Scan(&id))
+		id := tenantstest.ID(t, b.db.Pool, "keys")
 		sealed := b.keyring.Seal([]byte("sec-c-topsecret"), tenants.SecretAAD(id, "production"))
-		_, err := b.db.Pool.Exec(context.Background(), `UPDATE tenant_keysets SET keyset_id = '77', publish_key = 'pub-c-1', subscribe_key = 'sub-c-1', secret_key_sealed = $2 WHERE tenant_id = $1`, id, sealed)
-		require.NoError(t, err)
+		tenantstest.HoldKeyset(t, b.db.Pool, id, "production", tenantstest.Keyset{KeysetID: "77", PublishKey: "pub-c-1", SubscribeKey: "sub-c-1", SecretKeySealed: sealed})
 
 		got := b.do(t, http.MethodGet, "/v1/tenants/keys", b.key, nil)
 		require.Equal(t, http.StatusOK, got.Status)
 		require.NotContains(t, string(got.Body), "sec-c-", "the tenant body never holds secret keys")
-		ks := got.JSON(t)["keysets"].([]any)[0].(map[string]any)
-		require.Equal(t, "pub-c-1", ks["publishKey"])
-		require.Equal(t, "created", ks["state"])
+		ks := requireDecode[tenants.View](t, got).Keysets[0]
+		require.Equal(t, "pub-c-1", *ks.PublishKey)
+		require.Equal(t, tenants.KeysetCreated, ks.State)
 
 		creds := b.do(t, http.MethodGet, "/v1/tenants/keys/credentials", b.key, nil)
 		require.Equal(t, http.StatusOK, creds.Status)
@@ -236,27 +232,31 @@ func TestTenantLifecycleCalls(t *testing.T) {
 		post := func(action string, body any) *response {
 			return b.do(t, http.MethodPost, "/v1/tenants/life/"+action, b.key, body)
 		}
-		requireConflict := func(resp *response, current string) {
+		requireConflict := func(resp *response, current tenants.State) problemBody {
 			t.Helper()
 			require.Equal(t, http.StatusConflict, resp.Status, string(resp.Body))
-			p := resp.JSON(t)
-			require.Equal(t, "invalid_state", p["code"])
-			require.Equal(t, current, p["currentState"])
-			require.Contains(t, p["detail"], current)
+			p := requireDecode[problemBody](t, resp)
+			require.Equal(t, "invalid_state", p.Code)
+			require.Equal(t, current, p.CurrentState)
+			require.Contains(t, p.Detail, string(current))
+			return p
+		}
+		state := func(resp *response) tenants.View {
+			t.Helper()
+			return requireDecode[tenants.View](t, resp)
 		}
 
-		requireConflict(post("disable", nil), "pending")
-		requireConflict(post("enable", nil), "pending")
+		requireConflict(post("disable", nil), tenants.StatePending)
+		requireConflict(post("enable", nil), tenants.StatePending)
 		// Retry on a tenant in flight runs its waiting job now; while that job runs, 409.
 		resp := post("retry", nil)
 		require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
-		require.Equal(t, "pending", resp.JSON(t)["state"])
+		require.Equal(t, tenants.StatePending, state(resp).State)
 		require.Equal(t, 1, b.jobCount(t), "the same job, moved up")
 		_, err := b.db.Pool.Exec(context.Background(), `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now()`)
 		require.NoError(t, err)
-		resp = post("retry", nil)
-		requireConflict(resp, "pending")
-		require.Contains(t, resp.JSON(t)["detail"], "running right now")
+		p := requireConflict(post("retry", nil), tenants.StatePending)
+		require.Contains(t, p.Detail, "running right now")
 
 		// As if a worker had provisioned the tenant and its job had been cleaned away.
 		b.setState(t, "life", tenants.StateActive, tenants.DesiredActive)
@@ -264,8 +264,8 @@ func TestTenantLifecycleCalls(t *testing.T) {
 		require.NoError(t, err)
 		resp = post("disable", map[string]any{"reason": "unpaid invoice"})
 		require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
-		require.Equal(t, "disabling", resp.JSON(t)["state"])
-		require.Equal(t, "disabled", resp.JSON(t)["desiredState"])
+		require.Equal(t, tenants.StateDisabling, state(resp).State)
+		require.Equal(t, tenants.DesiredDisabled, state(resp).DesiredState)
 		require.Equal(t, 1, b.jobCount(t), "the change enqueued its job")
 		require.Equal(t, http.StatusAccepted, post("disable", nil).Status, "already disabling: unchanged")
 		require.Equal(t, 1, b.jobCount(t))
@@ -277,32 +277,32 @@ func TestTenantLifecycleCalls(t *testing.T) {
 
 		resp = post("enable", nil)
 		require.Equal(t, http.StatusAccepted, resp.Status)
-		require.Equal(t, "enabling", resp.JSON(t)["state"])
+		require.Equal(t, tenants.StateEnabling, state(resp).State)
 
 		b.setState(t, "life", tenants.StateFailed, tenants.DesiredActive)
-		requireConflict(post("disable", nil), "failed")
+		requireConflict(post("disable", nil), tenants.StateFailed)
 		resp = post("retry", nil)
 		require.Equal(t, http.StatusAccepted, resp.Status)
-		require.Equal(t, "pending", resp.JSON(t)["state"])
+		require.Equal(t, tenants.StatePending, state(resp).State)
 
 		require.Equal(t, http.StatusNotFound, b.do(t, http.MethodPost, "/v1/tenants/ghost/disable", b.key, nil).Status)
 
 		// The timeline holds every caller action, with who and why.
 		events := b.do(t, http.MethodGet, "/v1/tenants/life/events", b.key, nil)
 		require.Equal(t, http.StatusOK, events.Status)
-		var acts []string
-		for _, e := range events.JSON(t)["data"].([]any) {
-			ev := e.(map[string]any)
-			acts = append(acts, ev["action"].(string))
-			require.Contains(t, ev["actor"], "key:test")
-			if ev["action"] == "disable_requested" && ev["detail"].(map[string]any)["reason"] != nil {
-				require.Equal(t, "unpaid invoice", ev["detail"].(map[string]any)["reason"])
+		var acts []tenants.Action
+		for _, ev := range requireDecode[eventsBody](t, events).Data {
+			acts = append(acts, ev.Action)
+			require.Contains(t, ev.Actor, "key:test")
+			if ev.Action == tenants.ActionDisableRequested && ev.Detail["reason"] != nil {
+				require.Equal(t, "unpaid invoice", ev.Detail["reason"])
 			}
 		}
-		require.Equal(t, []string{
-			"created", "disable_refused", "enable_refused", "retry_now_requested", "retry_refused",
-			"disable_requested", "disable_requested", "retry_now_requested", "enable_requested",
-			"disable_refused", "retry_requested",
+		require.Equal(t, []tenants.Action{
+			tenants.ActionCreated, tenants.ActionDisableRefused, tenants.ActionEnableRefused, tenants.ActionRetryNowRequested,
+			tenants.ActionRetryRefused, tenants.ActionDisableRequested, tenants.ActionDisableRequested,
+			tenants.ActionRetryNowRequested, tenants.ActionEnableRequested, tenants.ActionDisableRefused,
+			tenants.ActionRetryRequested,
 		}, acts)
 	})
 
@@ -362,9 +362,8 @@ func TestTenantTimelineCommitOrder(t *testing.T) {
 	ctx := context.Background()
 	b := setupTenants(t)
 	require.Equal(t, http.StatusAccepted, b.create(t, map[string]any{"externalId": "late", "name": "Late"}).Status)
-	var id int64
-	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT id FROM tenants WHERE external_id = 'late'`).Scan(&id))
-	add := func(tx pgx.Tx, action string) {
+	id := tenantstest.ID(t, b.db.Pool, "late")
+	add := func(tx pgx.Tx, action tenants.Action) {
 		t.Helper()
 		require.NoError(t, tenants.AddEvents(ctx, tx, id, tenants.Event{Actor: "test", Action: action}))
 	}
@@ -372,24 +371,26 @@ func TestTenantTimelineCommitOrder(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { _ = slow.Rollback(context.WithoutCancel(ctx)) }()
 	add(slow, "committed_late") // takes its id (and xid) now
-	for _, action := range []string{"committed_first", "committed_second"} {
+	for _, action := range []tenants.Action{"committed_first", "committed_second"} {
 		tx, err := b.db.Pool.Begin(ctx)
 		require.NoError(t, err)
 		add(tx, action)
 		require.NoError(t, tx.Commit(ctx))
 	}
 
-	var seen []string
+	var seen []tenants.Action
 	page := func(cursor string) (string, bool) {
 		t.Helper()
 		resp := b.do(t, http.MethodGet, "/v1/tenants/late/events?limit=2&cursor="+url.QueryEscape(cursor), b.key, nil)
 		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
-		j := resp.JSON(t)
-		for _, e := range j["data"].([]any) {
-			seen = append(seen, e.(map[string]any)["action"].(string))
+		body := requireDecode[eventsBody](t, resp)
+		for _, e := range body.Data {
+			seen = append(seen, e.Action)
 		}
-		next, more := j["nextCursor"].(string)
-		return next, more
+		if body.NextCursor == nil {
+			return "", false
+		}
+		return *body.NextCursor, true
 	}
 	cursor, more := page("")
 	require.True(t, more, "three events are committed: there is a second page")
@@ -400,7 +401,7 @@ func TestTenantTimelineCommitOrder(t *testing.T) {
 			time.Sleep(5 * time.Millisecond) // an empty page waits out another test's transaction
 		}
 	}
-	require.Equal(t, []string{"created", "committed_late", "committed_first", "committed_second"}, seen)
+	require.Equal(t, []tenants.Action{tenants.ActionCreated, "committed_late", "committed_first", "committed_second"}, seen)
 }
 
 // TestListTenants proves filters and pagination on 250 tenants.
@@ -418,11 +419,16 @@ func TestListTenants(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// Known creation times (10 pairs share a timestamp, to prove ties page correctly) and states.
-	_, err := b.db.Pool.Exec(ctx, `
-		UPDATE tenants SET created_at = $1::timestamptz + ((substr(external_id, 3)::int / 2 * 2) * interval '1 minute'),
-			state = CASE WHEN substr(external_id, 3)::int % 5 = 0 THEN 'active'
-			             WHEN substr(external_id, 3)::int % 7 = 0 THEN 'failed' ELSE state END`, base)
-	require.NoError(t, err)
+	for i := range 250 {
+		id := fmt.Sprintf("t-%03d", i)
+		tenantstest.SetCreatedAt(t, b.db.Pool, id, base.Add(time.Duration(i/2*2)*time.Minute))
+		switch {
+		case i%5 == 0:
+			tenantstest.SetState(t, b.db.Pool, id, tenants.StateActive, tenants.DesiredActive)
+		case i%7 == 0:
+			tenantstest.SetState(t, b.db.Pool, id, tenants.StateFailed, tenants.DesiredActive)
+		}
+	}
 
 	// pageAll follows nextCursor and returns the externalIds in order.
 	pageAll := func(t *testing.T, query string, limit int) []string {

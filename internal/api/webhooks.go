@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -177,14 +176,14 @@ type attemptJSON struct {
 }
 
 type deliveryJSON struct {
-	ID            string        `json:"id"`
-	EventID       string        `json:"eventId"`
-	EventType     string        `json:"eventType"`
-	Status        string        `json:"status"`
-	Attempts      []attemptJSON `json:"attempts"`
-	NextAttemptAt *time.Time    `json:"nextAttemptAt"`
-	CreatedAt     time.Time     `json:"createdAt"`
-	DeliveredAt   *time.Time    `json:"deliveredAt"`
+	ID            string                  `json:"id"`
+	EventID       string                  `json:"eventId"`
+	EventType     string                  `json:"eventType"`
+	Status        webhooks.DeliveryStatus `json:"status"`
+	Attempts      []attemptJSON           `json:"attempts"`
+	NextAttemptAt *time.Time              `json:"nextAttemptAt"`
+	CreatedAt     time.Time               `json:"createdAt"`
+	DeliveredAt   *time.Time              `json:"deliveredAt"`
 }
 
 func deliveryFrom(d *webhooks.Delivery) deliveryJSON {
@@ -290,16 +289,4 @@ func (s *Server) listEvents(ctx context.Context, req *listEventsRequest) (listEv
 		out.NextCursor = &next
 	}
 	return out, nil
-}
-
-// webhookError maps the webhooks package's errors to problems.
-func webhookError(err error) (*Error, bool) {
-	var inv *webhooks.InvalidError
-	switch {
-	case errors.As(err, &inv):
-		return validationError(map[string]string{inv.Field: inv.Message}), true
-	case errors.Is(err, webhooks.ErrBadCursor):
-		return validationError(map[string]string{"cursor": "is not a cursor from this listing"}), true
-	}
-	return nil, false
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 
@@ -56,11 +57,6 @@ var (
 // ErrCannotGrant means a key tried to make a key with a scope it does not hold itself; the
 // error is a *GrantError naming those scopes.
 var ErrCannotGrant = errors.New("a key cannot grant scopes it does not hold")
-
-// InvalidError is a rejected CreateParams; Field names the parameter.
-type InvalidError struct{ Field, Message string }
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Message }
 
 // GrantError is ErrCannotGrant with the scopes the creating key lacks.
 type GrantError struct{ Missing []Scope }
@@ -183,25 +179,25 @@ type CreateParams struct {
 }
 
 // Create makes a key and returns its record and the key itself, which is not stored and
-// cannot be shown again. Returns *InvalidError for bad params, or *GrantError
+// cannot be shown again. Returns *invalid.Error for bad params, or *GrantError
 // (ErrCannotGrant) when GrantedBy lacks a scope asked for.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, error) {
 	name := strings.TrimSpace(p.Name)
 	switch {
 	case name == "":
-		return nil, "", &InvalidError{"name", "is required"}
+		return nil, "", invalid.Field("name", "is required")
 	case utf8.RuneCountInString(name) > nameMaxLen:
-		return nil, "", &InvalidError{"name", fmt.Sprintf("must be at most %d characters", nameMaxLen)}
+		return nil, "", invalid.Field("name", fmt.Sprintf("must be at most %d characters", nameMaxLen))
 	case !isText(name):
-		return nil, "", &InvalidError{"name", "must be UTF-8 text without control characters"}
+		return nil, "", invalid.Field("name", "must be UTF-8 text without control characters")
 	case len(p.Scopes) == 0:
-		return nil, "", &InvalidError{"scopes", "at least one scope is required"}
+		return nil, "", invalid.Field("scopes", "at least one scope is required")
 	case p.ExpiresIn < 0 || p.ExpiresIn > MaxKeyExpiry:
-		return nil, "", &InvalidError{"expiresIn", "must be " + ExpiryRule}
+		return nil, "", invalid.Field("expiresIn", "must be "+ExpiryRule)
 	}
 	scopes, err := ParseScopes(scopeStrings(p.Scopes)) // validated, deduplicated, canonical order
 	if err != nil {
-		return nil, "", &InvalidError{"scopes", err.Error()}
+		return nil, "", invalid.Field("scopes", err.Error())
 	}
 	now := s.now().UTC()
 	expiresAt := now.Add(cmp.Or(p.ExpiresIn, MaxKeyExpiry))
@@ -219,7 +215,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, err
 		case p.ExpiresIn == 0 && expiresAt.After(g.ExpiresAt):
 			expiresAt = g.ExpiresAt.UTC()
 		case expiresAt.After(g.ExpiresAt):
-			return nil, "", &InvalidError{"expiresIn", "must not outlast the key making it, which expires at " + g.ExpiresAt.UTC().Format(time.RFC3339)}
+			return nil, "", invalid.Field("expiresIn", "must not outlast the key making it, which expires at "+g.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -399,9 +395,9 @@ func parseKey(token string) (string, bool) {
 
 // ParseExpiry reads a key lifetime: a whole number of minutes, hours or days ("30m", "12h",
 // "90d"; no sign, no leading zero, one unit), from MinKeyExpiry to MaxKeyExpiry. Returns an
-// *InvalidError for field expiresIn that says so in ExpiryRule's words.
+// *invalid.Error for field expiresIn that says so in ExpiryRule's words.
 func ParseExpiry(s string) (time.Duration, error) {
-	bad := &InvalidError{"expiresIn", "must be " + ExpiryRule}
+	bad := invalid.Field("expiresIn", "must be "+ExpiryRule)
 	if len(s) < 2 || len(s) > 7 || s[0] == '0' {
 		return 0, bad
 	}

@@ -55,7 +55,7 @@ func New(src Sources, logger *slog.Logger) *Metrics {
 			Name: "pnonboard_upstream_rate_limited_total", Help: "429 answers from the PubNub Admin API.",
 		}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pnonboard_jobs_total", Help: "Finished job attempts by kind and outcome (completed, failed, cancelled, snoozed, discarded).",
+			Name: "pnonboard_jobs_total", Help: "Finished job attempts by kind and outcome (completed, failed, cancelled, snoozed, discarded, rescued).",
 		}, []string{"kind", "outcome"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pnonboard_webhook_deliveries_total", Help: "Webhook delivery attempts by outcome (succeeded, retrying, failed).",
@@ -111,8 +111,23 @@ func statusLabel(status int) string {
 // RateLimited counts a 429 from upstream.
 func (m *Metrics) RateLimited() { m.rateLimited.Inc() }
 
+// JobOutcome is how a job attempt ended, as the jobs counter labels it.
+type JobOutcome string
+
+// The job outcomes.
+const (
+	JobCompleted JobOutcome = "completed"
+	JobFailed    JobOutcome = "failed"
+	JobDiscarded JobOutcome = "discarded"
+	JobCancelled JobOutcome = "cancelled"
+	JobSnoozed   JobOutcome = "snoozed"
+	JobRescued   JobOutcome = "rescued" // taken back from a replica that died mid-attempt
+)
+
 // JobOutcome counts a finished job attempt.
-func (m *Metrics) JobOutcome(kind, outcome string) { m.jobs.WithLabelValues(kind, outcome).Inc() }
+func (m *Metrics) JobOutcome(kind string, outcome JobOutcome) {
+	m.jobs.WithLabelValues(kind, string(outcome)).Inc()
+}
 
 // WebhookAttempt counts a webhook delivery attempt's outcome.
 func (m *Metrics) WebhookAttempt(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }

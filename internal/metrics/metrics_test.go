@@ -17,6 +17,8 @@ import (
 	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
@@ -52,13 +54,11 @@ func TestMetrics(t *testing.T) {
 	require.Error(t, err)
 
 	m.RateLimited()
-	m.JobOutcome("tenant_reconcile", "completed")
-	m.JobOutcome("tenant_reconcile", "snoozed")
+	m.JobOutcome("tenant_reconcile", metrics.JobCompleted)
+	m.JobOutcome("tenant_reconcile", metrics.JobSnoozed)
 	m.WebhookAttempt("succeeded")
-	_, err = db.Pool.Exec(context.Background(), `
-		INSERT INTO tenants (external_id, name, environments, state, desired_state) VALUES
-		('a', 'A', '{production}', 'active', 'active'), ('b', 'B', '{production}', 'failed', 'active')`)
-	require.NoError(t, err)
+	tenantstest.Insert(t, db.Pool, "a", tenants.StateActive, "production")
+	tenantstest.Insert(t, db.Pool, "b", tenants.StateFailed, "production")
 	_, err = budget.Take(context.Background(), provisioner.ClassSignup)
 	require.NoError(t, err)
 

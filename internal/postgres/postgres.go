@@ -66,6 +66,13 @@ type TxBeginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// DB is what a service runs on: queries and transactions. A *pgxpool.Pool in the service; a
+// pgx.Tx in a test that rolls everything back (its transactions are savepoints).
+type DB interface {
+	DBTX
+	TxBeginner
+}
+
 // WithTx runs fn in a transaction and commits it when fn returns nil. Inside fn, use only tx:
 // passing the pool inside a transaction is a bug. The rollback after a failure runs even when
 // ctx is already cancelled.

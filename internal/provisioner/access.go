@@ -32,7 +32,7 @@ func (a *attempt) lockKeyset(ctx context.Context, t *tenants.Tenant, env string)
 		}
 		if err := a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 			keysetOf(t, env).AccessLocked = true
-			return []tenants.Event{systemEvent("access_manager_enabled", map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+			return []tenants.Event{tenants.SystemEvent(tenants.ActionAccessManagerEnabled, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
 		}); err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func (a *attempt) lockKeyset(ctx context.Context, t *tenants.Tenant, env string)
 	if err != nil {
 		return err
 	}
-	return a.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, "secret_key_rotated")
+	return a.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, tenants.ActionSecretRotated)
 }
 
 // settleRotation resolves a rotation whose answer was lost (its pending marker is set): the
@@ -63,20 +63,20 @@ func (a *attempt) settleRotation(ctx context.Context, t *tenants.Tenant, env str
 		return fmt.Errorf("open secret key of %s: %w", env, err)
 	}
 	if current.Reveal() != string(held) {
-		return a.saveRotated(ctx, t.ID, env, t.LockGeneration, current, "secret_key_rotation_adopted")
+		return a.saveRotated(ctx, t.ID, env, t.LockGeneration, current, tenants.ActionSecretRotationFound)
 	}
 	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		keysetOf(t, env).RotatePendingAt = nil
-		return []tenants.Event{systemEvent("secret_key_rotation_not_applied", map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionSecretRotationLost, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
 	})
 }
 
-func (a *attempt) saveRotated(ctx context.Context, tenantID int64, env string, gen int, secret pubnub.Secret, action string) error {
+func (a *attempt) saveRotated(ctx context.Context, tenantID int64, env string, gen int, secret pubnub.Secret, action tenants.Action) error {
 	sealed := a.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
 	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
 		ks := keysetOf(t, env)
 		ks.SecretKeySealed, ks.RotatedFor, ks.RotatePendingAt = sealed, gen, nil
-		return []tenants.Event{systemEvent(action, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+		return []tenants.Event{tenants.SystemEvent(action, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
 	})
 }
 
@@ -92,6 +92,6 @@ func (a *attempt) unlockKeyset(ctx context.Context, t *tenants.Tenant, env strin
 	}
 	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		keysetOf(t, env).AccessLocked = false
-		return []tenants.Event{systemEvent("access_manager_restored", map[string]any{"environment": env, "keysetId": ks.KeysetID, "accessManager": profile.accessManagerOn()})}
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionAccessManagerRestore, map[string]any{"environment": env, "keysetId": ks.KeysetID, "accessManager": profile.accessManagerOn()})}
 	})
 }

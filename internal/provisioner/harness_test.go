@@ -68,8 +68,8 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	profiles := provisioner.DefaultProfiles()
 	h := &harness{
 		t: t, db: db, sb: sb, sbURL: srv.URL + "/v2", keyring: keyring, profiles: profiles, inserter: inserter, opts: opts,
-		tenants: tenants.NewService(tenants.Options{
-			Pool: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
+		tenants: tenants.NewService(tenants.ServiceOpts{
+			DB: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
 			Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 		}),
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 func TestHeldResources(t *testing.T) {
@@ -33,10 +34,8 @@ func TestHeldResources(t *testing.T) {
 		require.NoError(t, err)
 		mixed, _, err := h.tenants.Create(ctx, tenants.CreateParams{ExternalID: "mixed", Name: "Mixed", Environments: []string{"staging"}, Actor: "test"})
 		require.NoError(t, err)
-		_, err = h.db.Pool.Exec(ctx, `UPDATE tenants SET app_id = $2 WHERE id = $1`, mixed.ID, app.ID)
-		require.NoError(t, err)
-		_, err = h.db.Pool.Exec(ctx, `UPDATE tenant_keysets SET keyset_id = $2, publish_key = 'pub-c-x', subscribe_key = 'sub-c-x' WHERE tenant_id = $1`, mixed.ID, theirs)
-		require.NoError(t, err)
+		tenantstest.HoldApp(t, h.db.Pool, mixed.ID, app.ID)
+		tenantstest.HoldKeyset(t, h.db.Pool, mixed.ID, "staging", tenantstest.Keyset{KeysetID: theirs, PublishKey: "pub-c-x", SubscribeKey: "sub-c-x"})
 		callsBefore := h.sb.CallCount(sandbox.OpCreateCustomer, sandbox.OpAssignKeysets)
 
 		tn := h.waitState(t, "mixed", tenants.StateFailed, settle)
@@ -65,8 +64,7 @@ func TestHeldResources(t *testing.T) {
 			ids = append(ids, app.ID)
 		}
 		tn := h.create(t, "twice")
-		_, err := h.db.Pool.Exec(ctx, `UPDATE tenants SET app_pending_at = now() WHERE id = $1`, tn.ID) // a create whose answer was lost
-		require.NoError(t, err)
+		tenantstest.MarkAppPending(t, h.db.Pool, tn.ID) // a create whose answer was lost
 		h.startReplica(t)
 		tn = h.waitState(t, "twice", tenants.StateFailed, settle)
 		require.Equal(t, "create_app", tn.FailedStep)
@@ -127,5 +125,5 @@ func TestRetryNowSkipsTheBackoff(t *testing.T) {
 	h.requireUpstreamExactlyOnce(t, tn)
 	events, _, err := h.tenants.Events(context.Background(), "hurry", 100, "")
 	require.NoError(t, err)
-	require.Contains(t, actions(events), "retry_now_requested")
+	require.Contains(t, actions(events), tenants.ActionRetryNowRequested)
 }

@@ -36,7 +36,7 @@ func TestProvisioning(t *testing.T) {
 		h.requireUpstreamExactlyOnce(t, tn)
 		require.NotNil(t, tn.ProvisionedAt)
 		for _, k := range tn.Keysets {
-			require.Equal(t, "active", k.State())
+			require.Equal(t, tenants.KeysetActive, k.State())
 		}
 
 		// Each keyset was created with its profile: production is a production keyset with
@@ -69,7 +69,7 @@ func TestProvisioning(t *testing.T) {
 
 				events, _, err := h.tenants.Events(context.Background(), "lossy", 100, "")
 				require.NoError(t, err)
-				require.Contains(t, actions(events), "upstream_error", "the lost answer is on the timeline")
+				require.Contains(t, actions(events), tenants.ActionUpstreamError, "the lost answer is on the timeline")
 				require.Contains(t, actions(events), adoptedAction(op), "the resource was adopted, not created again")
 			})
 		}
@@ -111,7 +111,7 @@ func TestProvisioning(t *testing.T) {
 		require.Empty(t, job.Errors)
 		events, _, err := h.tenants.Events(context.Background(), "busy", 100, "")
 		require.NoError(t, err)
-		require.Equal(t, 2, count(actions(events), "upstream_error"))
+		require.Equal(t, 2, count(actions(events), tenants.ActionUpstreamError))
 	})
 
 	t.Run("ForbiddenFailsThenRetryAfterTheFixSucceeds", func(t *testing.T) {
@@ -173,7 +173,10 @@ func TestProvisioning(t *testing.T) {
 		events, _, err := h.tenants.Events(context.Background(), "toggle", 200, "")
 		require.NoError(t, err)
 		acts := actions(events)
-		for _, a := range []string{"disable_requested", "access_manager_enabled", "secret_key_rotated", "disabled", "enable_requested", "access_manager_restored", "enabled"} {
+		for _, a := range []tenants.Action{
+			tenants.ActionDisableRequested, tenants.ActionAccessManagerEnabled, tenants.ActionSecretRotated, tenants.ActionDisabled,
+			tenants.ActionEnableRequested, tenants.ActionAccessManagerRestore, tenants.ActionEnabled,
+		} {
 			require.Contains(t, acts, a)
 		}
 	})
@@ -285,15 +288,15 @@ func onlyJob(t *testing.T, rc *river.Client[pgx.Tx]) *rivertype.JobRow {
 	return res.Jobs[0]
 }
 
-func actions(events []tenants.Event) []string {
-	out := make([]string, len(events))
+func actions(events []tenants.Event) []tenants.Action {
+	out := make([]tenants.Action, len(events))
 	for i, e := range events {
 		out[i] = e.Action
 	}
 	return out
 }
 
-func count(list []string, v string) int {
+func count(list []tenants.Action, v tenants.Action) int {
 	n := 0
 	for _, s := range list {
 		if s == v {
@@ -303,12 +306,12 @@ func count(list []string, v string) int {
 	return n
 }
 
-func adoptedAction(op sandbox.Operation) string {
+func adoptedAction(op sandbox.Operation) tenants.Action {
 	switch op {
 	case sandbox.OpCreateApp:
-		return "app_adopted"
+		return tenants.ActionAppAdopted
 	case sandbox.OpCreateKeyset:
-		return "keyset_adopted"
+		return tenants.ActionKeysetAdopted
 	}
-	return "customer_adopted"
+	return tenants.ActionCustomerAdopted
 }

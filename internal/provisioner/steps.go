@@ -36,9 +36,14 @@ var errUnexpectedAnswer = errors.New("unexpected answer from PubNub")
 // fails, nothing is assigned, and an operator looks.
 var errNotOurs = errors.New("not this tenant's")
 
-// notOurs is an errNotOurs whose message says what upstream holds.
+// notOursError is an errNotOurs whose message says what upstream holds.
+type notOursError struct{ msg string }
+
+func (e *notOursError) Error() string        { return errNotOurs.Error() + ": " + e.msg }
+func (e *notOursError) Is(target error) bool { return target == errNotOurs }
+
 func notOurs(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errNotOurs, fmt.Sprintf(format, args...))
+	return &notOursError{msg: fmt.Sprintf(format, args...)}
 }
 
 // marked returns ctx with the create-pending marker that pending selects committed just
@@ -72,7 +77,7 @@ func (a *attempt) createApp(ctx context.Context, t *tenants.Tenant) error {
 		case 1:
 			return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 				t.AppID, t.AppPendingAt = found[0], nil
-				return []tenants.Event{systemEvent("app_adopted", map[string]any{"appId": found[0], "name": name})}
+				return []tenants.Event{tenants.SystemEvent(tenants.ActionAppAdopted, map[string]any{"appId": found[0], "name": name})}
 			})
 		case 0: // the lost create never happened: create it now
 		default:
@@ -88,7 +93,7 @@ func (a *attempt) createApp(ctx context.Context, t *tenants.Tenant) error {
 	}
 	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		t.AppID, t.AppPendingAt = app.ID, nil
-		return []tenants.Event{systemEvent("app_created", map[string]any{"appId": app.ID, "name": name})}
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionAppCreated, map[string]any{"appId": app.ID, "name": name})}
 	})
 }
 
@@ -114,7 +119,7 @@ func (a *attempt) createKeyset(ctx context.Context, t *tenants.Tenant, env strin
 			if err != nil {
 				return err
 			}
-			return a.saveKeyset(ctx, t.ID, env, found, secret, "keyset_adopted")
+			return a.saveKeyset(ctx, t.ID, env, found, secret, tenants.ActionKeysetAdopted)
 		}
 	}
 	profile, ok := a.opts.Profiles.Get(env)
@@ -137,16 +142,16 @@ func (a *attempt) createKeyset(ctx context.Context, t *tenants.Tenant, env strin
 		// The create answer always carries the secret; without it, read it back next attempt.
 		return fmt.Errorf("%w: keyset %s created without a secret key", errUnexpectedAnswer, created.Keyset.ID)
 	}
-	return a.saveKeyset(ctx, t.ID, env, &created.Keyset, secret, "keyset_created")
+	return a.saveKeyset(ctx, t.ID, env, &created.Keyset, secret, tenants.ActionKeysetCreated)
 }
 
-func (a *attempt) saveKeyset(ctx context.Context, tenantID int64, env string, k *pubnub.Keyset, secret pubnub.Secret, action string) error {
+func (a *attempt) saveKeyset(ctx context.Context, tenantID int64, env string, k *pubnub.Keyset, secret pubnub.Secret, action tenants.Action) error {
 	sealed := a.opts.Keyring.Seal([]byte(secret.Reveal()), tenants.SecretAAD(tenantID, env))
 	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
 		ks := keysetOf(t, env)
 		ks.KeysetID, ks.PublishKey, ks.SubscribeKey = k.ID, k.PublishKey, k.SubscribeKey
 		ks.SecretKeySealed, ks.CreatePendingAt = sealed, nil
-		return []tenants.Event{systemEvent(action, map[string]any{"environment": env, "keysetId": k.ID, "type": string(k.Type)})}
+		return []tenants.Event{tenants.SystemEvent(action, map[string]any{"environment": env, "keysetId": k.ID, "type": string(k.Type)})}
 	})
 }
 
@@ -227,7 +232,7 @@ func (a *attempt) createCustomer(ctx context.Context, t *tenants.Tenant) error {
 	if cust.ExternalID != "" && cust.ExternalID != t.ExternalID {
 		return fmt.Errorf("%w: customer %s was created with externalId %q", errUnexpectedAnswer, cust.ID, cust.ExternalID)
 	}
-	return a.saveCustomer(ctx, t.ID, cust, "customer_created")
+	return a.saveCustomer(ctx, t.ID, cust, tenants.ActionCustomerCreated)
 }
 
 // adoptCustomer finds the customer with the tenant's externalId and records it. It looks
@@ -250,7 +255,7 @@ func (a *attempt) adoptCustomer(ctx context.Context, t *tenants.Tenant) (bool, e
 				if err := a.requireOnlyOurKeysets(t, cust); err != nil {
 					return false, err
 				}
-				return true, a.saveCustomer(ctx, t.ID, cust, "customer_adopted")
+				return true, a.saveCustomer(ctx, t.ID, cust, tenants.ActionCustomerAdopted)
 			}
 		}
 	}
@@ -289,11 +294,11 @@ func keysetIDs(t *tenants.Tenant) []string {
 
 // saveCustomer records the customer and which of our keysets it holds: its answer is the
 // upstream read that confirms the assignment.
-func (a *attempt) saveCustomer(ctx context.Context, tenantID int64, cust *pubnub.Customer, action string) error {
+func (a *attempt) saveCustomer(ctx context.Context, tenantID int64, cust *pubnub.Customer, action tenants.Action) error {
 	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
 		t.CustomerID, t.CustomerPendingAt = cust.ID, nil
 		assigned := markAssigned(t, cust)
-		return []tenants.Event{systemEvent(action, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
+		return []tenants.Event{tenants.SystemEvent(action, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
 	})
 }
 
@@ -343,7 +348,7 @@ func (a *attempt) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
 				stillMissing = append(stillMissing, k.KeysetID)
 			}
 		}
-		return []tenants.Event{systemEvent("keysets_assigned", map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionKeysetsAssigned, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
 	})
 	if err == nil && len(stillMissing) > 0 {
 		return fmt.Errorf("%w: customer %s still lacks keysets %v after assigning them", errUnexpectedAnswer, cust.ID, stillMissing)
@@ -416,6 +421,6 @@ func (a *attempt) verify(ctx context.Context, t *tenants.Tenant) error {
 			detail["customerId"] = cust.ID
 			detail["assignedKeysets"] = markAssigned(t, cust)
 		}
-		return []tenants.Event{systemEvent("upstream_verified", detail)}
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionUpstreamVerified, detail)}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/pnonboard/pnonboard/internal/postgres"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // SweepArgs is the periodic job that re-enqueues reconciles for tenants left mid-way with no
@@ -39,15 +40,7 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	return postgres.WithTx(ctx, w.Pool, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT id FROM tenants
-			WHERE state IN ('pending', 'provisioning', 'disabling', 'enabling')
-			  AND updated_at < now() - $1 * interval '1 millisecond'
-			ORDER BY id LIMIT 1000`, quiet.Milliseconds())
-		if err != nil {
-			return fmt.Errorf("sweep: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		ids, err := tenants.ListInFlight(ctx, tx, quiet, 1000)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
-	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // ReconcileArgs is the job that moves one tenant toward its desired state.
@@ -102,10 +101,10 @@ type Upstream interface {
 	AssignKeysets(ctx context.Context, customerID string, keysetIDs []string) (*pubnub.Customer, error)
 }
 
-// Announcer records a tenant event (one of the webhooks.Type* constants) for webhook delivery
-// inside the transaction that made the change (webhooks.Announcer implements it).
+// Announcer records an outcome for the partner's webhooks inside the transaction that made
+// the change (webhooks.Announcer implements it).
 type Announcer interface {
-	Announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error
+	Announce(ctx context.Context, tx pgx.Tx, outcome tenants.Outcome, t *tenants.Tenant) error
 }
 
 // WorkerOpts wire a Worker.
@@ -233,7 +232,7 @@ func (a *attempt) work(ctx context.Context) error {
 // classOf is the budget class of a tenant's upstream calls: a signup until it is first
 // provisioned (a customer is waiting), operator work after.
 func classOf(t *tenants.Tenant) Class {
-	if t.ProvisionedAt == nil && t.Desired == tenants.DesiredActive {
+	if t.Signup() {
 		return ClassSignup
 	}
 	return ClassOperator
@@ -296,18 +295,10 @@ func (a *attempt) nextStep(t *tenants.Tenant) *step {
 // start labels the work about to happen.
 func (a *attempt) start(ctx context.Context, t *tenants.Tenant) error {
 	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
-		if t.State != tenants.StatePending {
-			return nil
+		if ev, ok := t.Begin(); ok {
+			return []tenants.Event{ev}
 		}
-		switch {
-		case !t.Provisioned():
-			t.State = tenants.StateProvisioning
-		case t.Desired == tenants.DesiredDisabled:
-			t.State = tenants.StateDisabling
-		default:
-			t.State = tenants.StateEnabling
-		}
-		return []tenants.Event{systemEvent("reconcile_started", map[string]any{"state": t.State})}
+		return nil
 	})
 }
 
@@ -379,38 +370,15 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 		if t.State != tenants.StateFailed && a.nextStep(t) != nil {
 			return nil
 		}
-		var action, eventType string
-		now := time.Now().UTC()
-		switch {
-		case t.State == tenants.StateFailed:
-		case t.Desired == tenants.DesiredActive && t.State != tenants.StateActive:
-			switch {
-			case t.ProvisionedAt == nil:
-				action, eventType = "provisioned", webhooks.TypeProvisioned
-				t.ProvisionedAt = &now
-			case t.DisabledAt != nil:
-				action, eventType = "enabled", webhooks.TypeEnabled
-			default:
-				// Enabled before the disable it cancelled completed: partners never heard
-				// "disabled", so there is nothing to announce.
-				action = "enabled"
-			}
-			t.State, t.DisabledAt = tenants.StateActive, nil
-		case t.Desired == tenants.DesiredDisabled && t.State != tenants.StateDisabled:
-			action, eventType = "disabled", webhooks.TypeDisabled
-			t.State, t.DisabledAt = tenants.StateDisabled, &now
-		}
-		if action != "" {
+		if ev, outcome, changed := t.Settle(time.Now().UTC()); changed {
 			if err := tenants.Save(ctx, tx, t); err != nil {
 				return err
 			}
-			if err := tenants.AddEvents(ctx, tx, t.ID, systemEvent(action, nil)); err != nil {
+			if err := tenants.AddEvents(ctx, tx, t.ID, ev); err != nil {
 				return err
 			}
-			if eventType != "" {
-				if err := a.announce(ctx, tx, eventType, t); err != nil {
-					return err
-				}
+			if err := a.announce(ctx, tx, outcome, t); err != nil {
+				return err
 			}
 			a.opts.Logger.InfoContext(ctx, "tenant reconciled", "state", t.State)
 		}
@@ -423,11 +391,12 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 	return done, err
 }
 
-func (a *attempt) announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error {
-	if a.opts.Announcer == nil {
+// announce tells the partner of outcome ("" says nothing).
+func (a *attempt) announce(ctx context.Context, tx pgx.Tx, outcome tenants.Outcome, t *tenants.Tenant) error {
+	if a.opts.Announcer == nil || outcome == "" {
 		return nil
 	}
-	return a.opts.Announcer.Announce(ctx, tx, eventType, t)
+	return a.opts.Announcer.Announce(ctx, tx, outcome, t)
 }
 
 // stepFailed decides what an error means: wait for the budget (snooze, no attempt spent),
@@ -457,7 +426,7 @@ func (a *attempt) stepFailed(ctx context.Context, t *tenants.Tenant, stepName st
 		if status := pubnub.StatusCode(err); status != 0 {
 			detail["status"] = status
 		}
-		if recErr := a.record(ctx, t.ID, systemEvent("upstream_error", detail)); recErr != nil {
+		if recErr := a.record(ctx, t.ID, tenants.SystemEvent(tenants.ActionUpstreamError, detail)); recErr != nil {
 			return errors.Join(err, recErr)
 		}
 	}
@@ -482,17 +451,15 @@ func (a *attempt) fail(ctx context.Context, stepName, msg string) error {
 		if err != nil {
 			return err
 		}
-		t.State, t.LastError, t.FailedStep = tenants.StateFailed, msg, stepName
+		ev, outcome := t.Fail(stepName, msg)
 		if err := tenants.Save(ctx, tx, t); err != nil {
 			return err
 		}
-		if err := tenants.AddEvents(ctx, tx, t.ID, systemEvent("failed", map[string]any{"step": stepName, "error": msg})); err != nil {
+		if err := tenants.AddEvents(ctx, tx, t.ID, ev); err != nil {
 			return err
 		}
-		if t.ProvisionedAt == nil {
-			if err := a.announce(ctx, tx, webhooks.TypeProvisioningFailed, t); err != nil {
-				return err
-			}
+		if err := a.announce(ctx, tx, outcome, t); err != nil {
+			return err
 		}
 		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, a.job); err != nil {
 			return fmt.Errorf("complete job: %w", err)
@@ -518,8 +485,5 @@ func isUpstream(err error) bool {
 	return errors.As(err, &apiErr) || errors.As(err, &tErr) || errors.Is(err, pubnub.ErrInvalidArgument) || errors.Is(err, errUnexpectedAnswer)
 }
 
-func systemEvent(action string, detail map[string]any) tenants.Event {
-	return tenants.Event{Actor: "provisioner", Action: action, Detail: detail}
-}
 
 func jitter() time.Duration { return time.Duration(rand.Int64N(int64(250 * time.Millisecond))) }

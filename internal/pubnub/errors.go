@@ -3,13 +3,17 @@ package pubnub
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -99,6 +103,22 @@ func (e *TransportError) Error() string {
 // Unwrap returns the cause, so errors.Is(err, context.DeadlineExceeded) and
 // similar work.
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// Timeout reports whether no answer came in time: a deadline, or a network
+// timeout (the http.Client's own included).
+func (e *TransportError) Timeout() bool {
+	var ne net.Error
+	return errors.Is(e.Err, context.DeadlineExceeded) || errors.As(e.Err, &ne) && ne.Timeout()
+}
+
+// Refused reports whether the connection was refused (nothing listens).
+func (e *TransportError) Refused() bool { return errors.Is(e.Err, syscall.ECONNREFUSED) }
+
+// Lost reports whether the connection broke before the answer was complete.
+func (e *TransportError) Lost() bool {
+	return errors.Is(e.Err, io.EOF) || errors.Is(e.Err, io.ErrUnexpectedEOF) ||
+		errors.Is(e.Err, syscall.ECONNRESET) || errors.Is(e.Err, syscall.EPIPE)
+}
 
 // IsRetryable reports whether err is worth retrying later: a 429, a 408, a
 // 5xx, or a transport failure (timeout, including the http.Client's own
@@ -261,20 +281,31 @@ func (c *Client) redact(s string) string {
 }
 
 // redactSecretKeys replaces every "sec-c-" token with its redacted form.
-func redactSecretKeys(s string) string {
-	const prefix = "sec-c-"
-	if !strings.Contains(s, prefix) {
-		return s
-	}
+func redactSecretKeys(s string) string { return redactPrefixed(s, "sec-c-") }
+
+// RedactKeys replaces every PubNub key in s (secret, publish and subscribe:
+// "sec-c-", "pub-c-", "sub-c-" and what follows) with its redacted form,
+// for text that may quote one, such as an error message shown to people.
+func RedactKeys(s string) string {
+	return redactPrefixed(s, "sec-c-", "pub-c-", "sub-c-")
+}
+
+// redactPrefixed replaces each token that starts with one of prefixes.
+func redactPrefixed(s string, prefixes ...string) string {
 	var b bytes.Buffer
 	for {
-		i := strings.Index(s, prefix)
+		i, prefix := -1, ""
+		for _, p := range prefixes {
+			if j := strings.Index(s, p); j >= 0 && (i < 0 || j < i) {
+				i, prefix = j, p
+			}
+		}
 		if i < 0 {
 			b.WriteString(s)
 			return b.String()
 		}
 		b.WriteString(s[:i])
-		b.WriteString(Secret(prefix).String())
+		b.WriteString(prefix + "…" + redacted)
 		s = s[i+len(prefix):]
 		s = strings.TrimLeftFunc(s, isSecretChar)
 	}

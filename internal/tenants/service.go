@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 
@@ -39,9 +40,10 @@ type Environment struct {
 	KeysetType string // testing | production
 }
 
-// Options configure a Service.
-type Options struct {
-	Pool     *pgxpool.Pool
+// ServiceOpts configure a Service.
+type ServiceOpts struct {
+	// DB is where tenants live: the pool (a transaction in tests that roll back).
+	DB       postgres.DB
 	Enqueuer Enqueuer
 	Opener   Opener
 	// Environments are the known environments, in their default order.
@@ -53,7 +55,7 @@ type Options struct {
 // Service is what the API calls: every method that changes a tenant records who did it on
 // the timeline and enqueues the reconcile job in the same transaction.
 type Service struct {
-	pool     *pgxpool.Pool
+	db       postgres.DB
 	enqueuer Enqueuer
 	opener   Opener
 	envs     map[string]Environment
@@ -61,12 +63,12 @@ type Service struct {
 }
 
 // NewService returns a Service.
-func NewService(opts Options) *Service {
+func NewService(opts ServiceOpts) *Service {
 	envs := make(map[string]Environment, len(opts.Environments))
 	for _, e := range opts.Environments {
 		envs[e.Name] = e
 	}
-	return &Service{pool: opts.Pool, enqueuer: opts.Enqueuer, opener: opts.Opener, envs: envs, defaults: opts.DefaultEnvironments}
+	return &Service{db: opts.DB, enqueuer: opts.Enqueuer, opener: opts.Opener, envs: envs, defaults: opts.DefaultEnvironments}
 }
 
 // KnownEnvironments lists the environments a tenant may ask for.
@@ -133,14 +135,10 @@ func (s *Service) ValidateCreate(p CreateParams) map[string]string {
 	return errs
 }
 
-// ValidationError is a create that breaks the domain's rules.
-type ValidationError struct{ Fields map[string]string }
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("invalid tenant: %v", e.Fields) }
 
 // Create makes the tenant and enqueues its provisioning, or, when a tenant with the same
 // externalId and the same attributes exists, returns that one with created false (a safe
-// replay: no second job). Returns *ValidationError, or *ConflictError (ErrConflict) when the
+// replay: no second job). Returns *invalid.Error, or *ConflictError (ErrConflict) when the
 // externalId exists with other attributes.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Tenant, bool, error) {
 	if p.Environments == nil {
@@ -150,7 +148,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Tenant, bool, er
 		p.Metadata = map[string]string{}
 	}
 	if errs := s.ValidateCreate(p); errs != nil {
-		return nil, false, &ValidationError{Fields: errs}
+		return nil, false, invalid.Fields(errs)
 	}
 	types, names := make([]string, len(p.Environments)), make([]string, len(p.Environments))
 	keysets := make([]Keyset, len(p.Environments))
@@ -162,7 +160,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Tenant, bool, er
 		t       *Tenant
 		created bool
 	}
-	res, err := postgres.WithTxV(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) (result, error) {
+	res, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (result, error) {
 		// One statement inserts the tenant, its keysets and the first timeline entry; on an
 		// existing externalId it inserts nothing (and waits for a concurrent insert to settle).
 		t, err := scanTenant(tx.QueryRow(ctx, `
@@ -177,11 +175,11 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Tenant, bool, er
 				FROM t, unnest($3::text[], $5::text[], $8::text[]) WITH ORDINALITY AS e(env, typ, name, pos)
 			), ev AS (
 				INSERT INTO tenant_events (tenant_id, actor, action, detail)
-				SELECT t.id, $6, 'created', $7::jsonb FROM t
+				SELECT t.id, $6, $9, $7::jsonb FROM t
 			)
 			SELECT `+tenantColumns+` FROM t`,
 			p.ExternalID, p.Name, p.Environments, p.Metadata, types, p.Actor,
-			mustJSON(map[string]any{"name": p.Name, "environments": p.Environments}), names))
+			mustJSON(map[string]any{"name": p.Name, "environments": p.Environments}), names, ActionCreated))
 		if err == nil {
 			t.Keysets = keysets
 			if err := s.enqueuer.EnqueueReconcile(ctx, tx, t.ID); err != nil {
@@ -189,7 +187,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Tenant, bool, er
 			}
 			return result{t, true}, nil
 		}
-		if err != ErrNotFound {
+		if !errors.Is(err, ErrNotFound) {
 			return result{}, fmt.Errorf("insert tenant %q: %w", p.ExternalID, err)
 		}
 
@@ -200,7 +198,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Tenant, bool, er
 		if diff := differences(existing, p); len(diff) > 0 {
 			return result{}, &ConflictError{Fields: diff}
 		}
-		if err := AddEvents(ctx, tx, existing.ID, Event{Actor: p.Actor, Action: "create_replayed"}); err != nil {
+		if err := AddEvents(ctx, tx, existing.ID, Event{Actor: p.Actor, Action: ActionCreateReplayed}); err != nil {
 			return result{}, err
 		}
 		return result{existing, false}, nil
@@ -231,15 +229,7 @@ func (s *Service) GetByExternalID(ctx context.Context, externalID string) (*Tena
 	if !ValidExternalID(externalID) {
 		return nil, ErrNotFound
 	}
-	return getByExternalID(ctx, s.pool, externalID, false)
-}
-
-// transition is one caller action on an existing tenant.
-type transition struct {
-	action  string  // for errors and the timeline
-	allowed []State // states the action applies from
-	noop    []State // states in which the action is already satisfied
-	apply   func(t *Tenant)
+	return getByExternalID(ctx, s.db, externalID, false)
 }
 
 // act applies tr to the tenant under its row lock, records it, and enqueues the reconcile.
@@ -252,19 +242,20 @@ func (s *Service) act(ctx context.Context, externalID, actor string, detail map[
 		detail = map[string]any{}
 	}
 	var refused *StateError
-	t, err := postgres.WithTxV(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
+	t, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
 		t, err := getByExternalID(ctx, tx, externalID, true)
 		if err != nil {
 			return nil, err
 		}
-		ev := Event{Actor: actor, Action: tr.action + "_requested", Detail: detail}
+		ev := Event{Actor: actor, Action: tr.verb.requested(), Detail: detail}
+		applies, satisfied, refusal := tr.check(t)
 		switch {
-		case slices.Contains(tr.noop, t.State):
+		case satisfied:
 			ev.Detail["noop"] = "already " + string(t.State)
 			return t, AddEvents(ctx, tx, t.ID, ev)
-		case !slices.Contains(tr.allowed, t.State):
-			refused = &StateError{Action: tr.action, Current: t.State, Allowed: append(slices.Clone(tr.allowed), tr.noop...)}
-			ev.Action, ev.Detail["state"] = tr.action+"_refused", string(t.State)
+		case !applies:
+			refused = refusal
+			ev.Action, ev.Detail["state"] = tr.verb.refused(), string(t.State)
 			return t, AddEvents(ctx, tx, t.ID, ev)
 		}
 		tr.apply(t)
@@ -292,33 +283,13 @@ func (s *Service) act(ctx context.Context, externalID, actor string, detail map[
 // in PubNub). Already disabled or disabling: nothing changes. Returns ErrNotFound, or a
 // *StateError (ErrInvalidState) before the tenant is active.
 func (s *Service) Disable(ctx context.Context, externalID, reason, actor string) (*Tenant, error) {
-	return s.act(ctx, externalID, actor, reasonDetail(reason), transition{
-		action:  "disable",
-		allowed: []State{StateActive, StateEnabling},
-		noop:    []State{StateDisabling, StateDisabled},
-		apply: func(t *Tenant) {
-			t.Desired, t.State = DesiredDisabled, StateDisabling
-			t.LockGeneration++
-		},
-	})
+	return s.act(ctx, externalID, actor, reasonDetail(reason), disableTransition())
 }
 
 // Enable turns a disabled tenant's keysets back on. Already active or enabling: nothing
 // changes. Returns ErrNotFound, or a *StateError (ErrInvalidState).
 func (s *Service) Enable(ctx context.Context, externalID, reason, actor string) (*Tenant, error) {
-	return s.act(ctx, externalID, actor, reasonDetail(reason), transition{
-		action:  "enable",
-		allowed: []State{StateDisabled, StateDisabling},
-		noop:    []State{StateActive, StateEnabling},
-		apply: func(t *Tenant) {
-			t.Desired, t.State = DesiredActive, StateEnabling
-		},
-	})
-}
-
-// InFlight lists the states in which a tenant's reconcile job is carrying it somewhere.
-func InFlight() []State {
-	return []State{StatePending, StateProvisioning, StateDisabling, StateEnabling}
+	return s.act(ctx, externalID, actor, reasonDetail(reason), enableTransition())
 }
 
 // Retry restarts a failed tenant from its failed step; a tenant in flight whose job waits on
@@ -331,14 +302,14 @@ func (s *Service) Retry(ctx context.Context, externalID, actor string) (*Tenant,
 	}
 	allowed := append([]State{StateFailed}, InFlight()...)
 	var refused *StateError
-	t, err := postgres.WithTxV(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
+	t, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
 		t, err := getByExternalID(ctx, tx, externalID, true)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case t.State == StateFailed:
-			ev := Event{Actor: actor, Action: "retry_requested", Detail: map[string]any{"step": t.FailedStep}}
+			ev := Event{Actor: actor, Action: ActionRetryRequested, Detail: map[string]any{"step": t.FailedStep}}
 			t.State = StatePending
 			t.LastError, t.FailedStep = "", ""
 			if err := Save(ctx, tx, t); err != nil {
@@ -354,13 +325,13 @@ func (s *Service) Retry(ctx context.Context, externalID, actor string) (*Tenant,
 				return nil, err
 			}
 			if ran {
-				return t, AddEvents(ctx, tx, t.ID, Event{Actor: actor, Action: "retry_now_requested", Detail: map[string]any{"state": string(t.State)}})
+				return t, AddEvents(ctx, tx, t.ID, Event{Actor: actor, Action: ActionRetryNowRequested, Detail: map[string]any{"state": string(t.State)}})
 			}
-			refused = &StateError{Action: "retry", Current: t.State, Allowed: allowed, Reason: "its job is running right now"}
+			refused = &StateError{Action: VerbRetry, Current: t.State, Allowed: allowed, Reason: "its job is running right now"}
 		default:
-			refused = &StateError{Action: "retry", Current: t.State, Allowed: allowed}
+			refused = &StateError{Action: VerbRetry, Current: t.State, Allowed: allowed}
 		}
-		return t, AddEvents(ctx, tx, t.ID, Event{Actor: actor, Action: "retry_refused", Detail: map[string]any{"state": string(t.State)}})
+		return t, AddEvents(ctx, tx, t.ID, Event{Actor: actor, Action: ActionRetryRefused, Detail: map[string]any{"state": string(t.State)}})
 	})
 	if err != nil {
 		return nil, err
@@ -388,8 +359,6 @@ type ListParams struct {
 	Cursor        string // from a previous page's next cursor
 }
 
-// ErrBadCursor is returned by List and Events for a cursor they did not make.
-var ErrBadCursor = fmt.Errorf("invalid cursor")
 
 // List returns tenants newest first (created_at, then id, descending: a stable order), and
 // the cursor of the next page ("" on the last). Tenants created while a client pages appear
@@ -418,7 +387,7 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Tenant, string, er
 		cursorAt = &after.at
 	}
 	prefix := escapeLike(p.Query) + "%"
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		SELECT `+tenantColumns+` FROM tenants
 		WHERE ($1::text = '' OR state = $1)
 		  AND ($2::text = '%' OR external_id LIKE $2 OR lower(name) LIKE lower($2))
@@ -441,14 +410,14 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Tenant, string, er
 		last := list[len(list)-1]
 		next = encodeCursor(last.CreatedAt, last.ID)
 	}
-	if err := loadKeysets(ctx, s.pool, list...); err != nil {
+	if err := loadKeysets(ctx, s.db, list...); err != nil {
 		return nil, "", err
 	}
 	return list, next, nil
 }
 
 // Events returns a tenant's timeline, oldest first, after the cursor, and the next cursor ("" on
-// the last page). Returns ErrNotFound, or ErrBadCursor.
+// the last page). Returns ErrNotFound, or invalid.ErrCursor.
 //
 // The order is the order the events' transactions were numbered (then id), and a cursor is
 // only ever handed out at an event older than every transaction still running, so no event can
@@ -466,7 +435,7 @@ func (s *Service) Events(ctx context.Context, externalID string, limit int, curs
 			return nil, "", err
 		}
 	}
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		SELECT id, at, actor, action, detail, xid::text AS xid_text, xid < pg_snapshot_xmin(pg_current_snapshot())
 		FROM tenant_events
 		WHERE tenant_id = $1 AND (xid, id) > ($2::xid8, $3)
@@ -513,19 +482,19 @@ func encodeTimelineCursor(xid string, id int64) string {
 func decodeTimelineCursor(c string) (string, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	rest, ok := strings.CutPrefix(string(b), "te:")
 	xid, idText, found := strings.Cut(rest, ":")
 	if !ok || !found {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	if _, err := strconv.ParseUint(xid, 10, 64); err != nil {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || id < 0 {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	return xid, id, nil
 }
@@ -576,19 +545,19 @@ func encodeCursor(at time.Time, id int64) string {
 func decodeCursor(c string) (time.Time, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return time.Time{}, 0, ErrBadCursor
+		return time.Time{}, 0, invalid.ErrCursor
 	}
 	atStr, idStr, ok := strings.Cut(string(b), "|")
 	if !ok {
-		return time.Time{}, 0, ErrBadCursor
+		return time.Time{}, 0, invalid.ErrCursor
 	}
 	at, err := time.Parse(time.RFC3339Nano, atStr)
 	if err != nil {
-		return time.Time{}, 0, ErrBadCursor
+		return time.Time{}, 0, invalid.ErrCursor
 	}
 	id, err := strconv.ParseInt(idStr, 10, 64)
 	if err != nil || id < 0 {
-		return time.Time{}, 0, ErrBadCursor
+		return time.Time{}, 0, invalid.ErrCursor
 	}
 	return at, id, nil
 }

@@ -17,7 +17,7 @@ type Event struct {
 	ID     int64
 	At     time.Time
 	Actor  string
-	Action string
+	Action Action
 	Detail map[string]any
 }
 
@@ -191,7 +191,7 @@ func AddEvents(ctx context.Context, tx pgx.Tx, tenantID int64, events ...Event) 
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", e.Action, err)
 		}
-		actors[i], actions[i], details[i] = e.Actor, e.Action, string(b)
+		actors[i], actions[i], details[i] = e.Actor, string(e.Action), string(b)
 	}
 	_, err := tx.Exec(ctx, `
 		INSERT INTO tenant_events (tenant_id, actor, action, detail)
@@ -225,4 +225,43 @@ func CountByState(ctx context.Context, db postgres.DBTX) (map[State]int, error) 
 		return nil, fmt.Errorf("count tenants: %w", err)
 	}
 	return counts, nil
+}
+
+// LatestSealedSecret returns the keyset secret sealed most recently, with the associated data
+// it was sealed under and a name for people, so start-up can prove the encryption key opens
+// what is stored; ok is false when none is stored.
+func LatestSealedSecret(ctx context.Context, db postgres.DBTX) (what string, sealed, aad []byte, ok bool, err error) {
+	var tenantID int64
+	var env string
+	err = db.QueryRow(ctx, `
+		SELECT tenant_id, environment, secret_key_sealed FROM tenant_keysets
+		WHERE secret_key_sealed IS NOT NULL ORDER BY updated_at DESC LIMIT 1`).Scan(&tenantID, &env, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, nil, false, nil
+	}
+	if err != nil {
+		return "", nil, nil, false, fmt.Errorf("read a sealed keyset secret: %w", err)
+	}
+	return fmt.Sprintf("the secret key of tenant %d's %s keyset", tenantID, env), sealed, SecretAAD(tenantID, env), true, nil
+}
+
+// ListInFlight returns up to limit tenants in flight (see InFlight) that have not changed for
+// quietFor: those a sweep gives a reconcile job when theirs was lost.
+func ListInFlight(ctx context.Context, db postgres.DBTX, quietFor time.Duration, limit int) ([]int64, error) {
+	states := make([]string, 0, len(InFlight()))
+	for _, st := range InFlight() {
+		states = append(states, string(st))
+	}
+	rows, err := db.Query(ctx, `
+		SELECT id FROM tenants
+		WHERE state = ANY ($1) AND updated_at < now() - $2 * interval '1 millisecond'
+		ORDER BY id LIMIT $3`, states, quietFor.Milliseconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants in flight: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list tenants in flight: %w", err)
+	}
+	return ids, nil
 }

@@ -13,36 +13,6 @@ import (
 	"time"
 )
 
-// State is what pnonboard has achieved upstream for a tenant.
-type State string
-
-// The states. A tenant moves pending → provisioning → active ⇄ (disabling → disabled →
-// enabling); any step that meets a permanent upstream error moves it to failed, and a retry
-// from failed moves it back to pending.
-const (
-	StatePending      State = "pending"
-	StateProvisioning State = "provisioning"
-	StateActive       State = "active"
-	StateFailed       State = "failed"
-	StateDisabling    State = "disabling"
-	StateDisabled     State = "disabled"
-	StateEnabling     State = "enabling"
-)
-
-// AllStates lists the states in lifecycle order.
-func AllStates() []State {
-	return []State{StatePending, StateProvisioning, StateActive, StateFailed, StateDisabling, StateDisabled, StateEnabling}
-}
-
-// Desired is what callers asked for: active (the default) or disabled.
-type Desired string
-
-// The desired states.
-const (
-	DesiredActive   Desired = "active"
-	DesiredDisabled Desired = "disabled"
-)
-
 // Errors returned by Service. The API maps them to HTTP statuses in one table.
 var (
 	// ErrNotFound means no tenant has the externalId.
@@ -56,7 +26,7 @@ var (
 
 // StateError is ErrInvalidState with the details a caller needs to act on it.
 type StateError struct {
-	Action  string
+	Action  Verb
 	Current State
 	Allowed []State
 	// Reason, when set, says why the action is refused although Current is among Allowed.
@@ -155,17 +125,17 @@ type Keyset struct {
 	RotatePendingAt *time.Time
 }
 
-// KeysetState is a keyset's progress as the API shows it.
-func (k *Keyset) State() string {
+// State is the keyset's progress as the API shows it.
+func (k *Keyset) State() KeysetState {
 	switch {
 	case k.KeysetID == "":
-		return "pending"
+		return KeysetPending
 	case !k.Assigned:
-		return "created"
+		return KeysetCreated
 	case k.AccessLocked:
-		return "disabled"
+		return KeysetDisabled
 	}
-	return "active"
+	return KeysetActive
 }
 
 // Locked reports whether the keyset is fully disabled for generation gen.

@@ -22,13 +22,13 @@ func TestValidExternalID(t *testing.T) {
 func TestKeysetState(t *testing.T) {
 	t.Parallel()
 	k := tenants.Keyset{}
-	require.Equal(t, "pending", k.State())
+	require.Equal(t, tenants.KeysetPending, k.State())
 	k.KeysetID = "1"
-	require.Equal(t, "created", k.State())
+	require.Equal(t, tenants.KeysetCreated, k.State())
 	k.Assigned = true
-	require.Equal(t, "active", k.State())
+	require.Equal(t, tenants.KeysetActive, k.State())
 	k.AccessLocked = true
-	require.Equal(t, "disabled", k.State())
+	require.Equal(t, tenants.KeysetDisabled, k.State())
 
 	require.False(t, k.Locked(1), "locked means access on AND the secret rotated for this disable")
 	k.RotatedFor = 1
@@ -52,7 +52,7 @@ func TestView(t *testing.T) {
 	v := tn.View()
 	require.Nil(t, v.AppID)
 	require.Equal(t, map[string]string{}, v.Metadata)
-	require.Equal(t, "pending", v.Keysets[0].State)
+	require.Equal(t, tenants.KeysetPending, v.Keysets[0].State)
 	require.Nil(t, v.Keysets[0].PublishKey)
 }
 

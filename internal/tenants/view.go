@@ -28,8 +28,8 @@ type KeysetView struct {
 	KeysetID     *string `json:"keysetId"`
 	Type         string  `json:"type"`
 	PublishKey   *string `json:"publishKey"`
-	SubscribeKey *string `json:"subscribeKey"`
-	State        string  `json:"state"`
+	SubscribeKey *string     `json:"subscribeKey"`
+	State        KeysetState `json:"state"`
 }
 
 // View returns the tenant's outside representation.

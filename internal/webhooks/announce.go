@@ -34,9 +34,10 @@ type Announcer struct {
 	Client *river.Client[pgx.Tx]
 }
 
-// Announce records an event of eventType about t and one delivery, with its job, for every
-// enabled endpoint subscribed to it.
-func (a Announcer) Announce(ctx context.Context, tx pgx.Tx, eventType string, t *tenants.Tenant) error {
+// Announce records the event of outcome about t and one delivery, with its job, for every
+// enabled endpoint subscribed to its type.
+func (a Announcer) Announce(ctx context.Context, tx pgx.Tx, outcome tenants.Outcome, t *tenants.Tenant) error {
+	eventType := EventTypeOf(outcome)
 	client := a.Client
 	if client == nil {
 		var err error
@@ -58,9 +59,9 @@ func (a Announcer) Announce(ctx context.Context, tx pgx.Tx, eventType string, t 
 	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO webhook_deliveries (endpoint_id, event_id, status)
-		SELECT id, $1, 'pending' FROM webhook_endpoints
+		SELECT id, $1, $3 FROM webhook_endpoints
 		WHERE enabled AND (cardinality(event_types) = 0 OR $2 = ANY (event_types))
-		RETURNING id::text`, id, eventType)
+		RETURNING id::text`, id, eventType, DeliveryPending)
 	if err != nil {
 		return fmt.Errorf("insert deliveries of %s: %w", id, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -117,7 +118,8 @@ func (w *DeliveryWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 }
 
 type delivery struct {
-	id, status string
+	id         string
+	status     DeliveryStatus
 	endpoint   *Endpoint
 	eventID    string
 	eventType  string
@@ -149,27 +151,27 @@ func (w *DeliveryWorker) attempt(ctx context.Context, job *river.Job[DeliverArgs
 	if err != nil {
 		return err
 	}
-	if d.status == "succeeded" {
+	if d.status == DeliverySucceeded {
 		return nil
 	}
 	if !d.endpoint.Enabled {
-		return w.record(ctx, job, d, attempt{at: time.Now(), err: "endpoint disabled"}, "failed", nil)
+		return w.record(ctx, job, d, attempt{at: time.Now(), err: "endpoint disabled"}, DeliveryFailed, nil)
 	}
 	a := w.send(ctx, d)
 	switch {
 	case a.ok():
 		w.opts.Logger.InfoContext(ctx, "webhook delivered", "event_id", d.eventID, "type", d.eventType, "status", a.statusCode, "duration_ms", a.duration.Milliseconds())
 		w.observe(OutcomeSucceeded)
-		return w.record(ctx, job, d, a, "succeeded", nil)
+		return w.record(ctx, job, d, a, DeliverySucceeded, nil)
 	case job.Attempt >= w.maxAttempts():
 		w.opts.Logger.WarnContext(ctx, "webhook delivery failed for good", "event_id", d.eventID, "attempts", job.Attempt, "err", a.summary())
 		w.observe(OutcomeFailed)
-		return w.record(ctx, job, d, a, "failed", nil)
+		return w.record(ctx, job, d, a, DeliveryFailed, nil)
 	}
 	next := w.NextRetry(job)
 	w.opts.Logger.InfoContext(ctx, "webhook attempt failed; will retry", "event_id", d.eventID, "attempt", job.Attempt, "err", a.summary(), "next", next)
 	w.observe(OutcomeRetrying)
-	if err := w.record(ctx, job, d, a, "pending", &next); err != nil {
+	if err := w.record(ctx, job, d, a, DeliveryPending, &next); err != nil {
 		return err
 	}
 	return errors.New(a.summary())
@@ -273,7 +275,8 @@ func describeSendError(err error) string {
 	if errors.Is(err, ErrForbiddenAddress) {
 		return "refused: the receiver's address is not a public one"
 	}
-	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Sprintf("no answer within %s", DeliveryTimeout)
 	}
 	msg := err.Error()
@@ -298,7 +301,7 @@ func excerpt(b []byte) string {
 // record stores the attempt and the delivery's new status in one transaction. A final status
 // completes the job in that same transaction, so a manual retry that sees "failed" never
 // finds the old job still running (and deduplicates against it).
-func (w *DeliveryWorker) record(ctx context.Context, job *river.Job[DeliverArgs], d *delivery, a attempt, status string, next *time.Time) error {
+func (w *DeliveryWorker) record(ctx context.Context, job *river.Job[DeliverArgs], d *delivery, a attempt, status DeliveryStatus, next *time.Time) error {
 	var code *int
 	if a.statusCode != 0 {
 		code = &a.statusCode
@@ -324,7 +327,7 @@ func (w *DeliveryWorker) record(ctx context.Context, job *river.Job[DeliverArgs]
 		if err != nil {
 			return fmt.Errorf("update delivery: %w", err)
 		}
-		if status != "pending" {
+		if status != DeliveryPending {
 			if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
 				return fmt.Errorf("complete delivery job: %w", err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 
@@ -24,7 +25,7 @@ type Delivery struct {
 	ID            string
 	EventID       string
 	EventType     string
-	Status        string
+	Status        DeliveryStatus
 	Attempts      []Attempt
 	NextAttemptAt *time.Time
 	CreatedAt     time.Time
@@ -42,10 +43,12 @@ type Attempt struct {
 }
 
 // DeliveryStatuses are the outcomes a listing can filter on.
-func DeliveryStatuses() []string { return []string{"pending", "succeeded", "failed"} }
+func DeliveryStatuses() []string {
+	return []string{string(DeliveryPending), string(DeliverySucceeded), string(DeliveryFailed)}
+}
 
 // ListDeliveries returns an endpoint's deliveries, newest first, optionally of one status,
-// after cursor; and the next cursor. Returns ErrEndpointNotFound, ErrBadCursor.
+// after cursor; and the next cursor. Returns ErrEndpointNotFound, invalid.ErrCursor.
 func (s *Service) ListDeliveries(ctx context.Context, endpointID, status string, limit int, cursor string) ([]*Delivery, string, error) {
 	if _, err := s.GetEndpoint(ctx, endpointID); err != nil {
 		return nil, "", err
@@ -57,7 +60,7 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID, status string,
 			return nil, "", err
 		}
 	}
-	rows, err := s.opts.Pool.Query(ctx, `
+	rows, err := s.opts.DB.Query(ctx, `
 		SELECT d.id::text, d.seq, d.event_id, ev.type, d.status, d.next_attempt_at, d.created_at, d.delivered_at
 		FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id
 		WHERE d.endpoint_id = $1 AND ($2 = '' OR d.status = $2) AND d.seq < $3
@@ -90,7 +93,7 @@ func (s *Service) loadAttempts(ctx context.Context, list []*Delivery) error {
 	for i, d := range list {
 		byID[d.ID], ids[i] = d, d.ID
 	}
-	rows, err := s.opts.Pool.Query(ctx, `
+	rows, err := s.opts.DB.Query(ctx, `
 		SELECT delivery_id::text, attempted_at, status_code, duration_ms, error, coalesce(response_excerpt, '')
 		FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[]) ORDER BY id`, ids)
 	if err != nil {
@@ -120,7 +123,7 @@ func (s *Service) RetryDelivery(ctx context.Context, endpointID, deliveryID stri
 	if _, err := s.GetEndpoint(ctx, endpointID); err != nil {
 		return nil, err
 	}
-	d, err := postgres.WithTxV(ctx, s.opts.Pool, func(ctx context.Context, tx pgx.Tx) (*Delivery, error) {
+	d, err := postgres.WithTxV(ctx, s.opts.DB, func(ctx context.Context, tx pgx.Tx) (*Delivery, error) {
 		d := &Delivery{}
 		err := tx.QueryRow(ctx, `
 			SELECT d.id::text, d.seq, d.event_id, ev.type, d.created_at, d.delivered_at
@@ -147,7 +150,7 @@ func (s *Service) RetryDelivery(ctx context.Context, endpointID, deliveryID stri
 				return nil, fmt.Errorf("retry delivery: %w", err)
 			}
 		}
-		d.Status = "pending"
+		d.Status = DeliveryPending
 		return d, nil
 	})
 	if err != nil {
@@ -174,7 +177,7 @@ type EventFilter struct {
 }
 
 // ListEvents returns events of the retention window, oldest first, so a receiver that missed
-// some can catch up from where it stopped; and the next cursor. Returns ErrBadCursor.
+// some can catch up from where it stopped; and the next cursor. Returns invalid.ErrCursor.
 //
 // Events are listed in the order their transactions were numbered, and only once every older
 // transaction has finished, so no event can later appear behind a cursor already handed out.
@@ -193,7 +196,7 @@ func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, strin
 	if f.CreatedAfter.After(since) {
 		since = f.CreatedAfter
 	}
-	rows, err := s.opts.Pool.Query(ctx, `
+	rows, err := s.opts.DB.Query(ctx, `
 		SELECT id, xid::text AS xid_text, seq, type, coalesce(tenant_external_id, ''), payload::text, created_at FROM events
 		WHERE (xid, seq) > ($1::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot())
 		  AND created_at >= $3 AND ($4 = '' OR type = $4) AND ($5 = '' OR tenant_external_id = $5)
@@ -232,19 +235,19 @@ func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, strin
 func decodeEventCursor(c string) (string, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	rest, ok := strings.CutPrefix(string(b), "ev:")
 	xid, seqText, found := strings.Cut(rest, ":")
 	if !ok || !found {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	if _, err := strconv.ParseUint(xid, 10, 64); err != nil {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	seq, err := strconv.ParseInt(seqText, 10, 64)
 	if err != nil || seq < 0 {
-		return "", 0, ErrBadCursor
+		return "", 0, invalid.ErrCursor
 	}
 	return xid, seq, nil
 }
@@ -256,11 +259,11 @@ func encodeSeq(seq int64) string {
 func decodeSeq(c string) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) < 5 || string(b[:4]) != "seq:" {
-		return 0, ErrBadCursor
+		return 0, invalid.ErrCursor
 	}
 	n, err := strconv.ParseInt(string(b[4:]), 10, 64)
 	if err != nil || n < 0 {
-		return 0, ErrBadCursor
+		return 0, invalid.ErrCursor
 	}
 	return n, nil
 }

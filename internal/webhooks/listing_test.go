@@ -21,7 +21,7 @@ func TestListEventsPagesInXIDOrderAcrossDigitCounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	svc := webhooks.NewService(webhooks.Options{Pool: db.Pool})
+	svc := webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool})
 
 	var current uint64
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&current))

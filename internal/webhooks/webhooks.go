@@ -18,11 +18,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 	"github.com/pnonboard/pnonboard/internal/secrets"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
 // Event types.
@@ -38,17 +39,37 @@ func EventTypes() []string {
 	return []string{TypeProvisioned, TypeProvisioningFailed, TypeDisabled, TypeEnabled}
 }
 
+// EventTypeOf is the event type that announces a tenant outcome.
+func EventTypeOf(o tenants.Outcome) string {
+	switch o {
+	case tenants.OutcomeProvisioned:
+		return TypeProvisioned
+	case tenants.OutcomeProvisioningFailed:
+		return TypeProvisioningFailed
+	case tenants.OutcomeDisabled:
+		return TypeDisabled
+	case tenants.OutcomeEnabled:
+		return TypeEnabled
+	}
+	return "tenant." + string(o)
+}
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// The delivery statuses.
+const (
+	DeliveryPending   DeliveryStatus = "pending"   // attempts still to come
+	DeliverySucceeded DeliveryStatus = "succeeded" // a 2xx arrived
+	DeliveryFailed    DeliveryStatus = "failed"    // the schedule ran out, or the endpoint is disabled
+)
+
 // Errors returned by Service.
 var (
 	ErrEndpointNotFound = errors.New("webhook endpoint not found")
 	ErrDeliveryNotFound = errors.New("webhook delivery not found")
-	ErrBadCursor        = errors.New("invalid cursor")
 )
 
-// InvalidError is a rejected input; Field names it.
-type InvalidError struct{ Field, Message string }
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Message }
 
 // Endpoint is a registered receiver.
 type Endpoint struct {
@@ -63,9 +84,11 @@ type Endpoint struct {
 	previousSecretSealed    []byte
 }
 
-// Options configure a Service.
-type Options struct {
-	Pool    *pgxpool.Pool
+// ServiceOpts configure a Service.
+type ServiceOpts struct {
+	// DB is where endpoints, events and deliveries live: the pool (a transaction in tests
+	// that roll back).
+	DB      postgres.DB
 	River   *river.Client[pgx.Tx]
 	Keyring *secrets.Keyring
 	Policy  Policy
@@ -76,10 +99,10 @@ type Options struct {
 }
 
 // Service manages endpoints, deliveries and the event listing.
-type Service struct{ opts Options }
+type Service struct{ opts ServiceOpts }
 
 // NewService returns a Service.
-func NewService(opts Options) *Service {
+func NewService(opts ServiceOpts) *Service {
 	if opts.SecretOverlap == 0 {
 		opts.SecretOverlap = 24 * time.Hour
 	}
@@ -116,18 +139,18 @@ type EndpointParams struct {
 func (s *Service) validate(ctx context.Context, p EndpointParams) error {
 	if p.URL != nil {
 		if err := s.opts.Policy.CheckURL(ctx, *p.URL); err != nil {
-			return &InvalidError{"url", err.Error()}
+			return invalid.Field("url", err.Error())
 		}
 	}
 	if p.EventTypes != nil {
 		for _, t := range *p.EventTypes {
 			if !slices.Contains(EventTypes(), t) {
-				return &InvalidError{"eventTypes", fmt.Sprintf("unknown event type %q (known: %s)", t, strings.Join(EventTypes(), ", "))}
+				return invalid.Field("eventTypes", fmt.Sprintf("unknown event type %q (known: %s)", t, strings.Join(EventTypes(), ", ")))
 			}
 		}
 	}
 	if p.Description != nil && utf8.RuneCountInString(*p.Description) > 500 {
-		return &InvalidError{"description", "must be at most 500 characters"}
+		return invalid.Field("description", "must be at most 500 characters")
 	}
 	return nil
 }
@@ -146,10 +169,10 @@ func scanEndpoint(row pgx.Row) (*Endpoint, error) {
 }
 
 // CreateEndpoint registers an endpoint and returns it with its signing secret, which is
-// shown only here and on rotation. Returns *InvalidError.
+// shown only here and on rotation. Returns *invalid.Error.
 func (s *Service) CreateEndpoint(ctx context.Context, p EndpointParams) (*Endpoint, string, error) {
 	if p.URL == nil {
-		return nil, "", &InvalidError{"url", "is required"}
+		return nil, "", invalid.Field("url", "is required")
 	}
 	if err := s.validate(ctx, p); err != nil {
 		return nil, "", err
@@ -168,7 +191,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, p EndpointParams) (*Endpoi
 		return nil, "", err
 	}
 	sealed := s.opts.Keyring.Seal([]byte(secret), secretAAD(id))
-	e, err := scanEndpoint(s.opts.Pool.QueryRow(ctx, `
+	e, err := scanEndpoint(s.opts.DB.QueryRow(ctx, `
 		INSERT INTO webhook_endpoints (id, url, description, event_types, secret_sealed)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+endpointColumns, id, *p.URL, desc, types, sealed))
 	if err != nil {
@@ -190,7 +213,7 @@ func newUUID() (string, error) {
 
 // ListEndpoints returns every endpoint, oldest first.
 func (s *Service) ListEndpoints(ctx context.Context) ([]*Endpoint, error) {
-	rows, err := s.opts.Pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
+	rows, err := s.opts.DB.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}
@@ -203,15 +226,15 @@ func (s *Service) ListEndpoints(ctx context.Context) ([]*Endpoint, error) {
 
 // GetEndpoint returns one endpoint. Returns ErrEndpointNotFound.
 func (s *Service) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) {
-	return scanEndpoint(s.opts.Pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, id))
+	return scanEndpoint(s.opts.DB.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, id))
 }
 
-// UpdateEndpoint changes the fields p sets. Returns ErrEndpointNotFound or *InvalidError.
+// UpdateEndpoint changes the fields p sets. Returns ErrEndpointNotFound or *invalid.Error.
 func (s *Service) UpdateEndpoint(ctx context.Context, id string, p EndpointParams) (*Endpoint, error) {
 	if err := s.validate(ctx, p); err != nil {
 		return nil, err
 	}
-	return scanEndpoint(s.opts.Pool.QueryRow(ctx, `
+	return scanEndpoint(s.opts.DB.QueryRow(ctx, `
 		UPDATE webhook_endpoints SET url = coalesce($2, url), event_types = coalesce($3, event_types),
 			description = coalesce($4, description), enabled = coalesce($5, enabled), updated_at = now()
 		WHERE id = $1 RETURNING `+endpointColumns, id, p.URL, p.EventTypes, p.Description, p.Enabled))
@@ -219,7 +242,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, p EndpointParam
 
 // DeleteEndpoint removes an endpoint and its delivery history. Returns ErrEndpointNotFound.
 func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
-	tag, err := s.opts.Pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	tag, err := s.opts.DB.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
 	if postgres.IsInvalidText(err) || err == nil && tag.RowsAffected() == 0 {
 		return ErrEndpointNotFound
 	}
@@ -234,7 +257,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
 // missing a delivery. Returns ErrEndpointNotFound.
 func (s *Service) RotateSecret(ctx context.Context, id string) (*Endpoint, string, error) {
 	secret := newSecret()
-	e, err := postgres.WithTxV(ctx, s.opts.Pool, func(ctx context.Context, tx pgx.Tx) (*Endpoint, error) {
+	e, err := postgres.WithTxV(ctx, s.opts.DB, func(ctx context.Context, tx pgx.Tx) (*Endpoint, error) {
 		e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return nil, err
@@ -267,4 +290,19 @@ func signingSecrets(keyring *secrets.Keyring, e *Endpoint, now time.Time) ([]str
 		out = append(out, string(prev))
 	}
 	return out, nil
+}
+
+// LatestSealedSecret returns the signing secret sealed most recently, for the start-up check
+// of the encryption key; ok is false when no endpoint exists.
+func LatestSealedSecret(ctx context.Context, db postgres.DBTX) (secrets.Sample, bool, error) {
+	var id string
+	var sealed []byte
+	err := db.QueryRow(ctx, `SELECT id::text, secret_sealed FROM webhook_endpoints ORDER BY updated_at DESC LIMIT 1`).Scan(&id, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return secrets.Sample{}, false, nil
+	}
+	if err != nil {
+		return secrets.Sample{}, false, fmt.Errorf("read a sealed webhook secret: %w", err)
+	}
+	return secrets.Sample{What: "the signing secret of webhook endpoint " + id, Sealed: sealed, AAD: secretAAD(id)}, true, nil
 }

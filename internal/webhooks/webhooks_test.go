@@ -19,10 +19,12 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -177,14 +179,9 @@ func newHarness(t *testing.T, policy webhooks.Policy) *harness {
 		_ = rc.StopAndCancel(ctx)
 	})
 
-	var id int64
-	require.NoError(t, db.Pool.QueryRow(context.Background(), `
-		INSERT INTO tenants (external_id, name, environments, state, desired_state)
-		VALUES ('acme', 'Acme', '{production}', 'active', 'active') RETURNING id`).Scan(&id))
-	tn, err := tenants.Get(context.Background(), db.Pool, id)
-	require.NoError(t, err)
+	tn := tenantstest.Insert(t, db.Pool, "acme", tenants.StateActive, "production")
 	return &harness{db: db, river: rc, tenant: tn,
-		svc: webhooks.NewService(webhooks.Options{Pool: db.Pool, River: rc, Keyring: keyring, Policy: policy, SecretOverlap: time.Hour})}
+		svc: webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: rc, Keyring: keyring, Policy: policy, SecretOverlap: time.Hour})}
 }
 
 func (h *harness) endpoint(t *testing.T, url string, types ...string) (*webhooks.Endpoint, string) {
@@ -200,10 +197,10 @@ func (h *harness) endpoint(t *testing.T, url string, types ...string) (*webhooks
 }
 
 // announce records an event as the provisioner does: inside a transaction.
-func (h *harness) announce(t *testing.T, eventType string) {
+func (h *harness) announce(t *testing.T, outcome tenants.Outcome) {
 	t.Helper()
 	require.NoError(t, postgres.WithTx(context.Background(), h.db.Pool, func(ctx context.Context, tx pgx.Tx) error {
-		return webhooks.Announcer{Client: h.river}.Announce(ctx, tx, eventType, h.tenant)
+		return webhooks.Announcer{Client: h.river}.Announce(ctx, tx, outcome, h.tenant)
 	}))
 }
 
@@ -214,7 +211,7 @@ func (h *harness) deliveries(t *testing.T, endpointID string) []*webhooks.Delive
 	return list
 }
 
-func (h *harness) waitDelivery(t *testing.T, endpointID, status string, attempts int) *webhooks.Delivery {
+func (h *harness) waitDelivery(t *testing.T, endpointID string, status webhooks.DeliveryStatus, attempts int) *webhooks.Delivery {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	var list []*webhooks.Delivery
@@ -248,8 +245,8 @@ func TestDelivery(t *testing.T) {
 		h := newHarness(t, lax)
 		rc := newReceiver(t)
 		e, secret := h.endpoint(t, rc.URL)
-		h.announce(t, webhooks.TypeProvisioned)
-		d := h.waitDelivery(t, e.ID, "succeeded", 1)
+		h.announce(t, tenants.OutcomeProvisioned)
+		d := h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 1)
 		require.Equal(t, 200, *d.Attempts[0].StatusCode)
 		require.Contains(t, d.Attempts[0].ResponseExcerpt, "received")
 
@@ -280,8 +277,8 @@ func TestDelivery(t *testing.T) {
 		h := newHarness(t, lax)
 		rc := newReceiver(t, 500, 503)
 		e, secret := h.endpoint(t, rc.URL)
-		h.announce(t, webhooks.TypeProvisioned)
-		d := h.waitDelivery(t, e.ID, "succeeded", 3)
+		h.announce(t, tenants.OutcomeProvisioned)
+		d := h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 3)
 
 		got := rc.got()
 		require.Len(t, got, 3)
@@ -303,17 +300,17 @@ func TestDelivery(t *testing.T) {
 		h := newHarness(t, lax)
 		rc := newReceiver(t, 500, 500, 500, 500, 500, 500, 500, 500)
 		e, _ := h.endpoint(t, rc.URL)
-		h.announce(t, webhooks.TypeProvisioningFailed)
-		failed := h.waitDelivery(t, e.ID, "failed", 8)
+		h.announce(t, tenants.OutcomeProvisioningFailed)
+		failed := h.waitDelivery(t, e.ID, webhooks.DeliveryFailed, 8)
 		require.Nil(t, failed.DeliveredAt)
 
-		list, _, err := h.svc.ListDeliveries(context.Background(), e.ID, "failed", 10, "")
+		list, _, err := h.svc.ListDeliveries(context.Background(), e.ID, string(webhooks.DeliveryFailed), 10, "")
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 
 		_, err = h.svc.RetryDelivery(context.Background(), e.ID, failed.ID)
 		require.NoError(t, err)
-		d := h.waitDelivery(t, e.ID, "succeeded", 9)
+		d := h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 9)
 		require.Equal(t, failed.EventID, d.EventID)
 		got := rc.got()
 		require.Equal(t, got[0].header.Get("webhook-id"), got[len(got)-1].header.Get("webhook-id"))
@@ -332,8 +329,8 @@ func TestDelivery(t *testing.T) {
 		require.NotEqual(t, oldSecret, newSecret)
 		require.NotNil(t, rotated.PreviousSecretExpiresAt)
 
-		h.announce(t, webhooks.TypeDisabled)
-		h.waitDelivery(t, e.ID, "succeeded", 1)
+		h.announce(t, tenants.OutcomeDisabled)
+		h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 1)
 		r := rc.got()[0]
 		require.Len(t, strings.Split(r.header.Get("webhook-signature"), " "), 2)
 		require.NoError(t, verify(t, oldSecret, r), "receivers not yet switched still verify")
@@ -342,7 +339,7 @@ func TestDelivery(t *testing.T) {
 		// The overlap ends.
 		_, err = h.db.Pool.Exec(context.Background(), `UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second'`)
 		require.NoError(t, err)
-		h.announce(t, webhooks.TypeEnabled)
+		h.announce(t, tenants.OutcomeEnabled)
 		require.Eventually(t, func() bool { return len(rc.got()) == 2 }, 10*time.Second, 10*time.Millisecond)
 		r = rc.got()[1]
 		require.Len(t, strings.Split(r.header.Get("webhook-signature"), " "), 1)
@@ -355,8 +352,8 @@ func TestDelivery(t *testing.T) {
 		h := newHarness(t, lax)
 		rc := newReceiver(t, 302, 200)
 		e, _ := h.endpoint(t, rc.URL)
-		h.announce(t, webhooks.TypeProvisioned)
-		d := h.waitDelivery(t, e.ID, "succeeded", 2)
+		h.announce(t, tenants.OutcomeProvisioned)
+		d := h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 2)
 		require.Equal(t, 302, *d.Attempts[0].StatusCode)
 		require.Len(t, rc.got(), 2, "the redirect target was never called")
 	})
@@ -370,8 +367,8 @@ func TestDelivery(t *testing.T) {
 		}))
 		t.Cleanup(big.Close)
 		e, _ := h.endpoint(t, big.URL)
-		h.announce(t, webhooks.TypeProvisioned)
-		d := h.waitDelivery(t, e.ID, "succeeded", 1)
+		h.announce(t, tenants.OutcomeProvisioned)
+		d := h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 1)
 		require.Len(t, d.Attempts[0].ResponseExcerpt, 1024)
 	})
 
@@ -386,10 +383,10 @@ func TestDelivery(t *testing.T) {
 		require.NoError(t, err)
 		all, _ := h.endpoint(t, rc.URL)
 
-		h.announce(t, webhooks.TypeProvisioned)
-		h.waitDelivery(t, all.ID, "succeeded", 1)
+		h.announce(t, tenants.OutcomeProvisioned)
+		h.waitDelivery(t, all.ID, webhooks.DeliverySucceeded, 1)
 		require.Empty(t, h.deliveries(t, onlyDisabled.ID), "not subscribed")
-		require.Empty(t, h.deliveries(t, off.ID), "disabled")
+		require.Empty(t, h.deliveries(t, off.ID), "the endpoint is off")
 		require.Len(t, rc.got(), 1)
 	})
 
@@ -399,11 +396,11 @@ func TestDelivery(t *testing.T) {
 		h := newHarness(t, webhooks.Policy{AllowHTTP: true})
 		rc := newReceiver(t)
 		url := rc.URL
-		e, _, err := webhooks.NewService(webhooks.Options{Pool: h.db.Pool, River: h.river, Keyring: mustKeyring(t), Policy: lax}).
+		e, _, err := webhooks.NewService(webhooks.ServiceOpts{DB: h.db.Pool, River: h.river, Keyring: mustKeyring(t), Policy: lax}).
 			CreateEndpoint(context.Background(), webhooks.EndpointParams{URL: &url})
 		require.NoError(t, err)
-		h.announce(t, webhooks.TypeProvisioned)
-		d := h.waitDelivery(t, e.ID, "failed", 8)
+		h.announce(t, tenants.OutcomeProvisioned)
+		d := h.waitDelivery(t, e.ID, webhooks.DeliveryFailed, 8)
 		require.Contains(t, *d.Attempts[0].Error, "refused")
 		require.Empty(t, rc.got(), "nothing reached the loopback receiver")
 	})
@@ -420,8 +417,8 @@ func TestEventsListing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	h := newHarness(t, webhooks.Policy{AllowHTTP: true, AllowPrivate: true})
-	for _, typ := range []string{webhooks.TypeProvisioned, webhooks.TypeDisabled, webhooks.TypeEnabled, webhooks.TypeDisabled} {
-		h.announce(t, typ)
+	for _, o := range []tenants.Outcome{tenants.OutcomeProvisioned, tenants.OutcomeDisabled, tenants.OutcomeEnabled, tenants.OutcomeDisabled} {
+		h.announce(t, o)
 	}
 	// Events show once every older transaction on the server (other tests' too) has ended.
 	require.Eventually(t, func() bool {
@@ -452,12 +449,12 @@ func TestEventsListing(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, none)
 	_, _, err = h.svc.ListEvents(ctx, webhooks.EventFilter{Cursor: "bogus", Limit: 10})
-	require.ErrorIs(t, err, webhooks.ErrBadCursor)
+	require.ErrorIs(t, err, invalid.ErrCursor)
 
 	// Events past retention disappear from the listing and are pruned, deliveries with them.
 	_, err = h.db.Pool.Exec(ctx, `UPDATE events SET created_at = now() - interval '31 days' WHERE type = $1`, webhooks.TypeDisabled)
 	require.NoError(t, err)
-	left, _, err := webhooks.NewService(webhooks.Options{Pool: h.db.Pool}).ListEvents(ctx, webhooks.EventFilter{Limit: 10})
+	left, _, err := webhooks.NewService(webhooks.ServiceOpts{DB: h.db.Pool}).ListEvents(ctx, webhooks.EventFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, left, 2)
 	_, err = h.river.Insert(ctx, webhooks.PruneArgs{}, nil)
@@ -481,10 +478,10 @@ func TestEventsListingNeverSkipsALateCommit(t *testing.T) {
 	slow, err := h.db.Pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = slow.Rollback(ctx) }()
-	require.NoError(t, webhooks.Announcer{Client: h.river}.Announce(ctx, slow, webhooks.TypeProvisioned, h.tenant))
+	require.NoError(t, webhooks.Announcer{Client: h.river}.Announce(ctx, slow, tenants.OutcomeProvisioned, h.tenant))
 
-	h.announce(t, webhooks.TypeDisabled)
-	h.announce(t, webhooks.TypeEnabled)
+	h.announce(t, tenants.OutcomeDisabled)
+	h.announce(t, tenants.OutcomeEnabled)
 
 	page, _, err := h.svc.ListEvents(ctx, webhooks.EventFilter{Limit: 1})
 	require.NoError(t, err)
@@ -533,17 +530,13 @@ func TestRetryPendingDeliveryRunsItNow(t *testing.T) {
 		defer cancel()
 		_ = rc.StopAndCancel(stopCtx)
 	})
-	var id int64
-	require.NoError(t, db.Pool.QueryRow(ctx, `INSERT INTO tenants (external_id, name, environments, state, desired_state)
-		VALUES ('acme', 'Acme', '{production}', 'active', 'active') RETURNING id`).Scan(&id))
-	tn, err := tenants.Get(ctx, db.Pool, id)
-	require.NoError(t, err)
-	h := &harness{db: db, river: rc, tenant: tn, svc: webhooks.NewService(webhooks.Options{Pool: db.Pool, River: rc, Keyring: keyring, Policy: policy})}
+	tn := tenantstest.Insert(t, db.Pool, "acme", tenants.StateActive, "production")
+	h := &harness{db: db, river: rc, tenant: tn, svc: webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: rc, Keyring: keyring, Policy: policy})}
 
 	rcv := newReceiver(t, 500)
 	e, _ := h.endpoint(t, rcv.URL)
-	h.announce(t, webhooks.TypeProvisioned)
-	d := h.waitDelivery(t, e.ID, "pending", 1)
+	h.announce(t, tenants.OutcomeProvisioned)
+	d := h.waitDelivery(t, e.ID, webhooks.DeliveryPending, 1)
 	require.NotNil(t, d.NextAttemptAt)
 	require.WithinDuration(t, time.Now().Add(time.Hour), *d.NextAttemptAt, 10*time.Minute)
 
@@ -556,7 +549,7 @@ func TestRetryPendingDeliveryRunsItNow(t *testing.T) {
 
 	_, err = h.svc.RetryDelivery(ctx, e.ID, d.ID)
 	require.NoError(t, err)
-	d = h.waitDelivery(t, e.ID, "succeeded", 2)
+	d = h.waitDelivery(t, e.ID, webhooks.DeliverySucceeded, 2)
 	require.Equal(t, 200, *d.Attempts[1].StatusCode)
 	require.Equal(t, rcv.got()[0].header.Get("webhook-id"), rcv.got()[1].header.Get("webhook-id"))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // optional is a JSON field that remembers whether it was present and whether
@@ -16,6 +17,9 @@ type optional[T any] struct {
 
 // UnmarshalJSON records presence and decodes strictly (unknown properties
 // inside nested objects are refused too).
+// wrapped is T, whose members unknownProperty checks.
+func (optional[T]) wrapped() reflect.Type { return reflect.TypeFor[T]() }
+
 func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	o.set = true
 	if string(b) == "null" {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -114,6 +116,9 @@ func decodeBody(r *http.Request, dst any) (result, bool) {
 	} else if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errorResult(http.StatusBadRequest, "Content-Type must be application/json"), false
 	}
+	if name, ok := unknownProperty(raw, reflect.TypeOf(dst)); ok {
+		return errorResult(http.StatusBadRequest, fmt.Sprintf("property %s should not exist", name)), false
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -135,10 +140,92 @@ func decodeMessage(err error) string {
 		}
 		return fmt.Sprintf("%s must be %s", typeErr.Field, jsonKind(typeErr.Type.String()))
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Sprintf("property %s should not exist", strings.Trim(name, `"`))
-	}
 	return "request body is not valid JSON"
+}
+
+// wrapper is a type that decodes itself around another (optional[T]): unknownProperty looks
+// at the other.
+type wrapper interface{ wrapped() reflect.Type }
+
+// unknownProperty finds the first member of the JSON object raw that type t does not declare
+// (by its json tags, as encoding/json matches them: exactly, then case-insensitively),
+// walking into structs, pointers, slices and maps; a type that decodes itself checks its own
+// members. It returns the member's name.
+func unknownProperty(raw []byte, t reflect.Type) (string, bool) {
+	if w, ok := reflect.Zero(t).Interface().(wrapper); ok {
+		return unknownProperty(raw, w.wrapped())
+	}
+	unmarshalerType := reflect.TypeFor[json.Unmarshaler]()
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(unmarshalerType) {
+			return "", false
+		}
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return "", false
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return "", false
+		}
+		for _, it := range items {
+			if name, ok := unknownProperty(it, t.Elem()); ok {
+				return name, true
+			}
+		}
+	case reflect.Map:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return "", false
+		}
+		for _, v := range members {
+			if name, ok := unknownProperty(v, t.Elem()); ok {
+				return name, true
+			}
+		}
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return "", false
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fields[name] = f.Type
+		}
+		names := make([]string, 0, len(members))
+		for name := range members {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			ft, ok := fields[name]
+			if !ok {
+				for known, t := range fields {
+					if strings.EqualFold(known, name) {
+						ft, ok = t, true
+					}
+				}
+			}
+			if !ok {
+				return name, true
+			}
+			if inner, ok := unknownProperty(members[name], ft); ok {
+				return inner, true
+			}
+		}
+	}
+	return "", false
 }
 
 // jsonKind names the JSON kind a Go type expects, for error messages.
