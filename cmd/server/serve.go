@@ -130,7 +130,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		what, sealed, aad, ok, err := tenants.LatestSealedSecret(ctx, a.pool)
 		return secrets.Sample{What: what, Sealed: sealed, AAD: aad}, ok, err
 	}
-	webhookSecret := func(ctx context.Context) (secrets.Sample, bool, error) { return webhooks.LatestSealedSecret(ctx, a.pool) }
+	webhookSecret := func(ctx context.Context) (secrets.Sample, bool, error) {
+		return webhooks.LatestSealedSecret(ctx, a.pool)
+	}
 	if err := secrets.CheckKeyring(ctx, keyring, keysetSecret, webhookSecret); err != nil {
 		var wrong *secrets.KeyringError
 		if errors.As(err, &wrong) {

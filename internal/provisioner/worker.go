@@ -485,5 +485,4 @@ func isUpstream(err error) bool {
 	return errors.As(err, &apiErr) || errors.As(err, &tErr) || errors.Is(err, pubnub.ErrInvalidArgument) || errors.Is(err, errUnexpectedAnswer)
 }
 
-
 func jitter() time.Duration { return time.Duration(rand.Int64N(int64(250 * time.Millisecond))) }

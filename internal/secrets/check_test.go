@@ -58,7 +58,9 @@ func TestCheckKeyring(t *testing.T) {
 
 	t.Run("ReadErrorsAreNotVerdicts", func(t *testing.T) {
 		t.Parallel()
-		broken := func(context.Context) (secrets.Sample, bool, error) { return secrets.Sample{}, false, errors.New("database gone") }
+		broken := func(context.Context) (secrets.Sample, bool, error) {
+			return secrets.Sample{}, false, errors.New("database gone")
+		}
 		err := secrets.CheckKeyring(ctx, right, broken)
 		require.Error(t, err)
 		var ke *secrets.KeyringError

@@ -135,7 +135,6 @@ func (s *Service) ValidateCreate(p CreateParams) map[string]string {
 	return errs
 }
 
-
 // Create makes the tenant and enqueues its provisioning, or, when a tenant with the same
 // externalId and the same attributes exists, returns that one with created false (a safe
 // replay: no second job). Returns *invalid.Error, or *ConflictError (ErrConflict) when the
@@ -358,7 +357,6 @@ type ListParams struct {
 	Limit         int    // 1 to 100
 	Cursor        string // from a previous page's next cursor
 }
-
 
 // List returns tenants newest first (created_at, then id, descending: a stable order), and
 // the cursor of the next page ("" on the last). Tenants created while a client pages appear

@@ -24,10 +24,10 @@ type View struct {
 
 // KeysetView is one environment's keyset as shown outside: public keys only.
 type KeysetView struct {
-	Environment  string  `json:"environment"`
-	KeysetID     *string `json:"keysetId"`
-	Type         string  `json:"type"`
-	PublishKey   *string `json:"publishKey"`
+	Environment  string      `json:"environment"`
+	KeysetID     *string     `json:"keysetId"`
+	Type         string      `json:"type"`
+	PublishKey   *string     `json:"publishKey"`
 	SubscribeKey *string     `json:"subscribeKey"`
 	State        KeysetState `json:"state"`
 }

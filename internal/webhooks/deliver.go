@@ -118,12 +118,12 @@ func (w *DeliveryWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 }
 
 type delivery struct {
-	id         string
-	status     DeliveryStatus
-	endpoint   *Endpoint
-	eventID    string
-	eventType  string
-	payload    string
+	id        string
+	status    DeliveryStatus
+	endpoint  *Endpoint
+	eventID   string
+	eventType string
+	payload   string
 }
 
 // Work makes one attempt and records it. If River's last attempt at the job fails on our own

@@ -70,7 +70,6 @@ var (
 	ErrDeliveryNotFound = errors.New("webhook delivery not found")
 )
 
-
 // Endpoint is a registered receiver.
 type Endpoint struct {
 	ID                      string
