@@ -45,7 +45,7 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request's context; zero means 30 s.
 	RequestTimeout time.Duration
-	// OnRequest, when set, is told of every finished request (for metrics).
+	// OnRequestFunc, when set, is told of every finished request (for metrics).
 	OnRequestFunc func(method, route string, status int, elapsed time.Duration)
 }
 

@@ -4,36 +4,18 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
-
-// clock is a settable time source for expiry and throttling tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func TestService(t *testing.T) {
 	t.Parallel()
@@ -42,12 +24,12 @@ func TestService(t *testing.T) {
 	type testBundle struct {
 		db    *pgtest.DB
 		svc   *auth.Service
-		clock *clock
+		clock *testclock.Clock
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
 		db := pgtest.NewDB(t)
-		c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+		c := testclock.New(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 		return &testBundle{db: db, svc: auth.NewService(db.Pool, c.Now), clock: c}
 	}
 	create := func(t *testing.T, b *testBundle, p auth.CreateParams) (*auth.Key, string) {

@@ -9,34 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
 const testKey = "pn-test-api-key-0123456789"
 
-// fakeClock is a settable clock for sandbox.Options.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // upstream is a sandbox served over HTTP, as the client meets PubNub.
 type upstream struct {
 	sb       *sandbox.Sandbox
-	clock    *fakeClock
+	clock    *testclock.Clock
 	srv      *httptest.Server
 	client   *pubnub.Client
 	requests *requestLog
@@ -46,7 +29,7 @@ type upstream struct {
 // edit sets one) over httptest and returns a client for it.
 func startSandbox(t *testing.T, edit func(*sandbox.Options)) *upstream {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	opts := &sandbox.Options{APIKey: testKey, RatePerMinute: -1, Now: clock.Now}
 	if edit != nil {
 		edit(opts)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -15,7 +16,7 @@ func TestApps(t *testing.T) {
 
 	type testBundle struct {
 		sb    *sandbox.Sandbox
-		clock *fakeClock
+		clock *testclock.Clock
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()

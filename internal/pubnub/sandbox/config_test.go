@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -16,7 +17,7 @@ func TestKeysetConfig(t *testing.T) {
 
 	type testBundle struct {
 		sb       *sandbox.Sandbox
-		clock    *fakeClock
+		clock    *testclock.Clock
 		keysetID string
 	}
 	setup := func(t *testing.T, config map[string]any) *testBundle {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -22,7 +23,7 @@ func TestDayTwoEndpoints(t *testing.T) {
 
 	type testBundle struct {
 		sb       *sandbox.Sandbox
-		clock    *fakeClock
+		clock    *testclock.Clock
 		appID    string
 		keysets  []int64 // three keysets of appID
 		customer customerJSON

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -20,31 +20,13 @@ const (
 	testVersion = "2026-02-09"
 )
 
-// fakeClock is a settable clock for Options.Now, safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newFakeClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // newSandbox returns a sandbox with the test key, a fake clock and no rate
 // limit; edit adjusts the options first.
-func newSandbox(t *testing.T, edit func(*sandbox.Options)) (*sandbox.Sandbox, *fakeClock) {
+func newSandbox(t *testing.T, edit func(*sandbox.Options)) (*sandbox.Sandbox, *testclock.Clock) {
 	t.Helper()
 	clock := newFakeClock()
 	opts := &sandbox.Options{APIKey: testKey, RatePerMinute: -1, Now: clock.Now}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -14,7 +15,7 @@ func TestKeysets(t *testing.T) {
 
 	type testBundle struct {
 		sb    *sandbox.Sandbox
-		clock *fakeClock
+		clock *testclock.Clock
 		appID string
 	}
 	setup := func(t *testing.T) *testBundle {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -21,7 +22,7 @@ func TestCustomers(t *testing.T) {
 
 	type testBundle struct {
 		sb      *sandbox.Sandbox
-		clock   *fakeClock
+		clock   *testclock.Clock
 		keysets []int64 // seven unassigned keysets of one app
 	}
 	setup := func(t *testing.T) *testBundle {

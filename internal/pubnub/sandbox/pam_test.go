@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
@@ -56,7 +57,7 @@ type pamRequest struct {
 
 type pamBundle struct {
 	sb    *sandbox.Sandbox
-	clock *fakeClock
+	clock *testclock.Clock
 	ks    sandbox.Keyset // Access Manager and token revoke on
 }
 

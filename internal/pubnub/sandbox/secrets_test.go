@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -21,7 +22,7 @@ func TestSecretKeys(t *testing.T) {
 	}
 	type testBundle struct {
 		sb       *sandbox.Sandbox
-		clock    *fakeClock
+		clock    *testclock.Clock
 		path     string // the keyset's secret-keys path
 		original string // the secret key returned at create
 	}

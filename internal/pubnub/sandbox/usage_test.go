@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 )
 
@@ -22,7 +23,7 @@ func TestUsageMetrics(t *testing.T) {
 	}
 	type testBundle struct {
 		sb    *sandbox.Sandbox
-		clock *fakeClock
+		clock *testclock.Clock
 		appID string
 		early string // keyset created 2026-01-10 10:00
 		late  string // keyset created 2026-01-20 23:30, same app
