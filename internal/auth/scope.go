@@ -15,7 +15,7 @@ import (
 // holds (CreateParams.GrantedBy), so admin alone cannot mint, say, credentials:read.
 type Scope string
 
-// The scopes, as DESIGN.md §8 lists them.
+// The scopes (docs/ARCHITECTURE.md, Auth and input).
 const (
 	ScopeTenantsRead     Scope = "tenants:read"
 	ScopeTenantsWrite    Scope = "tenants:write"

@@ -1,5 +1,5 @@
 // Package pgtest gives tests a PostgreSQL database without asking anything of the machine
-// beyond what `make test` already needs, following DESIGN.md §10:
+// beyond what `make test` already needs, as docs/ARCHITECTURE.md (Testing) describes:
 //
 //  1. TEST_DATABASE_URL, when set (the role must be allowed to CREATE DATABASE);
 //  2. else the machine's PostgreSQL server binaries, started in a temp dir (see pglocal);

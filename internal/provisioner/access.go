@@ -9,7 +9,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
-// PubNub's Admin API v2 has no disable primitive (pubnub-admin-api.md §5). Until it does,
+// PubNub's Admin API v2 has no disable primitive (docs/pubnub.md). Until it does,
 // this file is the whole mapping of "disable a tenant" onto what exists, per keyset:
 //
 //   - lock: turn Access Manager on, with token revoke, so clients without a valid token are

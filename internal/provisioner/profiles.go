@@ -65,7 +65,7 @@ func (ps Profiles) Defaults() []string {
 	return names[:min(len(names), tenants.MaxEnvironments)]
 }
 
-// DefaultProfiles are the built-in environments (DESIGN.md §4): development is a testing
+// DefaultProfiles are the built-in environments: development is a testing
 // keyset with Access Manager off; staging and production turn Access Manager on with token
 // revoke; production is a production keyset. All keep a week of message history and enable
 // presence and App Context in the US East region.

@@ -3,7 +3,7 @@
 // documented bodies, status codes, error format and pagination.
 //
 // Every test and dev run talks to this sandbox instead of PubNub, so where
-// the Admin API reference (pubnub-admin-api.md) leaves behaviour unknown the
+// the Admin API reference (docs/pubnub.md) leaves behaviour unknown the
 // sandbox picks the strictest plausible reading and says so in a "[U]" note
 // next to the code. It also models what the real API may do to a caller: a
 // per-key rate limit, latency, the Service Integration's permission rows
