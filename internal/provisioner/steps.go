@@ -63,15 +63,15 @@ func (a *attempt) marked(ctx context.Context, tenantID int64, pending func(t *te
 func (a *attempt) createApp(ctx context.Context, t *tenants.Tenant) error {
 	name := tenants.AppName(t.ExternalID)
 	if t.AppPendingAt != nil {
-		apps, err := a.opts.Upstream.ListApps(ctx)
+		apps, err := findRecent(ctx, a.opts.Upstream.ListAppsPage, a.lastPageGuess(ctx, false),
+			func(app pubnub.App) time.Time { return app.CreatedAt },
+			func(app pubnub.App) bool { return app.Name == name }, *t.AppPendingAt)
 		if err != nil {
 			return err
 		}
 		var found []string
 		for _, app := range apps {
-			if app.Name == name {
-				found = append(found, app.ID)
-			}
+			found = append(found, app.ID)
 		}
 		switch len(found) {
 		case 1:
@@ -109,7 +109,7 @@ func keysetOf(t *tenants.Tenant, env string) *tenants.Keyset {
 func (a *attempt) createKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
 	ks := keysetOf(t, env)
 	if ks.CreatePendingAt != nil {
-		found, err := a.findKeyset(ctx, t.AppID, ks.UpstreamName)
+		found, err := a.findKeyset(ctx, t.AppID, ks.UpstreamName, *ks.CreatePendingAt)
 		if err != nil {
 			return err
 		}
@@ -155,18 +155,18 @@ func (a *attempt) saveKeyset(ctx context.Context, tenantID int64, env string, k 
 	})
 }
 
-// findKeyset looks for the keyset named name in app appID: nil when there is none, an
-// errNotOurs when there are several.
-func (a *attempt) findKeyset(ctx context.Context, appID, name string) (*pubnub.Keyset, error) {
-	all, err := a.opts.Upstream.ListKeysets(ctx)
+// findKeyset looks for the keyset named name in app appID, made since: nil when there is
+// none, an errNotOurs when there are several.
+func (a *attempt) findKeyset(ctx context.Context, appID, name string, since time.Time) (*pubnub.Keyset, error) {
+	all, err := findRecent(ctx, a.opts.Upstream.ListKeysetsPage, a.lastPageGuess(ctx, true),
+		func(k pubnub.Keyset) time.Time { return k.CreatedAt },
+		func(k pubnub.Keyset) bool { return k.Name == name && k.AppID == appID }, since)
 	if err != nil {
 		return nil, err
 	}
-	var found []*pubnub.Keyset
+	found := make([]*pubnub.Keyset, len(all))
 	for i := range all {
-		if all[i].Name == name && all[i].AppID == appID {
-			found = append(found, &all[i])
-		}
+		found[i] = &all[i]
 	}
 	switch len(found) {
 	case 0:
@@ -179,6 +179,22 @@ func (a *attempt) findKeyset(ctx context.Context, appID, name string) (*pubnub.K
 		ids[i] = k.ID
 	}
 	return nil, notOurs("%d keysets in app %s are named %q (IDs %s): cannot tell which is this tenant's", len(found), appID, name, strings.Join(ids, ", "))
+}
+
+// lastPageGuess estimates the last page of the apps (or keysets) listing from what pnonboard
+// itself holds: in an account pnonboard fills, that is the page with the newest. A wrong guess
+// costs one call (the answer's total says where the last page is); no guess (an error) is
+// page 1.
+func (a *attempt) lastPageGuess(ctx context.Context, keysets bool) int {
+	apps, ks, err := tenants.CountHeld(ctx, a.opts.Pool)
+	if err != nil {
+		return 1
+	}
+	n := apps
+	if keysets {
+		n = ks
+	}
+	return max((n+pubnub.PageSize-1)/pubnub.PageSize, 1)
 }
 
 // mainSecret reads a keyset's current main secret key (the one that never expires).

@@ -265,3 +265,15 @@ func ListInFlight(ctx context.Context, db postgres.DBTX, quietFor time.Duration,
 	}
 	return ids, nil
 }
+
+// CountHeld counts the apps and keysets pnonboard holds upstream (or has a create pending
+// for), to estimate where the newest ones are in PubNub's listings.
+func CountHeld(ctx context.Context, db postgres.DBTX) (apps, keysets int, err error) {
+	err = db.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM tenants WHERE app_id IS NOT NULL OR app_pending_at IS NOT NULL),
+		       (SELECT count(*) FROM tenant_keysets WHERE keyset_id IS NOT NULL OR create_pending_at IS NOT NULL)`).Scan(&apps, &keysets)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count held resources: %w", err)
+	}
+	return apps, keysets, nil
+}
