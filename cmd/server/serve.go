@@ -71,6 +71,8 @@ type app struct {
 	// replica runs no workers).
 	clientID string
 	services *services
+	// watcher wakes Prefer: wait creates when their tenant's state changes.
+	watcher *tenants.Watcher
 	// handler is the API, the job UI and /metrics.
 	handler http.Handler
 	stopUI  context.CancelFunc
@@ -215,7 +217,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	if err := jobUI.Start(uiCtx); err != nil {
 		return nil, fmt.Errorf("river UI: %w", err)
 	}
+	a.watcher = tenants.NewWatcher(a.pool.Config().ConnConfig, logger)
 	a.handler = api.NewServer(&api.Options{
+		Watcher:       a.watcher,
 		Metrics:       a.metrics.Handler(),
 		MetricsPublic: cfg.MetricsPublic,
 		OnRequestFunc: a.metrics.ObserveRequest,
@@ -288,6 +292,9 @@ func (a *app) run(ctx context.Context, ln net.Listener, handler http.Handler, op
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
+	}
+	if cfg.Role.runsAPI() {
+		go a.watcher.Run(leaseCtx)
 	}
 	errCh := make(chan error, 1)
 	go func() {

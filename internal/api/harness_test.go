@@ -64,13 +64,9 @@ func newTestServer(t *testing.T) *testServer {
 	require.NoError(t, err)
 	ts.river = inserter
 	profiles := provisioner.DefaultProfiles()
-	envs := make([]tenants.Environment, len(profiles))
-	for i, p := range profiles {
-		envs[i] = tenants.Environment{Name: p.Name, KeysetType: string(p.KeysetType)}
-	}
 	ts.tenants = tenants.NewService(tenants.ServiceOpts{
 		DB: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
-		Environments: envs, DefaultEnvironments: profiles.Names(),
+		Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 	})
 	ts.webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
 	logger := logging.New(logs, "json", slog.LevelDebug)
@@ -80,6 +76,10 @@ func newTestServer(t *testing.T) *testServer {
 	t.Cleanup(stopUI)
 	require.NoError(t, ui.Start(uiCtx))
 	ts.metrics = metrics.New(metrics.Sources{DB: db.Pool}, logger)
+	watcher := tenants.NewWatcher(db.Pool.Config().ConnConfig, logger)
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	t.Cleanup(stopWatching)
+	go watcher.Run(watchCtx)
 	ts.handler = api.NewServer(&api.Options{
 		Metrics:       ts.metrics.Handler(),
 		OnRequestFunc: ts.metrics.ObserveRequest,
@@ -90,8 +90,11 @@ func newTestServer(t *testing.T) *testServer {
 		Ready:         func(context.Context) error { return nil },
 		Keys:          ts.keys,
 		Tenants:       ts.tenants,
-		WaitPoll:      10 * time.Millisecond,
-		OpenAPI:       pnonboard.OpenAPI(),
+		Watcher:       watcher,
+		// Only the Watcher wakes a Prefer: wait create in time: a test that needed the poll
+		// would time out.
+		WaitPoll: 10 * time.Minute,
+		OpenAPI:  pnonboard.OpenAPI(),
 	})
 	ts.srv = httptest.NewServer(ts.handler)
 	t.Cleanup(ts.srv.Close)

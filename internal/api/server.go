@@ -37,7 +37,11 @@ type Options struct {
 	// JobUI is the River UI, served under JobUIPrefix (e.g. /riverui) to admin keys.
 	JobUI       http.Handler
 	JobUIPrefix string
-	// WaitPoll is how often a Prefer: wait create re-reads the tenant; zero means 100 ms.
+	// Watcher wakes a Prefer: wait create the moment its tenant's state changes; nil means it
+	// only polls.
+	Watcher *tenants.Watcher
+	// WaitPoll is how often a Prefer: wait create re-reads the tenant besides; zero means 2 s
+	// (100 ms without a Watcher).
 	WaitPoll time.Duration
 	// OpenAPI is the contract served at /openapi.yaml.
 	OpenAPI []byte
@@ -58,6 +62,7 @@ type Server struct {
 	keys           *auth.Service
 	tenants        *tenants.Service
 	webhooks       *webhooks.Service
+	watcher        *tenants.Watcher
 	waitPoll       time.Duration
 	metrics        http.Handler
 	metricsPublic  bool
@@ -89,6 +94,7 @@ func NewServer(opts *Options) http.Handler {
 		keys:           opts.Keys,
 		tenants:        opts.Tenants,
 		webhooks:       opts.Webhooks,
+		watcher:        opts.Watcher,
 		waitPoll:       opts.WaitPoll,
 		metrics:        opts.Metrics,
 		metricsPublic:  opts.MetricsPublic,
@@ -104,6 +110,9 @@ func NewServer(opts *Options) http.Handler {
 	}
 	if s.waitPoll == 0 {
 		s.waitPoll = 100 * time.Millisecond
+		if s.watcher != nil {
+			s.waitPoll = 2 * time.Second
+		}
 	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = 30 * time.Second

@@ -85,19 +85,31 @@ func (s *Server) createTenant(ctx context.Context, req *createTenantRequest) (te
 	return resp, nil
 }
 
-// waitSettled polls the tenant until it is active or failed, or wait passes, and returns its
-// latest state either way.
+// waitSettled returns the tenant once it is active or failed, or when wait passes (its latest
+// state either way). It re-reads the tenant when the Watcher says its state changed, and on a
+// slow poll besides.
 func (s *Server) waitSettled(ctx context.Context, t *tenants.Tenant, wait time.Duration) (*tenants.Tenant, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(s.waitPoll)
 	defer tick.Stop()
+	var changed <-chan struct{}
+	if s.watcher != nil {
+		ch, stop := s.watcher.Watch(t.ID)
+		defer stop()
+		changed = ch
+		// Settled between the create's commit and the Watch: read once more.
+		if latest, err := s.tenants.GetByExternalID(ctx, t.ExternalID); err == nil {
+			t = latest
+		}
+	}
 	for t.State != tenants.StateActive && t.State != tenants.StateFailed {
 		select {
 		case <-deadline.C:
 			return t, nil
 		case <-ctx.Done():
 			return t, nil
+		case <-changed:
 		case <-tick.C:
 		}
 		latest, err := s.tenants.GetByExternalID(ctx, t.ExternalID)

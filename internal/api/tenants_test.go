@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -193,6 +194,48 @@ func TestCreateTenant(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, resp.StatusCode)
 		require.Equal(t, "wait=1", resp.Header.Get("Preference-Applied"))
 		require.GreaterOrEqual(t, time.Since(start), time.Second)
+	})
+
+	// The commit that makes the tenant active wakes the waiting create at once, through
+	// LISTEN/NOTIFY: the poll here is ten minutes, so only the notification can answer.
+	t.Run("PreferWaitAnswersOnTheCommitThatSettlesTheTenant", func(t *testing.T) {
+		t.Parallel()
+		b := setupTenants(t)
+		type answer struct {
+			at   time.Time
+			body []byte
+			err  error
+		}
+		answered := make(chan answer, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, b.srv.URL+"/v1/tenants", strings.NewReader(`{"externalId":"woken","name":"Woken"}`))
+			req.Header.Set("Authorization", "Bearer "+b.key)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Prefer", "wait=30")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answered <- answer{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			at := time.Now()
+			body, err := io.ReadAll(resp.Body)
+			answered <- answer{at: at, body: body, err: err}
+		}()
+		require.Eventually(t, func() bool { return len(tenantstest.All(t, b.db.Pool)) == 1 }, 10*time.Second, 5*time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the create is waiting by now
+		committed := time.Now()
+		tenantstest.SetState(t, b.db.Pool, "woken", tenants.StateActive, tenants.DesiredActive)
+		var a answer
+		select {
+		case a = <-answered:
+		case <-time.After(40 * time.Second):
+			t.Fatal("Prefer: wait never answered")
+		}
+		require.NoError(t, a.err)
+		t.Logf("answered %s after the commit", a.at.Sub(committed))
+		require.Less(t, a.at.Sub(committed), 5*time.Second, "woken by the commit, not by a poll")
+		require.Equal(t, tenants.StateActive, requireDecode[tenants.View](t, &response{Body: a.body}).State)
 	})
 }
 
