@@ -9,10 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
+	"github.com/pnonboard/pnonboard/internal/testclock"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/testclock"
 )
 
 const testKey = "pn-test-api-key-0123456789"

@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/testclock"
 )
 
 func TestKeysetConfig(t *testing.T) {
