@@ -43,7 +43,11 @@ type config struct {
 	PubNubAPIKey        string
 	PubNubVersion       string
 	PubNubRatePerMinute int
-	PubNubTimeout       time.Duration
+	// PubNubRateMargin is how many calls a minute the budget leaves unused (0: the default).
+	PubNubRateMargin int
+	// BackgroundShare is the most of the budget background work may use.
+	BackgroundShare float64
+	PubNubTimeout   time.Duration
 
 	// EncryptionKey seals secrets at rest; PreviousEncryptionKeys still open older values.
 	EncryptionKey          []byte
@@ -92,6 +96,11 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		cfg.PubNubAPIKey = p.str("PNONBOARD_PUBNUB_API_KEY", "")
 		cfg.PubNubVersion = p.date("PNONBOARD_PUBNUB_VERSION", "2026-02-09")
 		cfg.PubNubRatePerMinute = p.intRange("PNONBOARD_PUBNUB_RATE_PER_MINUTE", 120, 2, 1_000_000)
+		cfg.PubNubRateMargin = p.intRange("PNONBOARD_PUBNUB_RATE_MARGIN", 0, 0, 1_000_000)
+		if cfg.PubNubRateMargin >= cfg.PubNubRatePerMinute {
+			p.fail("PNONBOARD_PUBNUB_RATE_MARGIN", "must be less than PNONBOARD_PUBNUB_RATE_PER_MINUTE")
+		}
+		cfg.BackgroundShare = p.fraction("PNONBOARD_PUBNUB_BACKGROUND_SHARE", 0.2)
 		cfg.PubNubTimeout = p.duration("PNONBOARD_PUBNUB_TIMEOUT", 20*time.Second)
 		cfg.EncryptionKey = p.encryptionKey("PNONBOARD_ENCRYPTION_KEY")
 		for i, k := range splitList(p.getenv("PNONBOARD_ENCRYPTION_KEYS_PREVIOUS")) {
@@ -134,6 +143,8 @@ func (c config) LogValue() slog.Value {
 		slog.String("pubnub_api_key", mask(c.PubNubAPIKey)),
 		slog.String("pubnub_version", c.PubNubVersion),
 		slog.Int("pubnub_rate_per_minute", c.PubNubRatePerMinute),
+		slog.Int("pubnub_rate_margin", c.PubNubRateMargin),
+		slog.Float64("pubnub_background_share", c.BackgroundShare),
 		slog.Duration("pubnub_timeout", c.PubNubTimeout),
 		slog.String("encryption_key", mask(string(c.EncryptionKey))),
 		slog.Int("previous_encryption_keys", len(c.PreviousEncryptionKeys)),
@@ -237,6 +248,20 @@ func (p *envParser) intRange(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// fraction parses a number from 0 (excluded) to 1.
+func (p *envParser) fraction(name string, def float64) float64 {
+	raw := p.getenv(name)
+	if raw == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	if err != nil || f <= 0 || f > 1 {
+		p.fail(name, fmt.Sprintf("must be a number above 0 and at most 1, such as 0.2 (got %q)", raw))
+		return def
+	}
+	return f
 }
 
 func (p *envParser) boolean(name string, def bool) bool {

@@ -119,3 +119,17 @@ func TestRunUsage(t *testing.T) {
 	require.NoError(t, run(context.Background(), []string{"server", "help"}, mapEnv(nil), &stdout, io.Discard))
 	require.Contains(t, stdout.String(), "migrate up|down|status")
 }
+
+func TestBudgetConfig(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"DATABASE_URL": "postgres://x", "PNONBOARD_ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PNONBOARD_PUBNUB_API_KEY": "k"}
+	cfg, err := parseConfig(mapEnv(base), modeServe)
+	require.NoError(t, err)
+	require.Equal(t, 0.2, cfg.BackgroundShare)
+	require.Zero(t, cfg.PubNubRateMargin, "zero: the budget's default")
+
+	for name, bad := range map[string]string{"PNONBOARD_PUBNUB_BACKGROUND_SHARE": "1.5", "PNONBOARD_PUBNUB_RATE_MARGIN": "120"} {
+		_, err := parseConfig(mapEnv(withDefaults(map[string]string{name: bad}, base)), modeServe)
+		require.ErrorContains(t, err, name)
+	}
+}

@@ -149,7 +149,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		}
 	}
 
-	budget, err := provisioner.NewBudget(a.pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute})
+	budget, err := provisioner.NewBudget(a.pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute,
+		Margin: cfg.PubNubRateMargin, BackgroundShare: cfg.BackgroundShare})
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +181,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		// within seconds; River's own rescuer stays as the backstop for anything else.
 		JobTimeout:           5 * time.Minute,
 		RescueStuckJobsAfter: 10 * time.Minute,
+		// A signup's job is fetched within 25 ms of its insert notification, not River's
+		// default 100 ms: a customer is waiting for it.
+		FetchCooldown: 25 * time.Millisecond,
 	}
 	if cfg.Role.runsWorkers() {
 		hostname, _ := os.Hostname()

@@ -11,14 +11,30 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 )
 
+func TestNewestPage(t *testing.T) {
+	t.Parallel()
+	for total, want := range map[int][2]int{0: {100, 1}, 1: {100, 1}, 100: {100, 1}, 250: {84, 3}, 10_000: {100, 100}, 10_001: {87, 115}} {
+		limit, page := newestPage(total)
+		require.Equal(t, want, [2]int{limit, page}, "total %d", total)
+		if total > 0 {
+			require.GreaterOrEqual(t, total, (page-1)*limit+1, "the page is not past the end")
+			require.LessOrEqual(t, total, page*limit, "it is the last page")
+		}
+	}
+	for total := 100; total < 30_000; total += 37 {
+		limit, page := newestPage(total)
+		require.GreaterOrEqual(t, total-(page-1)*limit, 50, "total %d: the newest page holds at least half a page", total)
+	}
+}
+
 func TestFindRecent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	marker := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	// listing is n apps, one a minute, the last `recent` of them made after marker; the
-	// ones named "ours" are the candidates.
-	listing := func(n, recent int, ours ...int) (page[pubnub.App], *[]int) {
-		var reads []int
+	// listing is n apps, one a minute, the last `recent` of them made a second apart after
+	// marker; the ones at ours are the candidates. It records the (page, limit) read.
+	listing := func(n, recent int, ours ...int) (page[pubnub.App], *[][2]int) {
+		var reads [][2]int
 		apps := make([]pubnub.App, n)
 		for i := range apps {
 			apps[i] = pubnub.App{ID: fmt.Sprint(i), Name: "other", CreatedAt: marker.Add(time.Duration(i-(n-recent)) * time.Minute)}
@@ -29,14 +45,14 @@ func TestFindRecent(t *testing.T) {
 		for _, i := range ours {
 			apps[i].Name = "ours"
 		}
-		return func(_ context.Context, p int) ([]pubnub.App, int, error) {
-			reads = append(reads, p)
-			from := min((p-1)*pubnub.PageSize, n)
-			return apps[from:min(from+pubnub.PageSize, n)], n, nil
+		return func(_ context.Context, p, limit int) ([]pubnub.App, int, error) {
+			reads = append(reads, [2]int{p, limit})
+			from := min((p-1)*limit, n)
+			return apps[from:min(from+limit, n)], n, nil
 		}, &reads
 	}
-	find := func(list page[pubnub.App], guess int) []string {
-		found, err := findRecent(ctx, list, guess, func(a pubnub.App) time.Time { return a.CreatedAt },
+	find := func(list page[pubnub.App], estimate int) []string {
+		found, err := findRecent(ctx, list, estimate, func(a pubnub.App) time.Time { return a.CreatedAt },
 			func(a pubnub.App) bool { return a.Name == "ours" }, marker)
 		require.NoError(t, err)
 		var ids []string
@@ -46,41 +62,35 @@ func TestFindRecent(t *testing.T) {
 		return ids
 	}
 
-	t.Run("ARightGuessReadsTheLastPageAndNoMore", func(t *testing.T) {
+	t.Run("ARightEstimateReadsOnePage", func(t *testing.T) {
 		t.Parallel()
-		list, reads := listing(10_050, 3, 10_049) // the last page holds 50, all but 3 older
-		require.Equal(t, []string{"10049"}, find(list, 101))
-		require.Equal(t, []int{101}, *reads)
+		list, reads := listing(10_001, 1, 10_000) // a last page of one item at 100 a page
+		require.Equal(t, []string{"10000"}, find(list, 10_001))
+		require.Equal(t, [][2]int{{115, 87}}, *reads, "87 at a time: the newest page holds 83")
 	})
 
-	t.Run("AShortLastPageReadsTheOneBefore", func(t *testing.T) {
+	t.Run("AWrongEstimateCostsOneCall", func(t *testing.T) {
 		t.Parallel()
 		list, reads := listing(10_001, 1, 10_000)
-		require.Equal(t, []string{"10000"}, find(list, 101))
-		require.Equal(t, []int{101, 100}, *reads)
-	})
-
-	t.Run("AWrongGuessCostsOneCall", func(t *testing.T) {
-		t.Parallel()
-		list, reads := listing(10_050, 3, 10_049)
-		require.Equal(t, []string{"10049"}, find(list, 1))
-		require.Equal(t, []int{1, 101}, *reads)
+		require.Equal(t, []string{"10000"}, find(list, 1))
+		require.Equal(t, [][2]int{{1, 100}, {115, 87}}, *reads)
 	})
 
 	t.Run("EveryCandidateSinceTheMarkerIsFound", func(t *testing.T) {
 		t.Parallel()
-		list, _ := listing(10_050, 120, 9_940, 10_049) // a duplicate a page earlier
-		require.ElementsMatch(t, []string{"9940", "10049"}, find(list, 101))
+		list, reads := listing(10_000, 120, 9_881, 9_999) // a duplicate a page earlier
+		require.ElementsMatch(t, []string{"9881", "9999"}, find(list, 10_000))
+		require.Len(t, *reads, 2)
 	})
 
 	t.Run("WithoutCreationTimesItReadsEverything", func(t *testing.T) {
 		t.Parallel()
 		var reads []int
-		list := func(_ context.Context, p int) ([]pubnub.App, int, error) {
+		list := func(_ context.Context, p, limit int) ([]pubnub.App, int, error) {
 			reads = append(reads, p)
-			return []pubnub.App{{ID: fmt.Sprint(p), Name: "x"}}, 5 * pubnub.PageSize, nil
+			return []pubnub.App{{ID: fmt.Sprint(p), Name: "x"}}, 5 * limit, nil
 		}
-		require.Empty(t, find(list, 1))
-		require.Equal(t, []int{1, 5, 4, 3, 2}, reads)
+		require.Empty(t, find(list, 500))
+		require.Equal(t, []int{5, 4, 3, 2, 1}, reads)
 	})
 }

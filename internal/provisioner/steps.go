@@ -63,7 +63,7 @@ func (a *attempt) marked(ctx context.Context, tenantID int64, pending func(t *te
 func (a *attempt) createApp(ctx context.Context, t *tenants.Tenant) error {
 	name := tenants.AppName(t.ExternalID)
 	if t.AppPendingAt != nil {
-		apps, err := findRecent(ctx, a.opts.Upstream.ListAppsPage, a.lastPageGuess(ctx, false),
+		apps, err := findRecent(ctx, a.opts.Upstream.ListAppsPage, a.estimateListing(ctx, false),
 			func(app pubnub.App) time.Time { return app.CreatedAt },
 			func(app pubnub.App) bool { return app.Name == name }, *t.AppPendingAt)
 		if err != nil {
@@ -158,7 +158,7 @@ func (a *attempt) saveKeyset(ctx context.Context, tenantID int64, env string, k 
 // findKeyset looks for the keyset named name in app appID, made since: nil when there is
 // none, an errNotOurs when there are several.
 func (a *attempt) findKeyset(ctx context.Context, appID, name string, since time.Time) (*pubnub.Keyset, error) {
-	all, err := findRecent(ctx, a.opts.Upstream.ListKeysetsPage, a.lastPageGuess(ctx, true),
+	all, err := findRecent(ctx, a.opts.Upstream.ListKeysetsPage, a.estimateListing(ctx, true),
 		func(k pubnub.Keyset) time.Time { return k.CreatedAt },
 		func(k pubnub.Keyset) bool { return k.Name == name && k.AppID == appID }, since)
 	if err != nil {
@@ -181,20 +181,18 @@ func (a *attempt) findKeyset(ctx context.Context, appID, name string, since time
 	return nil, notOurs("%d keysets in app %s are named %q (IDs %s): cannot tell which is this tenant's", len(found), appID, name, strings.Join(ids, ", "))
 }
 
-// lastPageGuess estimates the last page of the apps (or keysets) listing from what pnonboard
-// itself holds: in an account pnonboard fills, that is the page with the newest. A wrong guess
-// costs one call (the answer's total says where the last page is); no guess (an error) is
-// page 1.
-func (a *attempt) lastPageGuess(ctx context.Context, keysets bool) int {
+// estimateListing estimates how many apps (or keysets) the account lists, from what pnonboard
+// itself holds: in an account pnonboard fills, that is the total. A wrong estimate costs one
+// call; none (an error) reads from the first page.
+func (a *attempt) estimateListing(ctx context.Context, keysets bool) int {
 	apps, ks, err := tenants.CountHeld(ctx, a.opts.Pool)
 	if err != nil {
-		return 1
+		return 0
 	}
-	n := apps
 	if keysets {
-		n = ks
+		return ks
 	}
-	return max((n+pubnub.PageSize-1)/pubnub.PageSize, 1)
+	return apps
 }
 
 // mainSecret reads a keyset's current main secret key (the one that never expires).

@@ -88,10 +88,10 @@ func (e *Enqueuer) RunNow(ctx context.Context, tx pgx.Tx, tenantID int64) (bool,
 type Upstream interface {
 	CreateApp(ctx context.Context, name string) (*pubnub.App, error)
 	GetApp(ctx context.Context, id string) (*pubnub.App, error)
-	ListAppsPage(ctx context.Context, page int) ([]pubnub.App, int, error)
+	ListAppsPage(ctx context.Context, page, limit int) ([]pubnub.App, int, error)
 	CreateKeyset(ctx context.Context, p pubnub.CreateKeysetParams) (*pubnub.CreatedKeyset, error)
 	GetKeyset(ctx context.Context, id string) (*pubnub.Keyset, error)
-	ListKeysetsPage(ctx context.Context, page int) ([]pubnub.Keyset, int, error)
+	ListKeysetsPage(ctx context.Context, page, limit int) ([]pubnub.Keyset, int, error)
 	UpdateKeysetConfig(ctx context.Context, keysetID string, patch *pubnub.KeysetConfig) (*pubnub.KeysetConfig, error)
 	ListSecretKeys(ctx context.Context, keysetID string, activeOnly bool) ([]pubnub.SecretKey, error)
 	RotateSecretKey(ctx context.Context, keysetID string, expiresAt *time.Time) (pubnub.Secret, error)

@@ -11,16 +11,16 @@ import (
 // sandbox refuses more.
 const PageSize = listPageSize
 
-// ListAppsPage returns one page of GET /apps (1-based, PageSize apps) and the account's total,
-// for callers that look for something recent without walking the whole account: lists are in
-// creation order, oldest first, so the newest apps are on the last page. A page past the end
-// is empty, with the true total.
-func (c *Client) ListAppsPage(ctx context.Context, page int) ([]App, int, error) {
+// ListAppsPage returns one page of GET /apps (1-based, of limit apps, at most PageSize) and the
+// account's total, for callers that look for something recent without walking the whole
+// account: lists are in creation order, oldest first, so the newest apps are on the last
+// page. A page past the end is empty, with the true total.
+func (c *Client) ListAppsPage(ctx context.Context, page, limit int) ([]App, int, error) {
 	var w struct {
 		Apps  []appJSON `json:"apps"`
 		Total int       `json:"total"`
 	}
-	if err := c.do(ctx, request{op: "list apps", method: http.MethodGet, path: "/apps", query: onePage(page)}, &w); err != nil {
+	if err := c.do(ctx, request{op: "list apps", method: http.MethodGet, path: "/apps", query: onePage(page, limit)}, &w); err != nil {
 		return nil, 0, err
 	}
 	apps := make([]App, len(w.Apps))
@@ -31,12 +31,12 @@ func (c *Client) ListAppsPage(ctx context.Context, page int) ([]App, int, error)
 }
 
 // ListKeysetsPage is ListAppsPage for GET /keysets.
-func (c *Client) ListKeysetsPage(ctx context.Context, page int) ([]Keyset, int, error) {
+func (c *Client) ListKeysetsPage(ctx context.Context, page, limit int) ([]Keyset, int, error) {
 	var w struct {
 		Keysets []keysetJSON `json:"keysets"`
 		Total   int          `json:"total"`
 	}
-	if err := c.do(ctx, request{op: "list keysets", method: http.MethodGet, path: "/keysets", query: onePage(page)}, &w); err != nil {
+	if err := c.do(ctx, request{op: "list keysets", method: http.MethodGet, path: "/keysets", query: onePage(page, limit)}, &w); err != nil {
 		return nil, 0, err
 	}
 	keysets := make([]Keyset, len(w.Keysets))
@@ -46,6 +46,6 @@ func (c *Client) ListKeysetsPage(ctx context.Context, page int) ([]Keyset, int, 
 	return keysets, w.Total, nil
 }
 
-func onePage(page int) url.Values {
-	return url.Values{"page": {strconv.Itoa(max(page, 1))}, "limit": {strconv.Itoa(listPageSize)}}
+func onePage(page, limit int) url.Values {
+	return url.Values{"page": {strconv.Itoa(max(page, 1))}, "limit": {strconv.Itoa(min(max(limit, 1), listPageSize))}}
 }
