@@ -4,7 +4,7 @@
 // starts everything it needs (a throwaway PostgreSQL, the server binary as real processes,
 // the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all.
 //
-//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst|latency|mixed|adoption]
+//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst|latency|mixed|adoption|drift]
 package main
 
 import (
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.ratePerMin, "r", 600, "drain and burst: the sandbox's rate limit and the budget (requests per minute)")
 	fs.IntVar(&o.replicas, "replicas", 2, "drain and burst: worker replicas")
 	fs.IntVar(&o.dbMaxConns, "db-conns", 10, "pool size of the server and of the raw-Postgres ceiling")
-	fs.StringVar(&o.only, "only", "", "run only one scenario: ingest, drain, burst, latency, mixed or adoption")
+	fs.StringVar(&o.only, "only", "", "run only one scenario: ingest, drain, burst, latency, mixed, adoption or drift")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, sc := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"burst", env.burst}, {"latency", env.latency}, {"mixed", env.mixed}, {"adoption", env.adoption}} {
+	}{{"burst", env.burst}, {"latency", env.latency}, {"mixed", env.mixed}, {"adoption", env.adoption}, {"drift", env.drift}} {
 		if o.only == "" || o.only == sc.name {
 			if err := sc.run(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", sc.name, err))

@@ -47,7 +47,9 @@ type config struct {
 	PubNubRateMargin int
 	// BackgroundShare is the most of the budget background work may use.
 	BackgroundShare float64
-	PubNubTimeout   time.Duration
+	// DriftInterval is how often the drift sweep checks every tenant.
+	DriftInterval time.Duration
+	PubNubTimeout time.Duration
 
 	// EncryptionKey seals secrets at rest; PreviousEncryptionKeys still open older values.
 	EncryptionKey          []byte
@@ -102,6 +104,10 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		}
 		cfg.BackgroundShare = p.fraction("PNONBOARD_PUBNUB_BACKGROUND_SHARE", 0.2)
 		cfg.PubNubTimeout = p.duration("PNONBOARD_PUBNUB_TIMEOUT", 20*time.Second)
+		cfg.DriftInterval = p.duration("PNONBOARD_DRIFT_INTERVAL", 24*time.Hour)
+		if cfg.DriftInterval < time.Minute {
+			p.fail("PNONBOARD_DRIFT_INTERVAL", "must be at least 1m")
+		}
 		cfg.EncryptionKey = p.encryptionKey("PNONBOARD_ENCRYPTION_KEY")
 		for i, k := range splitList(p.getenv("PNONBOARD_ENCRYPTION_KEYS_PREVIOUS")) {
 			key, err := secrets.ParseKey(k)
@@ -145,6 +151,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("pubnub_rate_per_minute", c.PubNubRatePerMinute),
 		slog.Int("pubnub_rate_margin", c.PubNubRateMargin),
 		slog.Float64("pubnub_background_share", c.BackgroundShare),
+		slog.Duration("drift_interval", c.DriftInterval),
 		slog.Duration("pubnub_timeout", c.PubNubTimeout),
 		slog.String("encryption_key", mask(string(c.EncryptionKey))),
 		slog.Int("previous_encryption_keys", len(c.PreviousEncryptionKeys)),

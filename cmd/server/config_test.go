@@ -127,8 +127,13 @@ func TestBudgetConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0.2, cfg.BackgroundShare)
 	require.Zero(t, cfg.PubNubRateMargin, "zero: the budget's default")
+	require.Equal(t, 24*time.Hour, cfg.DriftInterval)
+	cfg, err = parseConfig(mapEnv(withDefaults(map[string]string{"PNONBOARD_DRIFT_INTERVAL": "6h"}, base)), modeServe)
+	require.NoError(t, err)
+	require.Equal(t, 6*time.Hour, cfg.DriftInterval)
 
-	for name, bad := range map[string]string{"PNONBOARD_PUBNUB_BACKGROUND_SHARE": "1.5", "PNONBOARD_PUBNUB_RATE_MARGIN": "120"} {
+	for name, bad := range map[string]string{"PNONBOARD_PUBNUB_BACKGROUND_SHARE": "1.5", "PNONBOARD_PUBNUB_RATE_MARGIN": "120",
+		"PNONBOARD_DRIFT_INTERVAL": "30s"} {
 		_, err := parseConfig(mapEnv(withDefaults(map[string]string{name: bad}, base)), modeServe)
 		require.ErrorContains(t, err, name)
 	}

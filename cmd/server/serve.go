@@ -154,7 +154,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	if err != nil {
 		return nil, err
 	}
-	a.metrics = metrics.New(metrics.Sources{DB: a.pool, Budget: budget}, logger)
+	a.metrics = metrics.New(metrics.Sources{DB: a.pool, Budget: budget, Drift: driftSource{a.pool}}, logger)
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
@@ -166,6 +166,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: a.pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
 		Announcer: webhooks.Announcer{},
+		// A day's sweep confirms every tenant; holdings unconfirmed for longer are read back.
+		VerifyAfter: cfg.DriftInterval + time.Hour,
+	}))
+	river.AddWorker(workers, provisioner.NewDriftWorker(provisioner.DriftWorkerOpts{
+		Pool: a.pool, Upstream: upstream, Logger: logger, Interval: cfg.DriftInterval,
 	}))
 	river.AddWorker(workers, webhooks.NewDeliveryWorker(webhooks.DeliveryWorkerOpts{
 		Pool: a.pool, Keyring: keyring, Policy: cfg.Webhooks, Logger: logger,
@@ -193,7 +198,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 			river.QueueDefault:     {MaxWorkers: cfg.Workers},
 			webhooks.QueueWebhooks: {MaxWorkers: cfg.Workers},
 		}
-		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune(), provisioner.PeriodicSweep()}
+		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune(), provisioner.PeriodicSweep(),
+			provisioner.PeriodicDriftSweep(cfg.DriftInterval)}
 	}
 	if a.river, err = river.NewClient(riverpgxv5.New(a.pool), riverCfg); err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
@@ -392,6 +398,21 @@ func countJobOutcomes(events <-chan *river.Event, m *metrics.Metrics) {
 		}
 		m.JobOutcome(ev.Job.Kind, outcome)
 	}
+}
+
+// driftSource feeds the drift gauges.
+type driftSource struct{ pool *pgxpool.Pool }
+
+func (d driftSource) CountDrift(ctx context.Context) (map[tenants.DriftKind]int, error) {
+	return tenants.CountDrift(ctx, d.pool)
+}
+
+func (d driftSource) LastSweep(ctx context.Context) (time.Time, bool, error) {
+	run, ok, err := provisioner.LastDriftRun(ctx, d.pool)
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	return *run.FinishedAt, true, nil
 }
 
 // unconfiguredUpstream stands in for PubNub on replicas that never call it (PNONBOARD_ROLE=api):

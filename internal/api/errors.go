@@ -76,8 +76,12 @@ func stateConflict(err error) (*Error, bool) {
 	if serr.Reason != "" {
 		detail += " and " + serr.Reason
 	}
+	allowed := serr.Allowed
+	if allowed == nil {
+		allowed = []tenants.State{} // no state allows it as the tenant is now (the reason says why)
+	}
 	return &Error{Status: http.StatusConflict, Code: "invalid_state", Cause: err, Detail: detail,
-		Extra: map[string]any{"currentState": serr.Current, "allowedFrom": serr.Allowed}}, true
+		Extra: map[string]any{"currentState": serr.Current, "allowedFrom": allowed}}, true
 }
 
 // tenantConflict is a create that reuses an externalId with another body.

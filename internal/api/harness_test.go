@@ -174,6 +174,17 @@ func (ts *testServer) doHeader(t *testing.T, method, path, authorization string)
 
 func (ts *testServer) send(t *testing.T, method, path, authorization string, body any) *response {
 	t.Helper()
+	return ts.sendWith(t, method, path, authorization, "application/json", body)
+}
+
+// sendType sends body as contentType with the key.
+func (ts *testServer) sendType(t *testing.T, method, path, key, contentType string, body any) *response {
+	t.Helper()
+	return ts.sendWith(t, method, path, "Bearer "+key, contentType, body)
+}
+
+func (ts *testServer) sendWith(t *testing.T, method, path, authorization, contentType string, body any) *response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -187,7 +198,7 @@ func (ts *testServer) send(t *testing.T, method, path, authorization string, bod
 	req, err := http.NewRequest(method, ts.srv.URL+path, rd)
 	require.NoError(t, err)
 	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)

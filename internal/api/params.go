@@ -145,3 +145,8 @@ func (p *params) time(name string) time.Time {
 
 // header returns a request header, for the few that carry parameters (Prefer).
 func (p *params) header(name string) string { return p.r.Header.Get(name) }
+
+// boolean reads a true/false query parameter (absent: false).
+func (p *params) boolean(name string) bool {
+	return p.enum(name, []string{"true", "false"}) == "true"
+}

@@ -42,7 +42,10 @@ func (s *Server) addRoutes(r chi.Router) {
 	s.route(r, http.MethodDelete, "/v1/tenants/{externalId}", auth.ScopeTenantsDisable, refusedHandler{http.HandlerFunc(s.deleteTenant)}) // DELETE /v1/tenants/{externalId}               deleteTenant (always 405)
 	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/disable", auth.ScopeTenantsDisable, handleJSON(s, s.disableTenant))             // POST   /v1/tenants/{externalId}/disable       disableTenant
 	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/enable", auth.ScopeTenantsDisable, handleJSON(s, s.enableTenant))               // POST   /v1/tenants/{externalId}/enable        enableTenant
+	s.route(r, http.MethodPatch, "/v1/tenants/{externalId}", auth.ScopeTenantsWrite, handleJSON(s, s.patchTenant, wait))                  // PATCH  /v1/tenants/{externalId}               patchTenant
 	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/retry", auth.ScopeTenantsWrite, handleJSON(s, s.retryTenant))                   // POST   /v1/tenants/{externalId}/retry         retryTenant
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/check", auth.ScopeTenantsRead, handleJSON(s, s.checkTenant, wait))              // POST   /v1/tenants/{externalId}/check         checkTenant
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/repair", auth.ScopeTenantsWrite, handleJSON(s, s.repairTenant, wait))           // POST   /v1/tenants/{externalId}/repair        repairTenant
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))                   // GET    /v1/tenants/{externalId}/events        listTenantEvents
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials))     // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
 

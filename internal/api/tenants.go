@@ -42,14 +42,17 @@ type createTenantRequest struct {
 		Environments []string          `json:"environments"`
 		Metadata     map[string]string `json:"metadata"`
 	}
-	wait time.Duration
+	preferWait
 }
 
 func (r *createTenantRequest) body() (any, bool) { return &r.Body, false }
 
-// extract reads Prefer: wait=N (RFC 7240). Waits above the maximum are cut to it; a malformed
+// preferWait is a request's Prefer: wait=N (RFC 7240).
+type preferWait struct{ wait time.Duration }
+
+// extract reads Prefer: wait=N. Waits above the maximum are cut to it; a malformed
 // preference is ignored, as the RFC asks.
-func (r *createTenantRequest) extract(p *params) {
+func (r *preferWait) extract(p *params) {
 	for _, pref := range strings.Split(p.header("Prefer"), ",") {
 		name, value, _ := strings.Cut(strings.TrimSpace(pref), "=")
 		if !strings.EqualFold(strings.TrimSpace(name), "wait") {
@@ -85,9 +88,9 @@ func (s *Server) createTenant(ctx context.Context, req *createTenantRequest) (te
 	return resp, nil
 }
 
-// waitSettled returns the tenant once it is active or failed, or when wait passes (its latest
-// state either way). It re-reads the tenant when the Watcher says its state changed, and on a
-// slow poll besides.
+// waitSettled returns the tenant once no work is under way on it (its state is not in flight
+// and no check is pending), or when wait passes (its latest state either way). It re-reads
+// the tenant when the Watcher says it changed, and on a slow poll besides.
 func (s *Server) waitSettled(ctx context.Context, t *tenants.Tenant, wait time.Duration) (*tenants.Tenant, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
@@ -103,7 +106,7 @@ func (s *Server) waitSettled(ctx context.Context, t *tenants.Tenant, wait time.D
 			t = latest
 		}
 	}
-	for t.State != tenants.StateActive && t.State != tenants.StateFailed {
+	for busy(t) {
 		select {
 		case <-deadline.C:
 			return t, nil
@@ -151,6 +154,7 @@ func (r *listTenantsRequest) extract(p *params) {
 		CreatedAfter:  p.time("createdAfter"),
 		CreatedBefore: p.time("createdBefore"),
 		Cursor:        p.text("cursor", maxCursorLen),
+		Drifted:       p.boolean("drifted"),
 	}
 }
 

@@ -354,7 +354,7 @@ func TestTenantLifecycleCalls(t *testing.T) {
 		b := setupTenants(t)
 		resp := b.do(t, http.MethodDelete, "/v1/tenants/acme", b.key, nil)
 		require.Equal(t, http.StatusMethodNotAllowed, resp.Status)
-		require.Equal(t, "GET", resp.Header.Get("Allow"))
+		require.Equal(t, "GET, PATCH", resp.Header.Get("Allow"))
 		p := resp.JSON(t)
 		require.Equal(t, "delete_not_supported", p["code"])
 		require.Equal(t, "/v1/tenants/acme/disable", p["disable"])

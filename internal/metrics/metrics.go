@@ -72,6 +72,8 @@ func New(src Sources, logger *slog.Logger) *Metrics {
 			perWindow: prometheus.NewDesc("pnonboard_rate_budget_per_window", "The most calls any 60 seconds may hold.", nil, nil),
 			blocked:   prometheus.NewDesc("pnonboard_rate_budget_blocked_seconds", "Seconds until a 429's block on the budget ends (0: not blocked).", nil, nil),
 			upstream:  prometheus.NewDesc("pnonboard_rate_budget_upstream_remaining", "What PubNub last said was left in its window, less what was granted since (-1: unknown).", nil, nil),
+			drifted:   prometheus.NewDesc("pnonboard_tenants_drifted", "Tenants whose last check found drift of a kind.", []string{"kind"}, nil),
+			sweepAge:  prometheus.NewDesc("pnonboard_drift_sweep_age_seconds", "Seconds since the last full drift sweep finished (-1: none has).", nil, nil),
 			up:        prometheus.NewDesc("pnonboard_database_up", "Whether the scrape could read the database.", nil, nil),
 		})
 	return m
@@ -176,6 +178,12 @@ type Sources struct {
 	Budget interface {
 		Snapshot(ctx context.Context) (provisioner.BudgetSnapshot, error)
 	}
+	// Drift is what the drift checks found.
+	Drift interface {
+		CountDrift(ctx context.Context) (map[tenants.DriftKind]int, error)
+		// LastSweep is when the last full drift sweep finished (false: none has).
+		LastSweep(ctx context.Context) (time.Time, bool, error)
+	}
 }
 
 // dbCollector reads shared state at scrape time.
@@ -183,11 +191,11 @@ type dbCollector struct {
 	src                                                   Sources
 	logger                                                *slog.Logger
 	tenants, used, reserved, perWindow, blocked, upstream *prometheus.Desc
-	up                                                    *prometheus.Desc
+	drifted, sweepAge, up                                 *prometheus.Desc
 }
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.tenants, c.used, c.reserved, c.perWindow, c.blocked, c.upstream, c.up} {
+	for _, d := range []*prometheus.Desc{c.tenants, c.used, c.reserved, c.perWindow, c.blocked, c.upstream, c.drifted, c.sweepAge, c.up} {
 		ch <- d
 	}
 }
@@ -221,5 +229,27 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.perWindow, prometheus.GaugeValue, float64(b.PerWindow))
 		ch <- prometheus.MustNewConstMetric(c.blocked, prometheus.GaugeValue, b.Blocked.Seconds())
 		ch <- prometheus.MustNewConstMetric(c.upstream, prometheus.GaugeValue, float64(b.UpstreamRemaining))
+	}
+	if c.src.Drift != nil {
+		counts, err := c.src.Drift.CountDrift(ctx)
+		if err != nil {
+			up = 0
+			c.logger.Warn("metrics: cannot count drift", "err", err)
+			return
+		}
+		for kind, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.drifted, prometheus.GaugeValue, float64(n), string(kind))
+		}
+		age := -1.0
+		at, ok, err := c.src.Drift.LastSweep(ctx)
+		if err != nil {
+			up = 0
+			c.logger.Warn("metrics: cannot read the last drift sweep", "err", err)
+			return
+		}
+		if ok {
+			age = time.Since(at).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(c.sweepAge, prometheus.GaugeValue, age)
 	}
 }

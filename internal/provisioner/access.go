@@ -10,7 +10,8 @@ import (
 )
 
 // PubNub's Admin API v2 has no disable primitive (docs/pubnub.md). Until it does,
-// this file is the whole mapping of "disable a tenant" onto what exists, per keyset:
+// this file is the whole mapping of "disable a tenant" (and "retire an environment") onto
+// what exists, per keyset:
 //
 //   - lock: turn Access Manager on, with token revoke, so clients without a valid token are
 //     refused; then rotate the secret key at once (no expiry), so nobody holding the old
@@ -31,13 +32,18 @@ func (a *attempt) lockKeyset(ctx context.Context, t *tenants.Tenant, env string)
 			return err
 		}
 		if err := a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
-			keysetOf(t, env).AccessLocked = true
-			return []tenants.Event{tenants.SystemEvent(tenants.ActionAccessManagerEnabled, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+			k := keysetOf(t, env)
+			k.AccessLocked = true
+			events := []tenants.Event{tenants.SystemEvent(tenants.ActionAccessManagerEnabled, map[string]any{"environment": env, "keysetId": ks.KeysetID})}
+			if t.Resolve(tenants.DriftAccessManagerOff, tenants.KeysetResource(k)) {
+				events = append(events, repaired(tenants.DriftAccessManagerOff, k))
+			}
+			return events
 		}); err != nil {
 			return err
 		}
 	}
-	if ks.RotatedFor >= t.LockGeneration {
+	if ks.RotatedFor >= ks.RotateFor {
 		return nil
 	}
 	ctx = a.marked(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &keysetOf(t, env).RotatePendingAt })
@@ -45,7 +51,7 @@ func (a *attempt) lockKeyset(ctx context.Context, t *tenants.Tenant, env string)
 	if err != nil {
 		return err
 	}
-	return a.saveRotated(ctx, t.ID, env, t.LockGeneration, secret, tenants.ActionSecretRotated)
+	return a.saveRotated(ctx, t.ID, env, ks.RotateFor, secret, tenants.ActionSecretRotated)
 }
 
 // settleRotation resolves a rotation whose answer was lost (its pending marker is set): the
@@ -63,7 +69,7 @@ func (a *attempt) settleRotation(ctx context.Context, t *tenants.Tenant, env str
 		return fmt.Errorf("open secret key of %s: %w", env, err)
 	}
 	if current.Reveal() != string(held) {
-		return a.saveRotated(ctx, t.ID, env, t.LockGeneration, current, tenants.ActionSecretRotationFound)
+		return a.saveRotated(ctx, t.ID, env, ks.RotateFor, current, tenants.ActionSecretRotationFound)
 	}
 	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
 		keysetOf(t, env).RotatePendingAt = nil

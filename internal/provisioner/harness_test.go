@@ -63,7 +63,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	require.NoError(t, err)
 
 	// An insert-only client, as an API replica has.
-	inserter, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Workers: workersWith(nil)})
+	inserter, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Workers: workersWith(nil, nil)})
 	require.NoError(t, err)
 	profiles := provisioner.DefaultProfiles()
 	h := &harness{
@@ -77,13 +77,17 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 }
 
 // workersWith registers the reconcile worker (a placeholder when w is nil, for inserting),
-// and the sweeper when given.
-func workersWith(w *provisioner.Worker, sweep ...*provisioner.SweepWorker) *river.Workers {
+// the drift sweep (likewise), and the sweeper when given.
+func workersWith(w *provisioner.Worker, drift *provisioner.DriftWorker, sweep ...*provisioner.SweepWorker) *river.Workers {
 	workers := river.NewWorkers()
 	if w == nil {
 		w = provisioner.NewWorker(provisioner.WorkerOpts{})
 	}
+	if drift == nil {
+		drift = provisioner.NewDriftWorker(provisioner.DriftWorkerOpts{})
+	}
 	river.AddWorker(workers, w)
+	river.AddWorker(workers, drift)
 	for _, s := range sweep {
 		river.AddWorker(workers, s)
 	}
@@ -108,9 +112,10 @@ func (h *harness) startReplica(t *testing.T) *river.Client[pgx.Tx] {
 		Announcer: h.opts.announcer, Logger: workerLogger, RetryBase: h.opts.retryBase,
 	})
 	rc, err := river.NewClient(riverpgxv5.New(h.db.Pool), &river.Config{
-		Logger:            testLogger(t),
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
-		Workers:           workersWith(worker, &provisioner.SweepWorker{Pool: h.db.Pool, QuietFor: time.Millisecond}),
+		Logger: testLogger(t),
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
+		Workers: workersWith(worker, provisioner.NewDriftWorker(provisioner.DriftWorkerOpts{Pool: h.db.Pool, Upstream: client, Logger: workerLogger}),
+			&provisioner.SweepWorker{Pool: h.db.Pool, QuietFor: time.Millisecond}),
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		TestOnly:          true,

@@ -72,21 +72,30 @@ func TestHeldResources(t *testing.T) {
 		require.Len(t, h.sb.Apps(), 2, "no third app")
 	})
 
-	// A disable (a new job) reads back what the tenant holds before locking it: the happy path
-	// of provisioning needs no such read.
-	t.Run("ANewJobVerifiesOnceAndProvisioningNeverDoes", func(t *testing.T) {
+	// A job trusts holdings confirmed within VerifyAfter (a day: the drift sweep keeps them
+	// fresh), so a day-two change costs no reads; older ones it reads back before using them.
+	// The happy path of provisioning never reads anything back.
+	t.Run("AStaleConfirmationIsReadBackOnceAndProvisioningNeverIs", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "checked", "staging")
+		tn := h.create(t, "checked", "staging")
 		h.waitState(t, "checked", tenants.StateActive, settle)
-		require.Zero(t, h.sb.CallCount(sandbox.OpGetApp, sandbox.OpGetKeyset, sandbox.OpGetCustomer))
+		reads := func() int { return h.sb.CallCount(sandbox.OpGetApp, sandbox.OpGetKeyset, sandbox.OpGetCustomer) }
+		require.Zero(t, reads())
 		_, err := h.tenants.Disable(ctx, "checked", "", "test")
 		require.NoError(t, err)
 		h.waitState(t, "checked", tenants.StateDisabled, settle)
+		require.Zero(t, reads(), "confirmed by its creation a moment ago")
+
+		tenantstest.AgeConfirmation(t, h.db.Pool, tn.ID, 26*time.Hour)
+		_, err = h.tenants.Enable(ctx, "checked", "", "test")
+		require.NoError(t, err)
+		h.waitState(t, "checked", tenants.StateActive, settle)
 		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGetApp))
 		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGetKeyset))
 		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGetCustomer))
+		require.Zero(t, h.sb.CallCount(sandbox.OpGetKeysetConfig), "enabled: Access Manager may be either way")
 	})
 }
 

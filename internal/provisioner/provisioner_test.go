@@ -272,7 +272,8 @@ func TestProvisioning(t *testing.T) {
 		require.NoError(t, err)
 		tn := h.waitState(t, "flappy", tenants.StateDisabled, settle)
 		for _, k := range tn.Keysets {
-			require.True(t, k.Locked(tn.LockGeneration))
+			require.True(t, k.Locked())
+			require.Equal(t, tn.LockGeneration, k.RotatedFor)
 		}
 		for _, k := range h.sb.Keysets() {
 			require.True(t, k.Config.AccessManager.Enabled)

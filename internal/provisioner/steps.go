@@ -310,7 +310,7 @@ func keysetIDs(t *tenants.Tenant) []string {
 // upstream read that confirms the assignment.
 func (a *attempt) saveCustomer(ctx context.Context, tenantID int64, cust *pubnub.Customer, action tenants.Action) error {
 	return a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
-		t.CustomerID, t.CustomerPendingAt = cust.ID, nil
+		t.CustomerID, t.CustomerPendingAt, t.CustomerName = cust.ID, nil, cust.Name
 		assigned := markAssigned(t, cust)
 		return []tenants.Event{tenants.SystemEvent(action, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
 	})
@@ -332,37 +332,56 @@ func markAssigned(t *tenants.Tenant, cust *pubnub.Customer) []string {
 	return assigned
 }
 
-// assignKeysets assigns the keysets the customer lacks. It reads the customer first: assigning
-// is not idempotent, and an earlier attempt may have assigned some before losing the answer.
+// assignKeysets assigns the keysets the customer lacks, in one call. Assigning is not
+// idempotent (PubNub refuses a keyset already assigned), so it follows the create shape: a
+// marker is committed just before the request leaves, and an attempt that finds it set reads
+// the customer first to see what the lost answer had done.
 func (a *attempt) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
-	cust, err := a.opts.Upstream.GetCustomer(ctx, t.CustomerID)
-	if err != nil {
-		return err
-	}
-	held := map[string]bool{}
-	for _, k := range cust.Keysets {
-		held[k.ID] = true
-	}
 	var missing []string
 	for _, k := range t.Keysets {
-		if !held[k.KeysetID] {
+		if !k.Assigned {
 			missing = append(missing, k.KeysetID)
 		}
 	}
-	if len(missing) > 0 {
-		if cust, err = a.opts.Upstream.AssignKeysets(ctx, t.CustomerID, missing); err != nil {
+	if t.AssignPendingAt != nil {
+		cust, err := a.opts.Upstream.GetCustomer(ctx, t.CustomerID)
+		if err != nil {
 			return err
 		}
+		held := map[string]bool{}
+		for _, k := range cust.Keysets {
+			held[k.ID] = true
+		}
+		missing = slices.DeleteFunc(missing, func(id string) bool { return held[id] })
+		if len(missing) == 0 {
+			return a.saveAssigned(ctx, t.ID, cust)
+		}
 	}
+	ctx = a.marked(ctx, t.ID, func(t *tenants.Tenant) **time.Time { return &t.AssignPendingAt })
+	cust, err := a.opts.Upstream.AssignKeysets(ctx, t.CustomerID, missing)
+	if err != nil {
+		return err
+	}
+	return a.saveAssigned(ctx, t.ID, cust)
+}
+
+// saveAssigned records which keysets cust holds, from the answer that says so, and resolves
+// the drift that assigning repaired.
+func (a *attempt) saveAssigned(ctx context.Context, tenantID int64, cust *pubnub.Customer) error {
 	var stillMissing []string
-	err = a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+	err := a.update(ctx, tenantID, func(t *tenants.Tenant) []tenants.Event {
+		t.AssignPendingAt = nil
 		assigned := markAssigned(t, cust)
-		for _, k := range t.Keysets {
+		events := []tenants.Event{tenants.SystemEvent(tenants.ActionKeysetsAssigned, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
+		for i := range t.Keysets {
+			k := &t.Keysets[i]
 			if !k.Assigned {
 				stillMissing = append(stillMissing, k.KeysetID)
+			} else if t.Resolve(tenants.DriftKeysetUnassigned, tenants.KeysetResource(k)) {
+				events = append(events, repaired(tenants.DriftKeysetUnassigned, k))
 			}
 		}
-		return []tenants.Event{tenants.SystemEvent(tenants.ActionKeysetsAssigned, map[string]any{"customerId": cust.ID, "assignedKeysets": assigned})}
+		return events
 	})
 	if err == nil && len(stillMissing) > 0 {
 		return fmt.Errorf("%w: customer %s still lacks keysets %v after assigning them", errUnexpectedAnswer, cust.ID, stillMissing)
@@ -370,71 +389,49 @@ func (a *attempt) assignKeysets(ctx context.Context, t *tenants.Tenant) error {
 	return err
 }
 
-// verify reads back what the tenant holds from an earlier job, before this job uses any of
-// it: the app must still carry the tenant's name; each keyset its name and the tenant's app;
-// the customer the tenant's externalId (its keysets refresh which of ours are assigned). A
-// resource upstream says is someone else's fails the tenant with both sides named, and
-// nothing is assigned, locked or unlocked. Read-only; resources made by this job need no
-// check (their create answers said what they are).
-func (a *attempt) verify(ctx context.Context, t *tenants.Tenant) error {
-	var problems []string
-	gone := func(what, id string) string {
-		return fmt.Sprintf("%s %s, held by this tenant, no longer exists upstream", what, id)
-	}
-	appName := tenants.AppName(t.ExternalID)
-	if t.AppID != "" {
-		app, err := a.opts.Upstream.GetApp(ctx, t.AppID)
-		switch {
-		case pubnub.IsNotFound(err):
-			problems = append(problems, gone("app", t.AppID))
-		case err != nil:
-			return err
-		case app.Name != appName:
-			problems = append(problems, fmt.Sprintf("app %s is named %q upstream, not %q", t.AppID, app.Name, appName))
-		}
-	}
-	for _, k := range t.Keysets {
-		if k.KeysetID == "" {
-			continue
-		}
-		up, err := a.opts.Upstream.GetKeyset(ctx, k.KeysetID)
-		switch {
-		case pubnub.IsNotFound(err):
-			problems = append(problems, gone("keyset", k.KeysetID)+" ("+k.Environment+")")
-		case err != nil:
-			return err
-		case up.Name != k.UpstreamName || up.AppID != t.AppID:
-			problems = append(problems, fmt.Sprintf("keyset %s (%s) is %q in app %s upstream; this tenant's is %q in app %s",
-				k.KeysetID, k.Environment, up.Name, up.AppID, k.UpstreamName, t.AppID))
-		}
-	}
-	var cust *pubnub.Customer
-	if t.CustomerID != "" {
-		c, err := a.opts.Upstream.GetCustomer(ctx, t.CustomerID)
-		switch {
-		case pubnub.IsNotFound(err):
-			problems = append(problems, gone("customer", t.CustomerID))
-		case err != nil:
-			return err
-		case c.ExternalID != t.ExternalID:
-			problems = append(problems, fmt.Sprintf("customer %s has externalId %q upstream, not %q", t.CustomerID, c.ExternalID, t.ExternalID))
-		default:
-			if err := a.requireOnlyOurKeysets(t, c); err != nil {
-				return err
-			}
-			cust = c
-		}
-	}
-	if len(problems) > 0 {
-		return notOurs("%s; nothing was changed upstream", strings.Join(problems, "; "))
+// repaired is the timeline entry of drift a step undid on keyset k.
+func repaired(kind tenants.DriftKind, k *tenants.Keyset) tenants.Event {
+	return tenants.SystemEvent(tenants.ActionDriftRepaired, map[string]any{"kind": string(kind), "environment": k.Environment, "keysetId": k.KeysetID})
+}
+
+// renameCustomer gives the customer the tenant's name (a PATCH of name, or a repair of a
+// rename made in the portal). Renaming is idempotent: no marker is needed.
+func (a *attempt) renameCustomer(ctx context.Context, t *tenants.Tenant) error {
+	cust, err := a.opts.Upstream.UpdateCustomer(ctx, t.CustomerID, t.Name)
+	if err != nil {
+		return err
 	}
 	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
-		t.VerifiedJob = a.job.ID
-		detail := map[string]any{"appId": t.AppID, "keysets": keysetIDs(t)}
-		if cust != nil {
-			detail["customerId"] = cust.ID
-			detail["assignedKeysets"] = markAssigned(t, cust)
-		}
-		return []tenants.Event{tenants.SystemEvent(tenants.ActionUpstreamVerified, detail)}
+		from := t.CustomerName
+		t.CustomerName = cust.Name
+		t.Resolve(tenants.DriftCustomerRenamed, tenants.CustomerResource(t.CustomerID))
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionCustomerRenamed, map[string]any{"customerId": t.CustomerID, "from": from, "to": cust.Name})}
+	})
+}
+
+// renameApp names the app back as pnonboard made it.
+func (a *attempt) renameApp(ctx context.Context, t *tenants.Tenant) error {
+	name := tenants.AppName(t.ExternalID)
+	if _, err := a.opts.Upstream.UpdateApp(ctx, t.AppID, name); err != nil {
+		return err
+	}
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		t.AppRenamePending = false
+		t.Resolve(tenants.DriftAppRenamed, tenants.AppResource(t.AppID))
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionAppRenamed, map[string]any{"appId": t.AppID, "to": name})}
+	})
+}
+
+// renameKeyset names a keyset back as pnonboard made it.
+func (a *attempt) renameKeyset(ctx context.Context, t *tenants.Tenant, env string) error {
+	ks := t.Keyset(env)
+	if _, err := a.opts.Upstream.UpdateKeyset(ctx, ks.KeysetID, pubnub.UpdateKeysetParams{Name: ks.UpstreamName}); err != nil {
+		return err
+	}
+	return a.update(ctx, t.ID, func(t *tenants.Tenant) []tenants.Event {
+		k := t.Keyset(env)
+		k.RenamePending = false
+		t.Resolve(tenants.DriftKeysetRenamed, tenants.KeysetResource(k))
+		return []tenants.Event{tenants.SystemEvent(tenants.ActionKeysetRenamed, map[string]any{"environment": env, "keysetId": k.KeysetID, "to": k.UpstreamName})}
 	})
 }

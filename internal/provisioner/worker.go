@@ -95,7 +95,11 @@ type Upstream interface {
 	UpdateKeysetConfig(ctx context.Context, keysetID string, patch *pubnub.KeysetConfig) (*pubnub.KeysetConfig, error)
 	ListSecretKeys(ctx context.Context, keysetID string, activeOnly bool) ([]pubnub.SecretKey, error)
 	RotateSecretKey(ctx context.Context, keysetID string, expiresAt *time.Time) (pubnub.Secret, error)
+	UpdateApp(ctx context.Context, id, name string) (*pubnub.App, error)
+	UpdateKeyset(ctx context.Context, id string, p pubnub.UpdateKeysetParams) (*pubnub.Keyset, error)
+	GetKeysetConfig(ctx context.Context, keysetID string) (*pubnub.KeysetConfig, error)
 	CreateCustomer(ctx context.Context, p pubnub.CreateCustomerParams) (*pubnub.Customer, error)
+	UpdateCustomer(ctx context.Context, id, name string) (*pubnub.Customer, error)
 	GetCustomer(ctx context.Context, id string) (*pubnub.Customer, error)
 	ListCustomers(ctx context.Context, appID string) ([]pubnub.Customer, error)
 	AssignKeysets(ctx context.Context, customerID string, keysetIDs []string) (*pubnub.Customer, error)
@@ -124,6 +128,10 @@ type WorkerOpts struct {
 	// to the queue (a snooze of zero) to continue in a fresh attempt; zero means two minutes.
 	// It keeps every attempt well inside the job's Timeout however many steps remain.
 	AttemptSlice time.Duration
+	// VerifyAfter is how long a confirmation (by a create's answer, a check, or the drift
+	// sweep) that the tenant's resources are its own is trusted; a job reads older holdings
+	// back before using them. Zero means 25 hours: a day's drift sweep keeps it fresh.
+	VerifyAfter time.Duration
 }
 
 // Worker reconciles one tenant per job.
@@ -139,6 +147,9 @@ func NewWorker(opts WorkerOpts) *Worker {
 	}
 	if opts.AttemptSlice == 0 {
 		opts.AttemptSlice = 2 * time.Minute
+	}
+	if opts.VerifyAfter == 0 {
+		opts.VerifyAfter = 25 * time.Hour
 	}
 	return &Worker{opts: opts}
 }
@@ -169,7 +180,7 @@ type attempt struct {
 func (w *Worker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	ctx = logging.With(ctx, slog.Int64("job_id", job.ID), slog.Int64("tenant_id", job.Args.TenantID))
 	a := &attempt{Worker: w, job: job, started: time.Now()}
-	err := a.work(ctx)
+	err := a.run(ctx)
 	var snooze *river.JobSnoozeError
 	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &snooze) || errors.Is(err, errFenced) {
 		return err
@@ -197,7 +208,7 @@ func (a *attempt) failedStepName(ctx context.Context) string {
 	return "finish"
 }
 
-func (a *attempt) work(ctx context.Context) error {
+func (a *attempt) run(ctx context.Context) error {
 	for {
 		t, err := tenants.Get(ctx, a.opts.Pool, a.job.Args.TenantID)
 		if errors.Is(err, tenants.ErrNotFound) {
@@ -207,9 +218,6 @@ func (a *attempt) work(ctx context.Context) error {
 			return err
 		}
 		ctx := WithClass(logging.With(ctx, slog.String("external_id", t.ExternalID)), classOf(t))
-		if t.State == tenants.StateFailed {
-			return nil // waits for a retry, which enqueues a new job
-		}
 		s := a.nextStep(t)
 		if s == nil {
 			done, err := a.finish(ctx)
@@ -230,10 +238,14 @@ func (a *attempt) work(ctx context.Context) error {
 }
 
 // classOf is the budget class of a tenant's upstream calls: a signup until it is first
-// provisioned (a customer is waiting), operator work after.
+// provisioned (a customer is waiting), operator work after, and a check the drift sweep
+// asked for in the background.
 func classOf(t *tenants.Tenant) Class {
-	if t.Signup() {
+	switch {
+	case t.Signup():
 		return ClassSignup
+	case t.CheckRequested == tenants.CheckBySweep:
+		return ClassBackground
 	}
 	return ClassOperator
 }
@@ -249,18 +261,42 @@ func (a *attempt) nextStep(t *tenants.Tenant) *step {
 	if t.State == tenants.StatePending {
 		return &step{"start", a.start}
 	}
-	if t.HoldsUpstream() && t.VerifiedJob != a.job.ID {
-		// This job did not make (or check) what the tenant holds: make sure upstream still
-		// says it is this tenant's before using any of it.
-		return &step{"verify", a.verify}
+	switch {
+	case t.CheckRequested != "":
+		return &step{"check", a.check}
+	case t.HoldsUpstream() && a.stale(t.VerifiedAt) && a.stale(t.LastCheckedAt):
+		// Nothing has confirmed for a while that what the tenant holds is still its own:
+		// read it back before using any of it.
+		return &step{"verify", a.check}
+	case t.State == tenants.StateFailed:
+		return nil // waits for a retry or a repair, which enqueue a new job
+	}
+	s := a.change(t)
+	if s != nil && blocked(t) {
+		// The last check found a held resource gone or someone else's: nothing of the
+		// tenant's is used until it is repaired (or a check finds it back).
+		return &step{s.name, func(context.Context, *tenants.Tenant) error { return blockedError(t) }}
+	}
+	return s
+}
+
+// stale reports whether a confirmation at at is too old to trust.
+func (a *attempt) stale(at *time.Time) bool {
+	return at == nil || time.Since(*at) > a.opts.VerifyAfter
+}
+
+// change is the next upstream change the tenant needs (nil when none).
+func (a *attempt) change(t *tenants.Tenant) *step {
+	keysetStep := func(name string, k *tenants.Keyset, fn func(ctx context.Context, t *tenants.Tenant, env string) error) *step {
+		env := k.Environment
+		return &step{name + ":" + env, func(ctx context.Context, t *tenants.Tenant) error { return fn(ctx, t, env) }}
 	}
 	if t.AppID == "" {
 		return &step{"create_app", a.createApp}
 	}
 	for i := range t.Keysets {
 		if t.Keysets[i].KeysetID == "" {
-			env := t.Keysets[i].Environment
-			return &step{"create_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.createKeyset(ctx, t, env) }}
+			return keysetStep("create_keyset", &t.Keysets[i], a.createKeyset)
 		}
 	}
 	if t.CustomerID == "" {
@@ -271,22 +307,34 @@ func (a *attempt) nextStep(t *tenants.Tenant) *step {
 			return &step{"assign_keysets", a.assignKeysets}
 		}
 	}
+	if t.CustomerName != t.Name {
+		return &step{"rename_customer", a.renameCustomer}
+	}
+	if t.AppRenamePending {
+		return &step{"rename_app", a.renameApp}
+	}
 	for i := range t.Keysets {
-		// A rotation whose answer was lost is settled first, whichever way the tenant is
+		if t.Keysets[i].RenamePending {
+			return keysetStep("rename_keyset", &t.Keysets[i], a.renameKeyset)
+		}
+	}
+	for i := range t.Keysets {
+		// A rotation whose answer was lost is settled first, whichever way the keyset is
 		// heading: the secret we hold must be the keyset's real one.
 		if t.Keysets[i].RotatePendingAt != nil {
-			env := t.Keysets[i].Environment
-			return &step{"settle_rotation:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.settleRotation(ctx, t, env) }}
+			return keysetStep("settle_rotation", &t.Keysets[i], a.settleRotation)
 		}
 	}
 	for i := range t.Keysets {
 		k := &t.Keysets[i]
-		env := k.Environment
-		if t.Desired == tenants.DesiredDisabled && !k.Locked(t.LockGeneration) {
-			return &step{"disable_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.lockKeyset(ctx, t, env) }}
-		}
-		if t.Desired == tenants.DesiredActive && k.AccessLocked {
-			return &step{"enable_keyset:" + env, func(ctx context.Context, t *tenants.Tenant) error { return a.unlockKeyset(ctx, t, env) }}
+		switch {
+		case t.MustLock(k) && !k.Locked():
+			if k.RetiredAt != nil && t.Desired != tenants.DesiredDisabled {
+				return keysetStep("retire_keyset", k, a.lockKeyset)
+			}
+			return keysetStep("disable_keyset", k, a.lockKeyset)
+		case !t.MustLock(k) && k.AccessLocked:
+			return keysetStep("enable_keyset", k, a.unlockKeyset)
 		}
 	}
 	return nil
@@ -343,12 +391,12 @@ func (a *attempt) update(ctx context.Context, tenantID int64, fn func(t *tenants
 		if err != nil {
 			return err
 		}
-		// What this job adds to a tenant that held nothing, or whose holdings it verified,
-		// needs no check by this job later: its create answers said what it is.
-		verified := !t.HoldsUpstream() || t.VerifiedJob == a.job.ID
+		// What a tenant that held nothing is given needs no check: its create answer said
+		// what it is.
+		heldNothing := !t.HoldsUpstream()
 		events := fn(t)
-		if verified {
-			t.VerifiedJob = a.job.ID
+		if heldNothing && t.HoldsUpstream() {
+			t.VerifiedAt = new(time.Now().UTC())
 		}
 		if err := tenants.Save(ctx, tx, t); err != nil {
 			return err
@@ -367,7 +415,7 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if t.State != tenants.StateFailed && a.nextStep(t) != nil {
+		if a.nextStep(t) != nil {
 			return nil
 		}
 		if ev, outcome, changed := t.Settle(time.Now().UTC()); changed {

@@ -106,6 +106,14 @@ func TestReaper(t *testing.T) {
 		last := running(t, b, dead, 25, 25)
 		kill() // the process dies: its connection, and so its lock, are gone
 		<-lease.Done()
+		// The server lets go of the lock once its backend has noticed the closed connection.
+		require.Eventually(t, func() bool {
+			var held int
+			require.NoError(t, b.db.Pool.QueryRow(ctx, `
+				SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held))
+			return held == 0
+		}, 10*time.Second, 10*time.Millisecond)
 
 		n, err := b.reaper.RunOnce(ctx)
 		require.NoError(t, err)

@@ -24,16 +24,17 @@ const (
 	StateDisabling    State = "disabling"
 	StateDisabled     State = "disabled"
 	StateEnabling     State = "enabling"
+	StateUpdating     State = "updating"
 )
 
 // AllStates lists the states in lifecycle order.
 func AllStates() []State {
-	return []State{StatePending, StateProvisioning, StateActive, StateFailed, StateDisabling, StateDisabled, StateEnabling}
+	return []State{StatePending, StateProvisioning, StateActive, StateFailed, StateDisabling, StateDisabled, StateEnabling, StateUpdating}
 }
 
 // InFlight lists the states in which a tenant's reconcile job is carrying it somewhere.
 func InFlight() []State {
-	return []State{StatePending, StateProvisioning, StateDisabling, StateEnabling}
+	return []State{StatePending, StateProvisioning, StateDisabling, StateEnabling, StateUpdating}
 }
 
 // Desired is what callers asked for: active (the default) or disabled.
@@ -54,7 +55,52 @@ const (
 	KeysetCreated  KeysetState = "created"  // created, not yet assigned to the customer
 	KeysetActive   KeysetState = "active"   // assigned, open to its clients
 	KeysetDisabled KeysetState = "disabled" // locked: Access Manager on, secret rotated
+	KeysetRetired  KeysetState = "retired"  // its environment was removed: locked, kept
 )
+
+// KeysetStates lists the keyset states.
+func KeysetStates() []KeysetState {
+	return []KeysetState{KeysetPending, KeysetCreated, KeysetActive, KeysetDisabled, KeysetRetired}
+}
+
+// DriftKind names a difference between what pnonboard made and what upstream holds.
+type DriftKind string
+
+// The drift kinds. Safe ones are repaired by the check itself; the others are reported and
+// repaired on request.
+const (
+	DriftKeysetUnassigned DriftKind = "keyset_unassigned"  // safe: assigned again
+	DriftAccessManagerOff DriftKind = "access_manager_off" // safe: turned on again
+	DriftKeysetDeleted    DriftKind = "keyset_deleted"     // repair: a new keyset (new keys)
+	DriftKeysetRenamed    DriftKind = "keyset_renamed"     // repair: renamed back
+	DriftAppDeleted       DriftKind = "app_deleted"        // repair: app and keysets made again
+	DriftAppRenamed       DriftKind = "app_renamed"        // repair: renamed back
+	DriftCustomerDeleted  DriftKind = "customer_deleted"   // repair: made again, same externalId
+	DriftCustomerRenamed  DriftKind = "customer_renamed"   // repair: renamed back
+	DriftCustomerKeysets  DriftKind = "customer_keysets"   // reported: holds keysets that are not ours
+	DriftCustomerForeign  DriftKind = "customer_foreign"   // reported: the held ID has another externalId
+	DriftKeysetElsewhere  DriftKind = "keyset_elsewhere"   // reported: moved to another app
+)
+
+// DriftKinds lists the drift kinds.
+func DriftKinds() []DriftKind {
+	return []DriftKind{DriftKeysetUnassigned, DriftAccessManagerOff, DriftKeysetDeleted, DriftKeysetRenamed,
+		DriftAppDeleted, DriftAppRenamed, DriftCustomerDeleted, DriftCustomerRenamed, DriftCustomerKeysets, DriftCustomerForeign, DriftKeysetElsewhere}
+}
+
+// Safe reports whether the drift check repairs k by itself.
+func (k DriftKind) Safe() bool { return k == DriftKeysetUnassigned || k == DriftAccessManagerOff }
+
+// Foreign reports whether k means a resource the tenant holds is someone else's now: no
+// job uses anything of a tenant with such drift.
+func (k DriftKind) Foreign() bool {
+	return k == DriftCustomerKeysets || k == DriftCustomerForeign || k == DriftKeysetElsewhere
+}
+
+// Gone reports whether k means a resource the tenant holds no longer exists upstream.
+func (k DriftKind) Gone() bool {
+	return k == DriftAppDeleted || k == DriftKeysetDeleted || k == DriftCustomerDeleted
+}
 
 // Verb is what a caller asks of an existing tenant.
 type Verb string
@@ -64,6 +110,9 @@ const (
 	VerbDisable Verb = "disable"
 	VerbEnable  Verb = "enable"
 	VerbRetry   Verb = "retry"
+	VerbUpdate  Verb = "update"
+	VerbRepair  Verb = "repair"
+	VerbCheck   Verb = "check"
 )
 
 // Action names one entry of a tenant's timeline (its audit trail).
@@ -82,7 +131,7 @@ const (
 	ActionRetryNowRequested    Action = "retry_now_requested"
 	ActionRetryRefused         Action = "retry_refused"
 	ActionReconcileStarted     Action = "reconcile_started"
-	ActionUpstreamVerified     Action = "upstream_verified"
+	ActionUpstreamVerified     Action = "upstream_verified" // recorded by releases before the check step
 	ActionAppCreated           Action = "app_created"
 	ActionAppAdopted           Action = "app_adopted"
 	ActionKeysetCreated        Action = "keyset_created"
@@ -100,6 +149,19 @@ const (
 	ActionProvisioned          Action = "provisioned"
 	ActionEnabled              Action = "enabled"
 	ActionDisabled             Action = "disabled"
+	ActionUpdateRequested      Action = "update_requested"
+	ActionUpdateRefused        Action = "update_refused"
+	ActionUpdated              Action = "updated"
+	ActionCustomerRenamed      Action = "customer_renamed"
+	ActionAppRenamed           Action = "app_renamed"
+	ActionKeysetRenamed        Action = "keyset_renamed"
+	ActionCheckRequested       Action = "check_requested"
+	ActionCheckRefused         Action = "check_refused"
+	ActionChecked              Action = "checked"
+	ActionDriftDetected        Action = "drift_detected"
+	ActionDriftRepaired        Action = "drift_repaired"
+	ActionRepairRequested      Action = "repair_requested"
+	ActionRepairRefused        Action = "repair_refused"
 )
 
 // Actions lists every timeline action.
@@ -111,6 +173,9 @@ func Actions() []Action {
 		ActionCustomerCreated, ActionCustomerAdopted, ActionKeysetsAssigned, ActionAccessManagerEnabled,
 		ActionAccessManagerRestore, ActionSecretRotated, ActionSecretRotationFound, ActionSecretRotationLost,
 		ActionUpstreamError, ActionFailed, ActionProvisioned, ActionEnabled, ActionDisabled,
+		ActionUpdateRequested, ActionUpdateRefused, ActionUpdated, ActionCustomerRenamed, ActionAppRenamed,
+		ActionKeysetRenamed, ActionCheckRequested, ActionCheckRefused, ActionChecked, ActionDriftDetected, ActionDriftRepaired,
+		ActionRepairRequested, ActionRepairRefused,
 	}
 }
 
@@ -121,6 +186,12 @@ func (v Verb) requested() Action {
 		return ActionDisableRequested
 	case VerbEnable:
 		return ActionEnableRequested
+	case VerbUpdate:
+		return ActionUpdateRequested
+	case VerbRepair:
+		return ActionRepairRequested
+	case VerbCheck:
+		return ActionCheckRequested
 	}
 	return ActionRetryRequested
 }
@@ -131,6 +202,12 @@ func (v Verb) refused() Action {
 		return ActionDisableRefused
 	case VerbEnable:
 		return ActionEnableRefused
+	case VerbUpdate:
+		return ActionUpdateRefused
+	case VerbRepair:
+		return ActionRepairRefused
+	case VerbCheck:
+		return ActionCheckRefused
 	}
 	return ActionRetryRefused
 }
@@ -144,11 +221,13 @@ const (
 	OutcomeProvisioningFailed Outcome = "provisioning_failed"
 	OutcomeDisabled           Outcome = "disabled"
 	OutcomeEnabled            Outcome = "enabled"
+	OutcomeUpdated            Outcome = "updated"
+	OutcomeDriftDetected      Outcome = "drift_detected"
 )
 
 // Outcomes lists every outcome.
 func Outcomes() []Outcome {
-	return []Outcome{OutcomeProvisioned, OutcomeProvisioningFailed, OutcomeDisabled, OutcomeEnabled}
+	return []Outcome{OutcomeProvisioned, OutcomeProvisioningFailed, OutcomeDisabled, OutcomeEnabled, OutcomeUpdated, OutcomeDriftDetected}
 }
 
 // ProvisionerActor is the actor of everything the provisioner records.
@@ -175,6 +254,9 @@ func disableTransition() transition {
 		apply: func(t *Tenant) {
 			t.Desired, t.State = DesiredDisabled, StateDisabling
 			t.LockGeneration++
+			for i := range t.Keysets {
+				t.Keysets[i].RotateFor = max(t.Keysets[i].RotateFor, t.LockGeneration)
+			}
 		}}
 }
 
@@ -225,6 +307,15 @@ func (t *Tenant) Settle(now time.Time) (Event, Outcome, bool) {
 	switch {
 	case t.State == StateFailed:
 		return Event{}, "", false
+	case t.State == StateUpdating:
+		t.State = StateActive
+		if t.Desired == DesiredDisabled {
+			t.State = StateDisabled
+			if t.DisabledAt == nil {
+				t.DisabledAt = &now
+			}
+		}
+		return SystemEvent(ActionUpdated, nil), OutcomeUpdated, true
 	case t.Desired == DesiredActive && t.State != StateActive:
 		var outcome Outcome
 		action := ActionEnabled

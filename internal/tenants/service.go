@@ -354,6 +354,7 @@ type ListParams struct {
 	Query         string    // prefix of externalId or name (case-insensitive for names)
 	CreatedAfter  time.Time // zero for no bound
 	CreatedBefore time.Time
+	Drifted       bool   // only tenants whose last check found drift
 	Limit         int    // 1 to 100
 	Cursor        string // from a previous page's next cursor
 }
@@ -392,9 +393,10 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]*Tenant, string, er
 		  AND ($3::timestamptz IS NULL OR created_at >= $3)
 		  AND ($4::timestamptz IS NULL OR created_at < $4)
 		  AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+		  AND (NOT $8 OR drift <> '[]')
 		ORDER BY created_at DESC, id DESC
 		LIMIT $7`,
-		string(p.State), prefix, createdAfter, createdBefore, cursorAt, after.id, p.Limit+1)
+		string(p.State), prefix, createdAfter, createdBefore, cursorAt, after.id, p.Limit+1, p.Drifted)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}

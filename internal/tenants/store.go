@@ -22,14 +22,16 @@ type Event struct {
 }
 
 const tenantColumns = `id, external_id, name, environments, metadata, state, desired_state,
-	app_id, app_pending_at, customer_id, customer_pending_at, lock_generation, verified_job,
+	app_id, app_pending_at, customer_id, customer_pending_at, customer_name, assign_pending_at,
+	app_rename_pending, lock_generation, verified_at, drift, last_checked_at, check_requested,
 	last_error, failed_step, created_at, updated_at, provisioned_at, disabled_at`
 
 func scanTenant(row pgx.Row) (*Tenant, error) {
 	t := &Tenant{}
-	var appID, customerID, lastError, failedStep *string
+	var appID, customerID, customerName, checkRequested, lastError, failedStep *string
 	err := row.Scan(&t.ID, &t.ExternalID, &t.Name, &t.Environments, &t.Metadata, &t.State, &t.Desired,
-		&appID, &t.AppPendingAt, &customerID, &t.CustomerPendingAt, &t.LockGeneration, &t.VerifiedJob,
+		&appID, &t.AppPendingAt, &customerID, &t.CustomerPendingAt, &customerName, &t.AssignPendingAt,
+		&t.AppRenamePending, &t.LockGeneration, &t.VerifiedAt, &t.Drift, &t.LastCheckedAt, &checkRequested,
 		&lastError, &failedStep, &t.CreatedAt, &t.UpdatedAt, &t.ProvisionedAt, &t.DisabledAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
@@ -38,6 +40,10 @@ func scanTenant(row pgx.Row) (*Tenant, error) {
 		return nil, err
 	}
 	t.AppID, t.CustomerID, t.LastError, t.FailedStep = deref(appID), deref(customerID), deref(lastError), deref(failedStep)
+	t.CustomerName, t.CheckRequested = deref(customerName), CheckRequest(deref(checkRequested))
+	if t.Drift == nil {
+		t.Drift = []Drift{}
+	}
 	if t.Metadata == nil {
 		t.Metadata = map[string]string{}
 	}
@@ -45,7 +51,8 @@ func scanTenant(row pgx.Row) (*Tenant, error) {
 }
 
 const keysetColumns = `environment, position, upstream_name, keyset_type, keyset_id, publish_key, subscribe_key,
-	secret_key_sealed, create_pending_at, assigned, access_locked, rotated_for, rotate_pending_at`
+	secret_key_sealed, create_pending_at, assigned, access_locked, rotate_for, rotated_for, rotate_pending_at,
+	retired_at, rename_pending`
 
 func deref(s *string) string {
 	if s == nil {
@@ -80,7 +87,8 @@ func loadKeysets(ctx context.Context, db postgres.DBTX, list ...*Tenant) error {
 		var tenantID int64
 		var keysetID, pub, sub *string
 		if err := row.Scan(&tenantID, &k.Environment, &k.Position, &k.UpstreamName, &k.Type, &keysetID, &pub, &sub,
-			&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotatedFor, &k.RotatePendingAt); err != nil {
+			&k.SecretKeySealed, &k.CreatePendingAt, &k.Assigned, &k.AccessLocked, &k.RotateFor, &k.RotatedFor, &k.RotatePendingAt,
+			&k.RetiredAt, &k.RenamePending); err != nil {
 			return struct{}{}, err
 		}
 		k.KeysetID, k.PublishKey, k.SubscribeKey = deref(keysetID), deref(pub), deref(sub)
@@ -132,46 +140,71 @@ func wrapNotFound(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
-// Save writes back everything a worker or an action may change on t and its keysets, and
-// bumps updated_at. Call it inside the transaction that loaded t with GetForUpdate.
+// Save writes back everything a worker or an action may change on t and its keysets (a
+// keyset new to t, an environment added, is inserted), and bumps updated_at. Call it inside
+// the transaction that loaded t with GetForUpdate.
 func Save(ctx context.Context, tx pgx.Tx, t *Tenant) error {
+	drift := t.Drift
+	if drift == nil {
+		drift = []Drift{}
+	}
 	err := tx.QueryRow(ctx, `
-		UPDATE tenants SET state = $2, desired_state = $3, app_id = $4, app_pending_at = $5,
-			customer_id = $6, customer_pending_at = $7, lock_generation = $8, last_error = $9,
-			failed_step = $10, provisioned_at = $11, disabled_at = $12, verified_job = $13,
-			updated_at = clock_timestamp()
+		UPDATE tenants SET name = $2, environments = $3, metadata = $4, state = $5, desired_state = $6,
+			app_id = $7, app_pending_at = $8, customer_id = $9, customer_pending_at = $10, customer_name = $11,
+			assign_pending_at = $12, app_rename_pending = $13, lock_generation = $14, verified_at = $15,
+			drift = $16, last_checked_at = $17, last_error = $18, failed_step = $19, provisioned_at = $20,
+			disabled_at = $21, check_requested = $22, updated_at = clock_timestamp()
 		WHERE id = $1 RETURNING updated_at`,
-		t.ID, t.State, t.Desired, nullable(t.AppID), t.AppPendingAt, nullable(t.CustomerID), t.CustomerPendingAt,
-		t.LockGeneration, nullable(t.LastError), nullable(t.FailedStep), t.ProvisionedAt, t.DisabledAt, t.VerifiedJob).Scan(&t.UpdatedAt)
+		t.ID, t.Name, t.Environments, t.Metadata, t.State, t.Desired,
+		nullable(t.AppID), t.AppPendingAt, nullable(t.CustomerID), t.CustomerPendingAt, nullable(t.CustomerName),
+		t.AssignPendingAt, t.AppRenamePending, t.LockGeneration, t.VerifiedAt,
+		drift, t.LastCheckedAt, nullable(t.LastError), nullable(t.FailedStep), t.ProvisionedAt,
+		t.DisabledAt, nullable(string(t.CheckRequested))).Scan(&t.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("save tenant %d: %w", t.ID, err)
 	}
 	n := len(t.Keysets)
 	var (
-		envs                = make([]string, n)
+		envs, names, types  = make([]string, n), make([]string, n), make([]string, n)
+		positions           = make([]int32, n)
 		ids, pubs, subs     = make([]*string, n), make([]*string, n), make([]*string, n)
 		sealed              = make([][]byte, n)
 		pending, rotPending = make([]*time.Time, n), make([]*time.Time, n)
+		retired             = make([]*time.Time, n)
 		assigned, locked    = make([]bool, n), make([]bool, n)
-		rotatedFor          = make([]int32, n)
+		renamePending       = make([]bool, n)
+		rotateFor, rotated  = make([]int32, n), make([]int32, n)
 	)
 	for i, k := range t.Keysets {
-		envs[i], ids[i], pubs[i], subs[i] = k.Environment, nullable(k.KeysetID), nullable(k.PublishKey), nullable(k.SubscribeKey)
-		sealed[i], pending[i], rotPending[i] = k.SecretKeySealed, k.CreatePendingAt, k.RotatePendingAt
-		assigned[i], locked[i], rotatedFor[i] = k.Assigned, k.AccessLocked, int32(k.RotatedFor)
+		envs[i], names[i], types[i], positions[i] = k.Environment, k.UpstreamName, k.Type, int32(k.Position)
+		ids[i], pubs[i], subs[i] = nullable(k.KeysetID), nullable(k.PublishKey), nullable(k.SubscribeKey)
+		sealed[i], pending[i], rotPending[i], retired[i] = k.SecretKeySealed, k.CreatePendingAt, k.RotatePendingAt, k.RetiredAt
+		assigned[i], locked[i], renamePending[i] = k.Assigned, k.AccessLocked, k.RenamePending
+		rotateFor[i], rotated[i] = int32(k.RotateFor), int32(k.RotatedFor)
 	}
 	_, err = tx.Exec(ctx, `
-		UPDATE tenant_keysets k SET keyset_id = u.keyset_id, publish_key = u.publish_key,
-			subscribe_key = u.subscribe_key, secret_key_sealed = u.sealed, create_pending_at = u.pending,
-			assigned = u.assigned, access_locked = u.locked, rotated_for = u.rotated_for,
-			rotate_pending_at = u.rot_pending, updated_at = clock_timestamp()
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[],
-			$8::boolean[], $9::boolean[], $10::int[], $11::timestamptz[])
-			AS u(environment, keyset_id, publish_key, subscribe_key, sealed, pending, assigned, locked, rotated_for, rot_pending)
-		WHERE k.tenant_id = $1 AND k.environment = u.environment`,
-		t.ID, envs, ids, pubs, subs, sealed, pending, assigned, locked, rotatedFor, rotPending)
+		INSERT INTO tenant_keysets AS k (tenant_id, environment, position, upstream_name, keyset_type, keyset_id,
+			publish_key, subscribe_key, secret_key_sealed, create_pending_at, assigned, access_locked, rotate_for,
+			rotated_for, rotate_pending_at, retired_at, rename_pending)
+		SELECT $1, u.* FROM unnest($2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::bytea[], $10::timestamptz[], $11::boolean[], $12::boolean[], $13::int[], $14::int[], $15::timestamptz[],
+			$16::timestamptz[], $17::boolean[]) AS u
+		ON CONFLICT (tenant_id, environment) DO UPDATE SET position = excluded.position, keyset_id = excluded.keyset_id,
+			publish_key = excluded.publish_key, subscribe_key = excluded.subscribe_key,
+			secret_key_sealed = excluded.secret_key_sealed, create_pending_at = excluded.create_pending_at,
+			assigned = excluded.assigned, access_locked = excluded.access_locked, rotate_for = excluded.rotate_for,
+			rotated_for = excluded.rotated_for, rotate_pending_at = excluded.rotate_pending_at,
+			retired_at = excluded.retired_at, rename_pending = excluded.rename_pending, updated_at = clock_timestamp()`,
+		t.ID, envs, positions, names, types, ids, pubs, subs, sealed, pending, assigned, locked, rotateFor, rotated,
+		rotPending, retired, renamePending)
 	if err != nil {
 		return fmt.Errorf("save keysets of tenant %d: %w", t.ID, err)
+	}
+	// An environment removed before its keyset was ever sent upstream leaves no keyset behind.
+	if _, err := tx.Exec(ctx, `
+		DELETE FROM tenant_keysets WHERE tenant_id = $1 AND NOT environment = ANY($2)
+			AND keyset_id IS NULL AND create_pending_at IS NULL`, t.ID, envs); err != nil {
+		return fmt.Errorf("drop keysets of tenant %d: %w", t.ID, err)
 	}
 	return nil
 }

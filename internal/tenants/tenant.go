@@ -77,9 +77,11 @@ const (
 
 // Tenant is a tenant with its keysets.
 type Tenant struct {
-	ID           int64
-	ExternalID   string
-	Name         string
+	ID         int64
+	ExternalID string
+	Name       string
+	// Environments are the tenant's environments now, in order. Keysets also holds the
+	// retired ones.
 	Environments []string
 	Metadata     map[string]string
 	State        State
@@ -89,13 +91,29 @@ type Tenant struct {
 	AppPendingAt      *time.Time
 	CustomerID        string
 	CustomerPendingAt *time.Time
-	// LockGeneration counts disable requests; a keyset's secret is rotated once per generation.
+	// CustomerName is the customer's name as last set upstream; a rename is due while it
+	// differs from Name.
+	CustomerName string
+	// AssignPendingAt marks an assignment sent whose answer is not yet stored.
+	AssignPendingAt *time.Time
+	// AppRenamePending asks the app's name back (a repair of a rename made in the portal).
+	AppRenamePending bool
+	// LockGeneration counts disable requests; each keyset's secret is rotated once per
+	// generation it must be locked for (Keyset.RotateFor).
 	LockGeneration int
 	Keysets        []Keyset
-	// VerifiedJob is the reconcile job that last confirmed, upstream, that everything the
-	// tenant holds is its own (by making it, or by reading it back). Another job checks again
-	// before it uses any of it.
-	VerifiedJob int64
+	// VerifiedAt is when upstream last confirmed that everything the tenant holds is its own
+	// (by making it, or by reading it back). A job reads back holdings confirmed longer ago
+	// than a day before it uses any of them.
+	VerifiedAt *time.Time
+
+	// Drift is what the last drift check found upstream that is not as pnonboard made it
+	// (empty when in sync); LastCheckedAt when it ran.
+	Drift         []Drift
+	LastCheckedAt *time.Time
+	// CheckRequested asks the reconcile job to read the tenant's resources back and record
+	// what differs ("" when no check is due).
+	CheckRequested CheckRequest
 
 	LastError  string
 	FailedStep string
@@ -121,8 +139,15 @@ type Keyset struct {
 	CreatePendingAt *time.Time
 	Assigned        bool
 	AccessLocked    bool
+	// RotateFor is the lock generation the keyset's secret must have been rotated for while
+	// it is locked; RotatedFor the one it was.
+	RotateFor       int
 	RotatedFor      int
 	RotatePendingAt *time.Time
+	// RetiredAt is when the environment was removed: the keyset stays (assigned, locked).
+	RetiredAt *time.Time
+	// RenamePending asks the keyset's name back (a repair of a rename made in the portal).
+	RenamePending bool
 }
 
 // State is the keyset's progress as the API shows it.
@@ -132,14 +157,63 @@ func (k *Keyset) State() KeysetState {
 		return KeysetPending
 	case !k.Assigned:
 		return KeysetCreated
+	case k.RetiredAt != nil:
+		return KeysetRetired
 	case k.AccessLocked:
 		return KeysetDisabled
 	}
 	return KeysetActive
 }
 
-// Locked reports whether the keyset is fully disabled for generation gen.
-func (k *Keyset) Locked(gen int) bool { return k.AccessLocked && k.RotatedFor >= gen }
+// Locked reports whether the keyset is fully locked: Access Manager on, and the secret
+// rotated for the generation it must be locked for.
+func (k *Keyset) Locked() bool { return k.AccessLocked && k.RotatedFor >= k.RotateFor }
+
+// MustLock reports whether the keyset must be locked: the tenant is disabled, or the
+// keyset's environment is retired.
+func (t *Tenant) MustLock(k *Keyset) bool { return t.Desired == DesiredDisabled || k.RetiredAt != nil }
+
+// Live returns the keysets of the tenant's current environments, in order.
+func (t *Tenant) Live() []*Keyset {
+	out := make([]*Keyset, 0, len(t.Environments))
+	for _, env := range t.Environments {
+		for i := range t.Keysets {
+			if t.Keysets[i].Environment == env {
+				out = append(out, &t.Keysets[i])
+			}
+		}
+	}
+	return out
+}
+
+// Keyset returns the keyset of environment env, retired or not (nil when none).
+func (t *Tenant) Keyset(env string) *Keyset {
+	for i := range t.Keysets {
+		if t.Keysets[i].Environment == env {
+			return &t.Keysets[i]
+		}
+	}
+	return nil
+}
+
+// CheckRequest says who asked for a check of one tenant.
+type CheckRequest string
+
+// Who asks: an operator (POST /check; the operator budget class), or the drift sweep when
+// PubNub's listings disagree with the tenant (the background class).
+const (
+	CheckByOperator CheckRequest = "operator"
+	CheckBySweep    CheckRequest = "sweep"
+)
+
+// Drift is one difference between what pnonboard made and what upstream holds.
+type Drift struct {
+	Kind       DriftKind `json:"kind"`
+	Resource   string    `json:"resource"` // e.g. "keyset 5000007 (staging)"
+	Expected   string    `json:"expected"`
+	Actual     string    `json:"actual"`
+	DetectedAt time.Time `json:"detectedAt"`
+}
 
 // HoldsUpstream reports whether the tenant holds the ID of any upstream resource.
 func (t *Tenant) HoldsUpstream() bool {

@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,10 +31,15 @@ func TestKeysetState(t *testing.T) {
 	k.AccessLocked = true
 	require.Equal(t, tenants.KeysetDisabled, k.State())
 
-	require.False(t, k.Locked(1), "locked means access on AND the secret rotated for this disable")
+	k.RotateFor = 1
+	require.False(t, k.Locked(), "locked means access on AND the secret rotated for this disable")
 	k.RotatedFor = 1
-	require.True(t, k.Locked(1))
-	require.False(t, k.Locked(2), "a later disable needs a new rotation")
+	require.True(t, k.Locked())
+	k.RotateFor = 2
+	require.False(t, k.Locked(), "a later disable needs a new rotation")
+
+	k.RetiredAt = new(time.Now())
+	require.Equal(t, tenants.KeysetRetired, k.State())
 }
 
 func TestProvisioned(t *testing.T) {

@@ -14,6 +14,8 @@ type View struct {
 	CustomerID    *string           `json:"customerId"`
 	AppID         *string           `json:"appId"`
 	Keysets       []KeysetView      `json:"keysets"`
+	Drift         []Drift           `json:"drift"`
+	LastCheckedAt *time.Time        `json:"lastCheckedAt"`
 	LastError     *string           `json:"lastError"`
 	FailedStep    *string           `json:"failedStep"`
 	CreatedAt     time.Time         `json:"createdAt"`
@@ -41,10 +43,14 @@ func (t *Tenant) View() View {
 		LastError: nullable(t.LastError), FailedStep: nullable(t.FailedStep),
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 		ProvisionedAt: utc(t.ProvisionedAt), DisabledAt: utc(t.DisabledAt),
+		Drift: t.Drift, LastCheckedAt: utc(t.LastCheckedAt),
 		Keysets: make([]KeysetView, len(t.Keysets)),
 	}
 	if v.Metadata == nil {
 		v.Metadata = map[string]string{}
+	}
+	if v.Drift == nil {
+		v.Drift = []Drift{}
 	}
 	for i := range t.Keysets {
 		k := &t.Keysets[i]

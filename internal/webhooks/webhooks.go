@@ -32,11 +32,13 @@ const (
 	TypeProvisioningFailed = "tenant.provisioning_failed"
 	TypeDisabled           = "tenant.disabled"
 	TypeEnabled            = "tenant.enabled"
+	TypeUpdated            = "tenant.updated"
+	TypeDriftDetected      = "tenant.drift_detected"
 )
 
 // EventTypes lists every event type.
 func EventTypes() []string {
-	return []string{TypeProvisioned, TypeProvisioningFailed, TypeDisabled, TypeEnabled}
+	return []string{TypeProvisioned, TypeProvisioningFailed, TypeDisabled, TypeEnabled, TypeUpdated, TypeDriftDetected}
 }
 
 // EventTypeOf is the event type that announces a tenant outcome.
@@ -50,6 +52,10 @@ func EventTypeOf(o tenants.Outcome) string {
 		return TypeDisabled
 	case tenants.OutcomeEnabled:
 		return TypeEnabled
+	case tenants.OutcomeUpdated:
+		return TypeUpdated
+	case tenants.OutcomeDriftDetected:
+		return TypeDriftDetected
 	}
 	return "tenant." + string(o)
 }

@@ -79,6 +79,16 @@ func HoldApp(t testing.TB, db postgres.DBTX, tenantID int64, appID string) {
 	require.NoError(t, err)
 }
 
+// AgeConfirmation moves back, by d, when upstream last confirmed what the tenant holds (a
+// create's answer, a check, the drift sweep).
+func AgeConfirmation(t testing.TB, db postgres.DBTX, tenantID int64, d time.Duration) {
+	t.Helper()
+	_, err := db.Exec(context.Background(), `
+		UPDATE tenants SET verified_at = verified_at - $2::interval, last_checked_at = last_checked_at - $2::interval
+		WHERE id = $1`, tenantID, d)
+	require.NoError(t, err)
+}
+
 // MarkAppPending sets the app's create-pending marker: a create was sent and its answer lost.
 func MarkAppPending(t testing.TB, db postgres.DBTX, tenantID int64) {
 	t.Helper()

@@ -1,0 +1,169 @@
+package provisioner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/invalid"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+)
+
+// patch applies a change through the domain service, as PATCH /v1/tenants/{id} does.
+func (h *harness) patch(t *testing.T, externalID string, p tenants.Patch) *tenants.Tenant {
+	t.Helper()
+	p.Actor = "test"
+	tn, err := h.tenants.Update(context.Background(), externalID, p)
+	require.NoError(t, err)
+	return tn
+}
+
+// upstreamKeyset is the sandbox's keyset id.
+func (h *harness) upstreamKeyset(t *testing.T, id string) sandbox.Keyset {
+	t.Helper()
+	for _, k := range h.sb.Keysets() {
+		if k.ID == id {
+			return k
+		}
+	}
+	t.Fatalf("no keyset %s upstream", id)
+	return sandbox.Keyset{}
+}
+
+func TestDayTwo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("RenameCostsOneCall", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "renamed", "staging")
+		h.waitState(t, "renamed", tenants.StateActive, settle)
+		before := len(h.sb.Calls())
+
+		tn := h.patch(t, "renamed", tenants.Patch{Name: new("Renamed Inc")})
+		require.Equal(t, tenants.StateUpdating, tn.State)
+		tn = h.waitState(t, "renamed", tenants.StateActive, settle)
+		require.Equal(t, "Renamed Inc", tn.Name)
+		require.Equal(t, 1, len(h.sb.Calls())-before, "one call: PUT /oem/customers/{id}")
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpUpdateCustomer))
+		require.Equal(t, "Renamed Inc", h.sb.Customers()[0].Name)
+
+		// The same patch again changes nothing and starts no job.
+		tn = h.patch(t, "renamed", tenants.Patch{Name: new("Renamed Inc")})
+		require.Equal(t, tenants.StateActive, tn.State)
+		time.Sleep(200 * time.Millisecond)
+		require.Equal(t, 1, len(h.sb.Calls())-before)
+	})
+
+	t.Run("AddRetireAndReAddAnEnvironment", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "grows", "staging")
+		h.waitState(t, "grows", tenants.StateActive, settle)
+		before := len(h.sb.Calls())
+
+		h.patch(t, "grows", tenants.Patch{Environments: []string{"staging", "development"}})
+		tn := h.waitState(t, "grows", tenants.StateActive, settle)
+		require.Equal(t, 2, len(h.sb.Calls())-before, "one create and one assign")
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpAssignKeysets))
+		dev := tn.Keyset("development")
+		require.NotNil(t, dev)
+		require.Equal(t, tenants.KeysetActive, dev.State())
+		require.False(t, h.upstreamKeyset(t, dev.KeysetID).Config.AccessManager.Enabled, "development's profile")
+		h.requireUpstreamExactlyOnce(t, tn)
+
+		// Removed: retired, locked as a disable locks it, still assigned.
+		secretBefore := mainSecret(h.upstreamKeyset(t, dev.KeysetID))
+		h.patch(t, "grows", tenants.Patch{Environments: []string{"staging"}})
+		tn = h.waitState(t, "grows", tenants.StateActive, settle)
+		require.Equal(t, []string{"staging"}, tn.Environments)
+		dev = tn.Keyset("development")
+		require.Equal(t, tenants.KeysetRetired, dev.State())
+		up := h.upstreamKeyset(t, dev.KeysetID)
+		require.True(t, up.Config.AccessManager.Enabled)
+		require.NotEqual(t, secretBefore, mainSecret(up), "secret rotated")
+		require.Equal(t, tn.CustomerID, up.CustomerID, "still assigned")
+		require.Equal(t, tn.Keyset("staging").RotatedFor, 0, "the other is untouched")
+		h.requireUpstreamExactlyOnce(t, tn)
+
+		// Added again: the same keyset, open again.
+		h.patch(t, "grows", tenants.Patch{Environments: []string{"development", "staging"}})
+		tn = h.waitState(t, "grows", tenants.StateActive, settle)
+		require.Equal(t, dev.KeysetID, tn.Keyset("development").KeysetID)
+		require.Equal(t, tenants.KeysetActive, tn.Keyset("development").State())
+		require.Equal(t, "development", tn.Keysets[0].Environment, "in the new order")
+		require.False(t, h.upstreamKeyset(t, dev.KeysetID).Config.AccessManager.Enabled, "open again, as its profile has it")
+		require.Equal(t, 2, h.sb.CallCount(sandbox.OpCreateKeyset), "no keyset made twice")
+
+		events, _, err := h.tenants.Events(ctx, "grows", 200, "")
+		require.NoError(t, err)
+		var requested, updated int
+		for _, e := range events {
+			switch e.Action {
+			case tenants.ActionUpdateRequested:
+				requested++
+				require.Contains(t, e.Detail, "before")
+				require.Contains(t, e.Detail, "after")
+			case tenants.ActionUpdated:
+				updated++
+			}
+		}
+		require.Equal(t, 3, requested)
+		require.Equal(t, 3, updated)
+	})
+
+	t.Run("SixEnvironmentsAreRefused", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "five", "development", "staging")
+		h.waitState(t, "five", tenants.StateActive, settle)
+		// Retire staging: its keyset still counts against the customer's five.
+		h.patch(t, "five", tenants.Patch{Environments: []string{"development"}})
+		h.waitState(t, "five", tenants.StateActive, settle)
+		_, err := h.tenants.Update(ctx, "five", tenants.Patch{Environments: []string{"development", "production", "qa", "demo", "sandbox"}, Actor: "test"})
+		fields, ok := invalid.FieldsOf(err)
+		require.True(t, ok, "%v", err)
+		require.Contains(t, fields["environments"], "6 keysets")
+	})
+
+	t.Run("NotWhileFailed", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.sb.InjectFault(sandbox.OpCreateApp, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, -1)
+		h.startReplica(t)
+		h.create(t, "broken", "development")
+		h.waitState(t, "broken", tenants.StateFailed, settle)
+		_, err := h.tenants.Update(ctx, "broken", tenants.Patch{Name: new("Other"), Actor: "test"})
+		var se *tenants.StateError
+		require.ErrorAs(t, err, &se)
+		// Metadata is pnonboard's alone: it changes in any state.
+		tn := h.patch(t, "broken", tenants.Patch{Metadata: map[string]*string{"plan": new("pro")}})
+		require.Equal(t, "pro", tn.Metadata["plan"])
+		tn = h.patch(t, "broken", tenants.Patch{Metadata: map[string]*string{"plan": nil}})
+		require.NotContains(t, tn.Metadata, "plan")
+	})
+
+	// Every new step is leak-safe: a lost answer on each still ends with one of everything.
+	for _, op := range []sandbox.Operation{sandbox.OpCreateKeyset, sandbox.OpAssignKeysets, sandbox.OpUpdateCustomer} {
+		t.Run("LostAnswer"+string(op), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOpts{retryBase: 50 * time.Millisecond})
+			h.startReplica(t)
+			h.create(t, "lossy", "development")
+			h.waitState(t, "lossy", tenants.StateActive, settle)
+			h.sb.InjectFault(op, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
+			h.patch(t, "lossy", tenants.Patch{Name: new("Lossy Ltd"), Environments: []string{"development", "staging"}})
+			tn := h.waitState(t, "lossy", tenants.StateActive, settle)
+			h.requireUpstreamExactlyOnce(t, tn)
+			require.Equal(t, "Lossy Ltd", h.sb.Customers()[0].Name)
+			require.Equal(t, "Lossy Ltd", tn.CustomerName)
+		})
+	}
+}

@@ -1,0 +1,323 @@
+package provisioner_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+)
+
+// sweep runs one drift sweep to its end, then waits for the checks it asked for, and returns
+// the run.
+func (h *harness) sweep(t *testing.T) *provisioner.DriftRun {
+	t.Helper()
+	ctx := context.Background()
+	before, _, err := provisioner.LastDriftRun(ctx, h.db.Pool)
+	require.NoError(t, err)
+	// The last sweep's job may still be completing: one sweep at a time.
+	require.Eventually(t, func() bool {
+		res, err := h.inserter.Insert(ctx, provisioner.DriftSweepArgs{}, nil)
+		require.NoError(t, err)
+		return !res.UniqueSkippedAsDuplicate
+	}, settle, 20*time.Millisecond)
+	deadline := time.Now().Add(settle)
+	for {
+		run, ok, err := provisioner.LastDriftRun(ctx, h.db.Pool)
+		require.NoError(t, err)
+		if ok && (before == nil || run.ID != before.ID) {
+			h.waitAtRest(t)
+			return run
+		}
+		require.True(t, time.Now().Before(deadline), "drift sweep never finished")
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitAtRest waits until no tenant has a check pending or is in flight, and no reconcile
+// job is left (a check's safe repairs run in its job after the check).
+func (h *harness) waitAtRest(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	for {
+		busy := ""
+		for _, tn := range h.all(t) {
+			if tn.CheckRequested != "" || slices.Contains(tenants.InFlight(), tn.State) {
+				busy = fmt.Sprintf("%s is %s (check %q)", tn.ExternalID, tn.State, tn.CheckRequested)
+			}
+		}
+		var live int
+		require.NoError(t, h.db.Pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM river_job WHERE kind = 'tenant_reconcile' AND state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&live))
+		if live > 0 {
+			busy = fmt.Sprintf("%d reconcile jobs live", live)
+		}
+		if busy == "" {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			rows, _ := h.db.Pool.Query(context.Background(), `SELECT id, kind, state::text, args::text || ' sched ' || scheduled_at::text || ' created ' || created_at::text || ' now ' || now()::text, attempt, coalesce(errors::text,'') FROM river_job ORDER BY id`)
+			for rows.Next() {
+				var id int64
+				var kind, state, args, errs string
+				var attempt int
+				_ = rows.Scan(&id, &kind, &state, &args, &attempt, &errs)
+				t.Logf("job %d %s %s %s attempt %d %s", id, kind, state, args, attempt, errs)
+			}
+			rows.Close()
+		}
+		require.True(t, time.Now().Before(deadline), busy)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (h *harness) all(t *testing.T) []*tenants.Tenant {
+	t.Helper()
+	list, _, err := h.tenants.List(context.Background(), tenants.ListParams{Limit: 100})
+	require.NoError(t, err)
+	return list
+}
+
+func (h *harness) get(t *testing.T, externalID string) *tenants.Tenant {
+	t.Helper()
+	tn, err := h.tenants.GetByExternalID(context.Background(), externalID)
+	require.NoError(t, err)
+	return tn
+}
+
+// actions lists the tenant's timeline actions.
+func (h *harness) actions(t *testing.T, externalID string) []tenants.Action {
+	t.Helper()
+	events, _, err := h.tenants.Events(context.Background(), externalID, 500, "")
+	require.NoError(t, err)
+	var out []tenants.Action
+	for _, e := range events {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func kinds(tn *tenants.Tenant) []tenants.DriftKind {
+	var out []tenants.DriftKind
+	for _, d := range tn.Drift {
+		out = append(out, d.Kind)
+	}
+	return out
+}
+
+// driftOpts lift the sandbox's limit: these tests are about what is checked, and background
+// work gets a fifth of what upstream allows.
+func driftOpts() harnessOpts {
+	return harnessOpts{sandbox: &sandbox.Options{RatePerMinute: 6000}}
+}
+
+func TestDrift(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("AnUntouchedAccountShowsNoDriftAndCostsOnlyListings", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, driftOpts())
+		h.startReplica(t)
+		for _, id := range []string{"a", "b", "c"} {
+			h.create(t, id)
+		}
+		for _, id := range []string{"a", "b", "c"} {
+			h.waitState(t, id, tenants.StateActive, settle)
+		}
+		_, err := h.tenants.Disable(ctx, "c", "", "test")
+		require.NoError(t, err)
+		h.waitState(t, "c", tenants.StateDisabled, settle)
+
+		before := len(h.sb.Calls())
+		run := h.sweep(t)
+		// One customers listing, one page of apps, one of keysets, and the configs of the
+		// disabled tenant's three keysets (to see Access Manager on).
+		require.Equal(t, 1+1+1+3, len(h.sb.Calls())-before)
+		require.Equal(t, 6, run.Calls)
+		require.Zero(t, run.Suspects)
+		for _, tn := range h.all(t) {
+			require.Empty(t, tn.Drift, tn.ExternalID)
+			require.NotNil(t, tn.LastCheckedAt, tn.ExternalID)
+			require.WithinDuration(t, time.Now(), *tn.LastCheckedAt, settle)
+		}
+		// The configs read this run are not read again until the next run's turn comes.
+		before = len(h.sb.Calls())
+		h.sweep(t)
+		require.Equal(t, 1+1+1+3, len(h.sb.Calls())-before)
+	})
+
+	t.Run("SafeDifferencesAreRepairedByTheSweep", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, driftOpts())
+		h.startReplica(t)
+		h.create(t, "unassigned", "development", "staging")
+		h.create(t, "unlocked", "development")
+		h.waitState(t, "unassigned", tenants.StateActive, settle)
+		h.waitState(t, "unlocked", tenants.StateActive, settle)
+		_, err := h.tenants.Disable(ctx, "unlocked", "", "test")
+		require.NoError(t, err)
+		h.waitState(t, "unlocked", tenants.StateDisabled, settle)
+
+		staging := h.get(t, "unassigned").Keyset("staging").KeysetID
+		require.NoError(t, h.sb.UnassignKeyset(staging))
+		dev := h.get(t, "unlocked").Keyset("development").KeysetID
+		require.NoError(t, h.sb.SetAccessManager(dev, false))
+
+		run := h.sweep(t)
+		require.Equal(t, 2, run.Suspects)
+
+		tn := h.get(t, "unassigned")
+		require.Empty(t, tn.Drift)
+		require.Equal(t, tn.CustomerID, h.upstreamKeyset(t, staging).CustomerID, "assigned again")
+		require.Contains(t, h.actions(t, "unassigned"), tenants.ActionDriftDetected)
+		require.Contains(t, h.actions(t, "unassigned"), tenants.ActionDriftRepaired)
+		require.Equal(t, tenants.StateActive, tn.State)
+
+		tn = h.get(t, "unlocked")
+		require.Empty(t, tn.Drift)
+		require.True(t, h.upstreamKeyset(t, dev).Config.AccessManager.Enabled, "locked again")
+		require.Contains(t, h.actions(t, "unlocked"), tenants.ActionDriftRepaired)
+		require.Equal(t, tenants.StateDisabled, tn.State)
+	})
+
+	t.Run("DestructiveDifferencesAreReportedUntilRepaired", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, driftOpts())
+		h.startReplica(t)
+		ids := []string{"keyset-gone", "renamed", "customer-gone", "app-renamed"}
+		for _, id := range ids {
+			h.create(t, id, "development", "staging")
+		}
+		for _, id := range ids {
+			h.waitState(t, id, tenants.StateActive, settle)
+		}
+		gone := h.get(t, "keyset-gone").Keyset("staging")
+		require.NoError(t, h.sb.DeleteKeyset(gone.KeysetID))
+		renamed := h.get(t, "renamed")
+		require.NoError(t, h.sb.RenameKeyset(renamed.Keyset("development").KeysetID, "someone's idea"))
+		require.NoError(t, h.sb.RenameCustomer(renamed.CustomerID, "Renamed By Hand"))
+		require.NoError(t, h.sb.DeleteCustomer(h.get(t, "customer-gone").CustomerID))
+		require.NoError(t, h.sb.RenameApp(h.get(t, "app-renamed").AppID, "my app"))
+
+		run := h.sweep(t)
+		require.Equal(t, 4, run.Suspects)
+		want := map[string][]tenants.DriftKind{
+			"keyset-gone":   {tenants.DriftKeysetDeleted},
+			"renamed":       {tenants.DriftKeysetRenamed, tenants.DriftCustomerRenamed},
+			"customer-gone": {tenants.DriftCustomerDeleted},
+			"app-renamed":   {tenants.DriftAppRenamed},
+		}
+		for id, kinds_ := range want {
+			tn := h.get(t, id)
+			require.ElementsMatch(t, kinds_, kinds(tn), id)
+			require.Equal(t, tenants.StateActive, tn.State, "%s: reported, not failed", id)
+			require.Contains(t, h.actions(t, id), tenants.ActionDriftDetected)
+		}
+		// Still reported on the next sweep, with the time it was first seen.
+		first := h.get(t, "keyset-gone").Drift[0].DetectedAt
+		h.sweep(t)
+		require.Equal(t, first, h.get(t, "keyset-gone").Drift[0].DetectedAt)
+
+		for id := range want {
+			_, err := h.tenants.Repair(ctx, id, "test")
+			require.NoError(t, err)
+		}
+		for id := range want {
+			tn := h.waitState(t, id, tenants.StateActive, settle)
+			require.Empty(t, tn.Drift, id)
+			h.requireUpstreamExactlyOnce(t, tn)
+		}
+		tn := h.get(t, "keyset-gone")
+		require.NotEqual(t, gone.KeysetID, tn.Keyset("staging").KeysetID, "made again, new keys")
+		require.NotEqual(t, gone.PublishKey, tn.Keyset("staging").PublishKey)
+		require.Equal(t, "Tenant renamed", h.sb.Customers()[slices.IndexFunc(h.sb.Customers(), func(c sandbox.Customer) bool { return c.ExternalID == "renamed" })].Name)
+
+		// Repaired means in sync: the next sweep suspects nobody.
+		run = h.sweep(t)
+		require.Zero(t, run.Suspects)
+	})
+
+	t.Run("CheckNowReadsOneTenant", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, driftOpts())
+		h.startReplica(t)
+		h.create(t, "checked", "development")
+		tn := h.waitState(t, "checked", tenants.StateActive, settle)
+		require.NoError(t, h.sb.RenameCustomer(tn.CustomerID, "Elsewhere"))
+
+		before := len(h.sb.Calls())
+		_, err := h.tenants.RequestCheck(ctx, "checked", "test")
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(h.get(t, "checked").Drift) == 1 }, settle, 20*time.Millisecond)
+		require.Equal(t, 3, len(h.sb.Calls())-before, "app, keyset and customer read back")
+		tn = h.get(t, "checked")
+		require.Equal(t, tenants.DriftCustomerRenamed, tn.Drift[0].Kind)
+		require.Equal(t, `"Elsewhere"`, tn.Drift[0].Actual)
+		require.Equal(t, `"Tenant checked"`, tn.Drift[0].Expected)
+	})
+
+	// A held resource that is gone blocks every later change until it is repaired.
+	t.Run("AChangeOverAGoneResourceFailsNamingTheRepair", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, driftOpts())
+		h.startReplica(t)
+		h.create(t, "blocked", "development")
+		tn := h.waitState(t, "blocked", tenants.StateActive, settle)
+		require.NoError(t, h.sb.DeleteKeyset(tn.Keyset("development").KeysetID))
+		_, err := h.tenants.RequestCheck(ctx, "blocked", "test")
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(h.get(t, "blocked").Drift) == 1 }, settle, 20*time.Millisecond)
+
+		_, err = h.tenants.Disable(ctx, "blocked", "", "test")
+		require.NoError(t, err)
+		tn = h.waitState(t, "blocked", tenants.StateFailed, settle)
+		require.Contains(t, tn.LastError, "no longer exists upstream")
+		require.Contains(t, tn.LastError, "POST /v1/tenants/blocked/repair")
+
+		_, err = h.tenants.Repair(ctx, "blocked", "test")
+		require.NoError(t, err)
+		tn = h.waitState(t, "blocked", tenants.StateDisabled, settle)
+		require.Empty(t, tn.Drift)
+		require.True(t, h.upstreamKeyset(t, tn.Keyset("development").KeysetID).Config.AccessManager.Enabled)
+	})
+}
+
+// The sweep's cost is its listings: 1 + ⌈apps/100⌉ + ⌈keysets/100⌉ calls, however many
+// tenants there are (the bench measures 10,000).
+func TestDriftSweepCostsItsListings(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, driftOpts())
+	const n = 250
+	made, err := h.sb.Prefill(n, nil)
+	require.NoError(t, err)
+	list := make([]tenants.Imported, n)
+	envs := []string{"development", "staging", "production"}
+	for i, p := range made {
+		im := tenants.Imported{ExternalID: p.ExternalID, Name: p.ExternalID, AppID: p.AppID, CustomerID: p.CustomerID}
+		for j, id := range p.KeysetIDs {
+			im.Keysets = append(im.Keysets, tenants.ImportedKeyset{Environment: envs[j], Type: "testing", KeysetID: id})
+		}
+		list[i] = im
+	}
+	require.NoError(t, tenants.ImportProvisioned(context.Background(), h.db.Pool, list))
+	time.Sleep(10 * time.Millisecond) // the sweep compares tenants unchanged since it began
+	h.startReplica(t)
+	before := len(h.sb.Calls())
+	run := h.sweep(t)
+	require.Equal(t, 1+3+8, len(h.sb.Calls())-before)
+	require.Equal(t, 1+3+8, run.Calls)
+	require.Zero(t, run.Suspects)
+	all, _, err := h.tenants.List(context.Background(), tenants.ListParams{Limit: 100})
+	require.NoError(t, err)
+	for _, tn := range all {
+		require.NotNil(t, tn.LastCheckedAt)
+		require.Empty(t, tn.Drift)
+	}
+}
