@@ -118,6 +118,8 @@ environment:
   PNONBOARD_SANDBOX_STATE_FILE       keep the state in FILE, written through on every change (--state wins)
 
 flags:
+  --addr ADDR    address to serve on (default 127.0.0.1:8090)
+  --state FILE   keep the state in FILE (default $PNONBOARD_SANDBOX_STATE_FILE; none: in memory)
 `
 
 // runSandbox serves the PubNub Admin API v2 sandbox at /v2/..., for tests and demos; with a
@@ -126,10 +128,7 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8090", "address to serve on")
 	state := fs.String("state", "", "keep the state in this file (default $PNONBOARD_SANDBOX_STATE_FILE; none: in memory)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), sandboxUsage)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), sandboxUsage) }
 	if help, err := parseFlags(fs, args, stderr); help || err != nil {
 		return err
 	}
