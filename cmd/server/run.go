@@ -20,6 +20,7 @@ commands:
                         apply, roll back one, or list database migrations
   apikey create|list|revoke
                         manage API keys (create prints the key once, on stdout)
+  health [--addr ADDR]  probe a running server's /healthz; exit 0 when healthy (the image's HEALTHCHECK)
   sandbox [--addr ADDR] [--state FILE]
                         the PubNub Admin API sandbox, standalone, at /v2/...
   dev [--addr ADDR] [--data-dir DIR]
@@ -79,6 +80,7 @@ func commands() map[string]command {
 		"dev":     {devUsage, runDev},
 		"apikey":  {apikeyUsage, runAPIKey},
 		"sandbox": {sandboxUsage, runSandbox},
+		"health":  {healthUsage, runHealth},
 	}
 }
 
