@@ -20,6 +20,8 @@ commands:
                         apply, roll back one, or list database migrations
   apikey create|list|revoke
                         manage API keys (create prints the key once, on stdout)
+  doctor                check the PubNub setup (key, version, permission rows, OEM access,
+                        profiles, key expiry) with read-only calls; exit 1 when a check fails
   health [--addr ADDR]  probe a running server's /healthz; exit 0 when healthy (the image's HEALTHCHECK)
   sandbox [--addr ADDR] [--state FILE]
                         the PubNub Admin API sandbox, standalone, at /v2/...
@@ -81,6 +83,7 @@ func commands() map[string]command {
 		"apikey":  {apikeyUsage, runAPIKey},
 		"sandbox": {sandboxUsage, runSandbox},
 		"health":  {healthUsage, runHealth},
+		"doctor":  {doctorUsage, runDoctor},
 	}
 }
 
