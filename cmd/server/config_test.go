@@ -117,6 +117,15 @@ func TestParseConfig(t *testing.T) {
 		require.EqualError(t, err, `config: PNONBOARD_ROLE: must be one of all, api, worker (got "x")`)
 	})
 
+	t.Run("RunFailsStartupOnABadKeyExpiry", func(t *testing.T) {
+		t.Parallel()
+		env := mapEnv(withDefaults(map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": "31/03/2027"}, valid))
+		for _, cmd := range []string{"serve", "doctor"} {
+			err := run(context.Background(), []string{"server", cmd}, env, io.Discard, io.Discard)
+			require.EqualError(t, err, `config: PNONBOARD_PUBNUB_API_KEY_EXPIRES: must be a date like 2027-03-31 (got "31/03/2027")`, cmd)
+		}
+	})
+
 	t.Run("LoggedWithSecretsMasked", func(t *testing.T) {
 		t.Parallel()
 		cfg, err := parseConfig(mapEnv(valid), modeServe)
