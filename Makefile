@@ -9,10 +9,13 @@ RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v gcc >/dev/null
 
 .PHONY: run test build lint bench clean
 
-## run: pnonboard in dev mode (local Postgres under .devdata/, PubNub sandbox, workers, API, dev key)
+# ADDR is where make run serves: make run ADDR=127.0.0.1:8081 when 8080 is taken.
+ADDR ?= 127.0.0.1:8080
+
+## run: pnonboard in dev mode (local Postgres under .devdata/, PubNub sandbox, workers, API, dev key); ADDR=host:port
 run: build
 	@./scripts/ensure-postgres.sh run
-	exec ./$(BIN) dev
+	exec ./$(BIN) dev --addr $(ADDR)
 
 ## test: the whole suite (with -race where cgo works); starts its own throwaway Postgres (or uses TEST_DATABASE_URL)
 test:

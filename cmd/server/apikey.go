@@ -16,11 +16,15 @@ import (
 	"github.com/pnonboard/pnonboard/internal/postgres"
 )
 
-const apikeyUsage = `usage:
+const apikeyUsage = `usage: server apikey create|list|revoke
+
   server apikey create --name NAME --scopes a,b[,c] [--expires-in DURATION]
                         prints only the new key on stdout (it is not shown again)
   server apikey list    lists keys (never the keys themselves)
   server apikey revoke ID
+                        revokes a key at once (IDs as apikey list shows them)
+
+environment: DATABASE_URL (in dev mode: DATABASE_URL=$(cat .devdata/database-url))
 scopes: tenants:read tenants:write tenants:disable credentials:read webhooks:read webhooks:write admin
 DURATION: a whole number of minutes, hours or days (30m, 12h, 90d), from 1m to 365d (the default)
 `

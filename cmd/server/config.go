@@ -39,8 +39,11 @@ type config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 
-	PubNubURL           string
-	PubNubAPIKey        string
+	PubNubURL    string
+	PubNubAPIKey string
+	// PubNubAPIKeyExpires is when the Service Integration key expires (the date it was made
+	// with, at most a year on), for server doctor's warning; zero when not given.
+	PubNubAPIKeyExpires time.Time
 	PubNubVersion       string
 	PubNubRatePerMinute int
 	// PubNubRateMargin is how many calls a minute the budget leaves unused (0: the default).
@@ -63,13 +66,15 @@ type config struct {
 }
 
 // configMode says what the command needs: serve needs everything, migrate only the database,
-// dev supplies the database and secrets itself.
+// dev supplies the database and secrets itself, doctor needs the database and the PubNub key
+// but no encryption key.
 type configMode int
 
 const (
 	modeServe configMode = iota
 	modeMigrate
 	modeDev
+	modeDoctor
 )
 
 // parseConfig reads and validates the configuration. Its error is one line naming every bad
@@ -96,6 +101,7 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 	if mode != modeMigrate {
 		cfg.PubNubURL = p.httpURL("PNONBOARD_PUBNUB_URL", "https://admin-api.pubnub.com/v2")
 		cfg.PubNubAPIKey = p.str("PNONBOARD_PUBNUB_API_KEY", "")
+		cfg.PubNubAPIKeyExpires = p.optionalDate("PNONBOARD_PUBNUB_API_KEY_EXPIRES")
 		cfg.PubNubVersion = p.date("PNONBOARD_PUBNUB_VERSION", "2026-02-09")
 		cfg.PubNubRatePerMinute = p.intRange("PNONBOARD_PUBNUB_RATE_PER_MINUTE", 120, 2, 1_000_000)
 		cfg.PubNubRateMargin = p.intRange("PNONBOARD_PUBNUB_RATE_MARGIN", 0, 0, 1_000_000)
@@ -129,6 +135,9 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 			p.require("PNONBOARD_PUBNUB_API_KEY", cfg.PubNubAPIKey)
 		}
 	}
+	if mode == modeDoctor {
+		p.require("PNONBOARD_PUBNUB_API_KEY", cfg.PubNubAPIKey)
+	}
 	if err := p.err(); err != nil {
 		return config{}, fmt.Errorf("config: %w", err)
 	}
@@ -147,6 +156,7 @@ func (c config) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("pubnub_url", c.PubNubURL),
 		slog.String("pubnub_api_key", mask(c.PubNubAPIKey)),
+		slog.String("pubnub_api_key_expires", formatDate(c.PubNubAPIKeyExpires)),
 		slog.String("pubnub_version", c.PubNubVersion),
 		slog.Int("pubnub_rate_per_minute", c.PubNubRatePerMinute),
 		slog.Int("pubnub_rate_margin", c.PubNubRateMargin),
@@ -310,6 +320,28 @@ func (p *envParser) date(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// optionalDate parses a YYYY-MM-DD date, or returns the zero time when name is unset.
+func (p *envParser) optionalDate(name string) time.Time {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return time.Time{}
+	}
+	d, err := time.Parse(time.DateOnly, raw)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be a date like 2027-03-31 (got %q)", raw))
+		return time.Time{}
+	}
+	return d
+}
+
+// formatDate writes a config date, "" for none.
+func formatDate(d time.Time) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Format(time.DateOnly)
 }
 
 // encryptionKey parses a base64 key without ever echoing it.

@@ -35,6 +35,24 @@ func TestParseConfig(t *testing.T) {
 		require.Len(t, cfg.EncryptionKey, 32)
 	})
 
+	t.Run("PubNubKeyExpiry", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := parseConfig(mapEnv(valid), modeServe)
+		require.NoError(t, err)
+		require.True(t, cfg.PubNubAPIKeyExpires.IsZero(), "optional")
+		cfg, err = parseConfig(mapEnv(withDefaults(map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": "2027-03-31"}, valid)), modeServe)
+		require.NoError(t, err)
+		require.Equal(t, time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC), cfg.PubNubAPIKeyExpires)
+	})
+
+	t.Run("DoctorNeedsNoEncryptionKey", func(t *testing.T) {
+		t.Parallel()
+		env := withDefaults(nil, valid)
+		delete(env, "PNONBOARD_ENCRYPTION_KEY")
+		_, err := parseConfig(mapEnv(env), modeDoctor)
+		require.NoError(t, err)
+	})
+
 	t.Run("APIOnlyReplicaNeedsNoPubNubKey", func(t *testing.T) {
 		t.Parallel()
 		env := withDefaults(map[string]string{"PNONBOARD_ROLE": "api"}, valid)
@@ -65,6 +83,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "BadPubNubVersion", variable: "PNONBOARD_PUBNUB_VERSION", value: "latest", mode: modeServe},
 		{name: "BadRate", variable: "PNONBOARD_PUBNUB_RATE_PER_MINUTE", value: "1", mode: modeServe},
 		{name: "BadWorkers", variable: "PNONBOARD_WORKERS", value: "0", mode: modeServe},
+		{name: "BadPubNubKeyExpiry", variable: "PNONBOARD_PUBNUB_API_KEY_EXPIRES", value: "next year", mode: modeServe},
+		{name: "BadPubNubKeyExpiryForDoctor", variable: "PNONBOARD_PUBNUB_API_KEY_EXPIRES", value: "2027-02-30", mode: modeDoctor},
+		{name: "MissingPubNubKeyForDoctor", variable: "PNONBOARD_PUBNUB_API_KEY", value: "", mode: modeDoctor},
+		{name: "MissingDatabaseURLForDoctor", variable: "DATABASE_URL", value: "", mode: modeDoctor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +115,15 @@ func TestParseConfig(t *testing.T) {
 		t.Parallel()
 		err := run(context.Background(), []string{"server", "serve"}, mapEnv(withDefaults(map[string]string{"PNONBOARD_ROLE": "x"}, valid)), io.Discard, io.Discard)
 		require.EqualError(t, err, `config: PNONBOARD_ROLE: must be one of all, api, worker (got "x")`)
+	})
+
+	t.Run("RunFailsStartupOnABadKeyExpiry", func(t *testing.T) {
+		t.Parallel()
+		env := mapEnv(withDefaults(map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": "31/03/2027"}, valid))
+		for _, cmd := range []string{"serve", "doctor"} {
+			err := run(context.Background(), []string{"server", cmd}, env, io.Discard, io.Discard)
+			require.EqualError(t, err, `config: PNONBOARD_PUBNUB_API_KEY_EXPIRES: must be a date like 2027-03-31 (got "31/03/2027")`, cmd)
+		}
 	})
 
 	t.Run("LoggedWithSecretsMasked", func(t *testing.T) {

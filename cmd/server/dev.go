@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,14 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("data dir: %w", err)
 	}
 
+	// The address first: a busy port fails at once, before a Postgres is started for nothing.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return devListenError(cfg.Addr, err)
+	}
+	defer ln.Close()
+	listenAddr := ln.Addr().String()
+
 	// --- Postgres under the data dir
 	pgDir, err := devPostgresDir(dir, logger)
 	if err != nil {
@@ -85,13 +94,6 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			return err
 		}
 	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	defer ln.Close()
-	listenAddr := ln.Addr().String()
 
 	// --- The PubNub sandbox. People reach it under /sandbox on the API's address; the workers
 	// call it on a loopback listener of its own, which stays up until the workers have
@@ -144,6 +146,16 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	mux.Handle("/sandbox/", http.StripPrefix("/sandbox", sb))
 	printBanner(stdout, listenAddr, devKey, dir, cfg.DatabaseURL, sb.APIKey())
 	return a.run(ctx, ln, mux, runOpts{})
+}
+
+// devListenError explains a failed listen; a busy address (another make run, most often)
+// says how to choose another one.
+func devListenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the address is already in use (is another make run or server going?): "+
+			"stop that, or choose another address: make run ADDR=127.0.0.1:8081 (server dev --addr 127.0.0.1:8081)", addr)
+	}
+	return fmt.Errorf("listen on %s: %w (choose another address with make run ADDR=host:port)", addr, err)
 }
 
 // printBanner tells a newcomer where everything is.

@@ -32,8 +32,15 @@ type e2e struct {
 
 func startE2E(t *testing.T, env map[string]string) *e2e {
 	t.Helper()
+	return startE2EWith(t, env, &sandbox.Options{})
+}
+
+// startE2EWith is startE2E with a sandbox built from opts (its APIKey is the test's).
+func startE2EWith(t *testing.T, env map[string]string, opts *sandbox.Options) *e2e {
+	t.Helper()
 	db := pgtest.NewDB(t)
-	sb := sandbox.New(&sandbox.Options{APIKey: "sandbox-key"})
+	opts.APIKey = "sandbox-key"
+	sb := sandbox.New(opts)
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)
 	_, key, err := auth.NewService(db.Pool, nil).Create(context.Background(), auth.CreateParams{

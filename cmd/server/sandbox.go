@@ -104,7 +104,8 @@ func (c sandboxConfig) open() (*sandbox.Sandbox, error) {
 const sandboxUsage = `usage: server sandbox [--addr ADDR] [--state FILE]
 
 Serves a stand-in for the PubNub Admin API v2 at http://ADDR/v2/..., with its admin
-routes (portal-side changes, prefill) at http://ADDR/_sandbox/....
+routes (portal-side changes, prefill) at http://ADDR/_sandbox/..., and GET /healthz for
+health checks (server health --addr ADDR; not part of PubNub's API).
 
 environment:
   PNONBOARD_SANDBOX_API_KEY          the Authorization value accepted (default: generated, printed)
@@ -118,6 +119,8 @@ environment:
   PNONBOARD_SANDBOX_STATE_FILE       keep the state in FILE, written through on every change (--state wins)
 
 flags:
+  --addr ADDR    address to serve on (default 127.0.0.1:8090)
+  --state FILE   keep the state in FILE (default $PNONBOARD_SANDBOX_STATE_FILE; none: in memory)
 `
 
 // runSandbox serves the PubNub Admin API v2 sandbox at /v2/..., for tests and demos; with a
@@ -126,10 +129,7 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8090", "address to serve on")
 	state := fs.String("state", "", "keep the state in this file (default $PNONBOARD_SANDBOX_STATE_FILE; none: in memory)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), sandboxUsage)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), sandboxUsage) }
 	if help, err := parseFlags(fs, args, stderr); help || err != nil {
 		return err
 	}
@@ -149,7 +149,13 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	mux.Handle("/", sb)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if cfg.APIKey == "" {
 		fmt.Fprintf(stdout, "sandbox API key (generated; set PNONBOARD_SANDBOX_API_KEY to choose one): %s\n", sb.APIKey())
 	}

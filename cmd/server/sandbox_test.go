@@ -113,9 +113,10 @@ func TestRunSandbox(t *testing.T) {
 			err := run(t.Context(), []string{"server", "sandbox", flag}, mapEnv(nil), &stdout, &stderr)
 
 			require.NoError(t, err)
-			require.Contains(t, stderr.String(), "usage: server sandbox [--addr ADDR] [--state FILE]")
-			require.Contains(t, stderr.String(), "-state string")
-			require.Contains(t, stderr.String(), "PNONBOARD_SANDBOX_PERMISSIONS")
+			require.Contains(t, stdout.String(), "usage: server sandbox [--addr ADDR] [--state FILE]")
+			require.Contains(t, stdout.String(), "--state FILE")
+			require.Contains(t, stdout.String(), "PNONBOARD_SANDBOX_PERMISSIONS")
+			require.Empty(t, stderr.String())
 		}
 	})
 

@@ -155,6 +155,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		return nil, err
 	}
 	a.metrics = metrics.New(metrics.Sources{DB: a.pool, Budget: budget, Drift: driftSource{a.pool}}, logger)
+	readyChecks := newReadyChecks(cfg, budget, a.metrics, logger, profiles) // GET /readyz?verbose=1: server doctor's checks
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
@@ -238,6 +239,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Logger:        logger,
 		WorkerOnly:    !cfg.Role.runsAPI(),
 		Ready:         readiness(a.pool, a.migrator),
+		ReadyChecks:   readyChecks,
 		Keys:          a.services.keys,
 		Tenants:       a.services.tenants,
 		Webhooks:      a.services.webhooks,

@@ -22,6 +22,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready reports whether the service can serve: database reachable, migrations current.
 	Ready func(ctx context.Context) error
+	// ReadyChecks are the operator's checks GET /readyz?verbose=1 adds after Ready's (server
+	// doctor's); nil means Ready's alone.
+	ReadyChecks func(ctx context.Context) []ReadyCheck
 	// WorkerOnly serves only the public probes: a worker replica answers health checks but
 	// takes no API traffic (PNONBOARD_ROLE=worker).
 	WorkerOnly bool
@@ -57,6 +60,7 @@ type Options struct {
 type Server struct {
 	logger         *slog.Logger
 	ready          func(ctx context.Context) error
+	readyChecks    func(ctx context.Context) []ReadyCheck
 	workerOnly     bool
 	auth           Authenticator
 	keys           *auth.Service
@@ -89,6 +93,7 @@ func NewServer(opts *Options) http.Handler {
 	s := &Server{
 		logger:         opts.Logger,
 		ready:          opts.Ready,
+		readyChecks:    opts.ReadyChecks,
 		workerOnly:     opts.WorkerOnly,
 		auth:           opts.Keys,
 		keys:           opts.Keys,
