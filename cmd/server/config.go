@@ -44,6 +44,8 @@ type config struct {
 	PubNubVersion       string
 	PubNubRatePerMinute int
 	PubNubTimeout       time.Duration
+	// PubNubOrigin is the data-plane origin Access Manager tokens are granted and revoked on.
+	PubNubOrigin string
 
 	// EncryptionKey seals secrets at rest; PreviousEncryptionKeys still open older values.
 	EncryptionKey          []byte
@@ -93,6 +95,7 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		cfg.PubNubVersion = p.date("PNONBOARD_PUBNUB_VERSION", "2026-02-09")
 		cfg.PubNubRatePerMinute = p.intRange("PNONBOARD_PUBNUB_RATE_PER_MINUTE", 120, 2, 1_000_000)
 		cfg.PubNubTimeout = p.duration("PNONBOARD_PUBNUB_TIMEOUT", 20*time.Second)
+		cfg.PubNubOrigin = p.httpURL("PNONBOARD_PUBNUB_ORIGIN", "https://ps.pndsn.com")
 		cfg.EncryptionKey = p.encryptionKey("PNONBOARD_ENCRYPTION_KEY")
 		for i, k := range splitList(p.getenv("PNONBOARD_ENCRYPTION_KEYS_PREVIOUS")) {
 			key, err := secrets.ParseKey(k)
@@ -135,6 +138,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("pubnub_version", c.PubNubVersion),
 		slog.Int("pubnub_rate_per_minute", c.PubNubRatePerMinute),
 		slog.Duration("pubnub_timeout", c.PubNubTimeout),
+		slog.String("pubnub_origin", c.PubNubOrigin),
 		slog.String("encryption_key", mask(string(c.EncryptionKey))),
 		slog.Int("previous_encryption_keys", len(c.PreviousEncryptionKeys)),
 		slog.String("profiles_file", c.ProfilesFile),
