@@ -234,6 +234,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Keys:          a.services.keys,
 		Tenants:       a.services.tenants,
 		Webhooks:      a.services.webhooks,
+		Tokens:        a.services.tokens,
 		OpenAPI:       pnonboard.OpenAPI(),
 	})
 	return a, nil
