@@ -20,11 +20,12 @@ type MaintainArgs struct{}
 // Kind is the job's stable name.
 func (MaintainArgs) Kind() string { return "tokens_maintain" }
 
-// PeriodicMaintain schedules MaintainArgs every ten minutes (and at start) on the leader.
+// PeriodicMaintain schedules MaintainArgs every ten minutes on the leader. Not at start: a
+// disable's revocation is its own job (EnqueueRevokeAll), and the sweep is only a backstop.
 func PeriodicMaintain() *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return MaintainArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "tokens_maintain", RunOnStart: true})
+		&river.PeriodicJobOpts{ID: "tokens_maintain"})
 }
 
 // MaintainWorker works MaintainArgs, in three steps:
