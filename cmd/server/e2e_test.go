@@ -43,6 +43,7 @@ func startE2E(t *testing.T, env map[string]string) *e2e {
 		"DATABASE_URL":                     db.URL,
 		"PNONBOARD_ENCRYPTION_KEY":         secrets.NewKey(),
 		"PNONBOARD_PUBNUB_URL":             sbSrv.URL + "/v2",
+		"PNONBOARD_PUBNUB_ORIGIN":          sbSrv.URL,
 		"PNONBOARD_PUBNUB_API_KEY":         "sandbox-key",
 		"PNONBOARD_PUBNUB_RATE_PER_MINUTE": "6000",
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -399,6 +400,10 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 		case t.Desired == tenants.DesiredDisabled && t.State != tenants.StateDisabled:
 			action, eventType = "disabled", webhooks.TypeDisabled
 			t.State, t.DisabledAt = tenants.StateDisabled, &now
+			// Revoke, upstream, every token pnonboard issued before this disable.
+			if err := tokens.EnqueueRevokeAll(ctx, tx, t.ID); err != nil {
+				return err
+			}
 		}
 		if action != "" {
 			if err := tenants.Save(ctx, tx, t); err != nil {
