@@ -146,9 +146,8 @@ type Issued struct {
 // *accessmanager.ValidationError for a request PubNub would refuse; and an *UpstreamError when
 // Access Manager refuses or does not answer.
 func (s *Service) Grant(ctx context.Context, externalID, environment string, req accessmanager.GrantRequest, actor string) (*Issued, error) {
-	if errs := req.Validate(); errs != nil {
-		return nil, &accessmanager.ValidationError{Fields: errs}
-	}
+	// req is validated by Client.Grant, before anything is sent (once is enough: patterns are
+	// compiled to be checked).
 	t, err := s.opts.Tenants.GetByExternalID(ctx, externalID)
 	if err != nil {
 		return nil, err
