@@ -131,6 +131,15 @@ func keyStatus(k *auth.Key, now time.Time) string {
 	return "active"
 }
 
+func hasEveryScope(k *auth.Key) bool {
+	for _, sc := range auth.AllScopes() {
+		if !k.Has(sc) {
+			return false
+		}
+	}
+	return true
+}
+
 func formatTime(t *time.Time) string {
 	if t == nil {
 		return "never"
@@ -138,13 +147,14 @@ func formatTime(t *time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// ensureDevKey returns dev mode's key: the one in dir/api-key while it still works, else a new
-// key with every scope, written there (0600).
+// ensureDevKey returns dev mode's key: the one in dir/api-key while it still works and holds
+// every scope (a key from before a scope was added does not), else a new key with every scope,
+// written there (0600).
 func ensureDevKey(ctx context.Context, keys *auth.Service, dir string) (string, error) {
 	path := filepath.Join(dir, "api-key")
 	if b, err := os.ReadFile(path); err == nil {
 		if existing := strings.TrimSpace(string(b)); existing != "" {
-			if _, err := keys.Authenticate(ctx, existing); err == nil {
+			if k, err := keys.Authenticate(ctx, existing); err == nil && hasEveryScope(k) {
 				return existing, nil
 			}
 		}
