@@ -272,11 +272,3 @@ func (s *Service) recordFailed(ctx context.Context, tenantID int64, failed []fai
 		return tenants.AddEvents(ctx, tx, tenantID, events...)
 	})
 }
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
