@@ -22,7 +22,7 @@ func revokeJob(args tokens.RevokeTenantArgs) *river.Job[tokens.RevokeTenantArgs]
 	return &river.Job[tokens.RevokeTenantArgs]{JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: args}
 }
 
-func TestRevokeTenantWorker(t *testing.T) {
+func TestTokenRevokeTenantWorker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
@@ -132,7 +132,7 @@ func TestRevokeTenantWorker(t *testing.T) {
 	})
 }
 
-func TestEnqueueRevokeAll(t *testing.T) {
+func TestTokenEnqueueRevokeAll(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	h := newHarness(t, nil)
@@ -161,7 +161,7 @@ func TestEnqueueRevokeAll(t *testing.T) {
 	require.ErrorIs(t, err, tenants.ErrNotFound)
 }
 
-func TestMaintainWorker(t *testing.T) {
+func TestTokenMaintainWorker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 

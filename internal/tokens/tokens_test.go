@@ -15,7 +15,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/tokens"
 )
 
-func TestGrant(t *testing.T) {
+func TestTokenGrant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
@@ -195,7 +195,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func TestRevoke(t *testing.T) {
+func TestTokenRevoke(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
@@ -294,7 +294,7 @@ func TestRevoke(t *testing.T) {
 	})
 }
 
-func TestList(t *testing.T) {
+func TestTokenList(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	h := newHarness(t, nil)
@@ -350,7 +350,7 @@ func TestList(t *testing.T) {
 	require.ErrorIs(t, err, tenants.ErrNotFound)
 }
 
-func TestUpstreamErrorFields(t *testing.T) {
+func TestTokenUpstreamErrorFields(t *testing.T) {
 	t.Parallel()
 	err := &tokens.UpstreamError{Op: "grant", Attempts: 1, Err: &accessmanager.Error{Op: "grant", StatusCode: 400, Message: "Invalid permissions", Details: []accessmanager.ErrorDetail{
 		{Message: "Range should be 1 to 43200 minute(s).", Location: "ttl", LocationType: "body"},
