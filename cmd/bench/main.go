@@ -1,10 +1,11 @@
 // Command bench measures pnonboard on this machine and prints the figures the README's
 // Performance section reports: ingest throughput and latency against the raw-Postgres ceiling,
-// the server's peak memory, and the provisioning drain against a rate-limited sandbox. It
+// the server's peak memory, the provisioning drain against a rate-limited sandbox, and token
+// grants through pnonboard against the sandbox's Access Manager called directly. It
 // starts everything it needs (a throwaway PostgreSQL, the server binary as real processes,
 // the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all.
 //
-//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst|latency|mixed|adoption|drift]
+//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst|latency|mixed|adoption|drift|grant]
 package main
 
 import (
@@ -47,14 +48,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.server, "server", "bin/server", "the pnonboard binary to measure (make build)")
-	fs.IntVar(&o.clients, "c", 32, "ingest: concurrent clients")
-	fs.DurationVar(&o.duration, "t", 10*time.Second, "ingest: how long each side runs")
+	fs.IntVar(&o.clients, "c", 32, "ingest and grant: concurrent clients")
+	fs.DurationVar(&o.duration, "t", 10*time.Second, "ingest and grant: how long each side runs")
 	fs.IntVar(&o.tenants, "k", 200, "drain: tenants to provision")
 	fs.IntVar(&o.burst, "n", 500, "burst: tenants signed up at once")
 	fs.IntVar(&o.ratePerMin, "r", 600, "drain and burst: the sandbox's rate limit and the budget (requests per minute)")
 	fs.IntVar(&o.replicas, "replicas", 2, "drain and burst: worker replicas")
 	fs.IntVar(&o.dbMaxConns, "db-conns", 10, "pool size of the server and of the raw-Postgres ceiling")
-	fs.StringVar(&o.only, "only", "", "run only one scenario: ingest, drain, burst, latency, mixed, adoption or drift")
+	fs.StringVar(&o.only, "only", "", "run only one scenario: ingest, drain, burst, latency, mixed, adoption, drift or grant")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -90,6 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err := sc.run(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", sc.name, err))
 			}
+		}
+	}
+	if o.only == "" || o.only == "grant" {
+		if err := env.grant(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("grant: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -25,7 +25,7 @@ const apikeyUsage = `usage: server apikey create|list|revoke
                         revokes a key at once (IDs as apikey list shows them)
 
 environment: DATABASE_URL (in dev mode: DATABASE_URL=$(cat .devdata/database-url))
-scopes: tenants:read tenants:write tenants:disable credentials:read webhooks:read webhooks:write admin
+scopes: tenants:read tenants:write tenants:disable tokens:write credentials:read webhooks:read webhooks:write admin
 DURATION: a whole number of minutes, hours or days (30m, 12h, 90d), from 1m to 365d (the default)
 `
 
@@ -125,6 +125,15 @@ func joinScopes(scopes []auth.Scope) string {
 	return strings.Join(s, ",")
 }
 
+func hasEveryScope(k *auth.Key) bool {
+	for _, sc := range auth.AllScopes() {
+		if !k.Has(sc) {
+			return false
+		}
+	}
+	return true
+}
+
 func formatTime(t *time.Time) string {
 	if t == nil {
 		return "never"
@@ -132,13 +141,14 @@ func formatTime(t *time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// ensureDevKey returns dev mode's key: the one in dir/api-key while it still works, else a new
-// key with every scope, written there (0600).
+// ensureDevKey returns dev mode's key: the one in dir/api-key while it still works and holds
+// every scope (a key from before a scope was added does not), else a new key with every scope,
+// written there (0600).
 func ensureDevKey(ctx context.Context, keys *auth.Service, dir string) (string, error) {
 	path := filepath.Join(dir, "api-key")
 	if b, err := os.ReadFile(path); err == nil {
 		if existing := strings.TrimSpace(string(b)); existing != "" {
-			if _, err := keys.Authenticate(ctx, existing); err == nil {
+			if k, err := keys.Authenticate(ctx, existing); err == nil && hasEveryScope(k) {
 				return existing, nil
 			}
 		}

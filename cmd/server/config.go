@@ -53,6 +53,8 @@ type config struct {
 	// DriftInterval is how often the drift sweep checks every tenant.
 	DriftInterval time.Duration
 	PubNubTimeout time.Duration
+	// PubNubOrigin is the data-plane origin Access Manager tokens are granted and revoked on.
+	PubNubOrigin string
 
 	// EncryptionKey seals secrets at rest; PreviousEncryptionKeys still open older values.
 	EncryptionKey          []byte
@@ -114,6 +116,7 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		if cfg.DriftInterval < time.Minute {
 			p.fail("PNONBOARD_DRIFT_INTERVAL", "must be at least 1m")
 		}
+		cfg.PubNubOrigin = p.httpURL("PNONBOARD_PUBNUB_ORIGIN", "https://ps.pndsn.com")
 		cfg.EncryptionKey = p.encryptionKey("PNONBOARD_ENCRYPTION_KEY")
 		for i, k := range splitList(p.getenv("PNONBOARD_ENCRYPTION_KEYS_PREVIOUS")) {
 			key, err := secrets.ParseKey(k)
@@ -163,6 +166,7 @@ func (c config) LogValue() slog.Value {
 		slog.Float64("pubnub_background_share", c.BackgroundShare),
 		slog.Duration("drift_interval", c.DriftInterval),
 		slog.Duration("pubnub_timeout", c.PubNubTimeout),
+		slog.String("pubnub_origin", c.PubNubOrigin),
 		slog.String("encryption_key", mask(string(c.EncryptionKey))),
 		slog.Int("previous_encryption_keys", len(c.PreviousEncryptionKeys)),
 		slog.String("profiles_file", c.ProfilesFile),

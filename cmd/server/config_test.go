@@ -30,6 +30,7 @@ func TestParseConfig(t *testing.T) {
 		require.Equal(t, "json", cfg.LogFormat)
 		require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
 		require.Equal(t, "https://admin-api.pubnub.com/v2", cfg.PubNubURL)
+		require.Equal(t, "https://ps.pndsn.com", cfg.PubNubOrigin)
 		require.Equal(t, "2026-02-09", cfg.PubNubVersion)
 		require.Equal(t, 120, cfg.PubNubRatePerMinute)
 		require.Len(t, cfg.EncryptionKey, 32)
@@ -80,6 +81,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "BadPreviousKeys", variable: "PNONBOARD_ENCRYPTION_KEYS_PREVIOUS", value: "nope", mode: modeServe},
 		{name: "MissingPubNubKey", variable: "PNONBOARD_PUBNUB_API_KEY", value: "", mode: modeServe},
 		{name: "BadPubNubURL", variable: "PNONBOARD_PUBNUB_URL", value: "admin-api.pubnub.com", mode: modeServe},
+		{name: "BadPubNubOrigin", variable: "PNONBOARD_PUBNUB_ORIGIN", value: "ps.pndsn.com", mode: modeServe},
 		{name: "BadPubNubVersion", variable: "PNONBOARD_PUBNUB_VERSION", value: "latest", mode: modeServe},
 		{name: "BadRate", variable: "PNONBOARD_PUBNUB_RATE_PER_MINUTE", value: "1", mode: modeServe},
 		{name: "BadWorkers", variable: "PNONBOARD_WORKERS", value: "0", mode: modeServe},

@@ -127,6 +127,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		_ = sbSrv.Shutdown(ctx) // after the workers: run has returned
 	}()
 	cfg.PubNubURL = "http://" + sbLn.Addr().String() + "/v2"
+	cfg.PubNubOrigin = "http://" + sbLn.Addr().String() // the same sandbox serves Access Manager's /v3/pam
 	cfg.PubNubAPIKey = sb.APIKey()
 	if getenv("PNONBOARD_PUBNUB_RATE_PER_MINUTE") == "" && sbCfg.RatePerMinute > 0 {
 		cfg.PubNubRatePerMinute = sbCfg.RatePerMinute // spend exactly what the sandbox allows
@@ -167,6 +168,7 @@ pnonboard dev mode is up
              (every scope; also in %[3]s/api-key)
   sandbox    http://%[1]s/sandbox/v2  (PubNub Admin API stand-in; state in %[3]s/sandbox.json)
              Authorization: %[5]s  (also in %[3]s/sandbox-key)
+             also Access Manager's data plane (/v3/pam), where pnonboard grants tokens
   job UI     http://%[1]s/riverui/  (basic auth; the password is the API key)
   metrics    http://%[1]s/metrics   (with the API key)
   database   %[4]s

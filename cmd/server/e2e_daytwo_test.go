@@ -17,14 +17,14 @@ func TestDayTwoEndToEnd(t *testing.T) {
 	wait := []string{"Prefer", "wait=30"}
 	status, tn := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "globex", "name": "Globex", "environments": []string{"development"}}, wait...)
 	require.Equal(t, http.StatusAccepted, status)
-	require.Equal(t, "active", tn["state"])
+	require.Equal(t, string(tenants.StateActive), tn["state"])
 
 	status, tn = e.call(t, http.MethodPatch, "/v1/tenants/globex", map[string]any{"name": "Globex Corp", "environments": []string{"development", "staging"}}, wait...)
 	require.Equal(t, http.StatusOK, status, "%v", tn)
-	require.Equal(t, "active", tn["state"])
+	require.Equal(t, string(tenants.StateActive), tn["state"])
 	require.Len(t, tn["keysets"], 2)
 	staging := tn["keysets"].([]any)[1].(map[string]any)
-	require.Equal(t, "active", staging["state"])
+	require.Equal(t, string(tenants.KeysetActive), staging["state"])
 	require.Equal(t, "Globex Corp", e.sb.Customers()[0].Name)
 
 	require.NoError(t, e.sb.DeleteKeyset(staging["keysetId"].(string)))
@@ -43,7 +43,7 @@ func TestDayTwoEndToEnd(t *testing.T) {
 	require.Empty(t, tn["drift"])
 	newStaging := tn["keysets"].([]any)[1].(map[string]any)
 	require.NotEqual(t, staging["keysetId"], newStaging["keysetId"])
-	require.Equal(t, "active", newStaging["state"])
+	require.Equal(t, string(tenants.StateActive), newStaging["state"])
 
 	_, list = e.call(t, http.MethodGet, "/v1/tenants?drifted=true", nil)
 	require.Empty(t, list["data"])

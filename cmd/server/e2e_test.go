@@ -51,6 +51,7 @@ func startE2EWith(t *testing.T, env map[string]string, opts *sandbox.Options) *e
 		"DATABASE_URL":                     db.URL,
 		"PNONBOARD_ENCRYPTION_KEY":         secrets.NewKey(),
 		"PNONBOARD_PUBNUB_URL":             sbSrv.URL + "/v2",
+		"PNONBOARD_PUBNUB_ORIGIN":          sbSrv.URL,
 		"PNONBOARD_PUBNUB_API_KEY":         "sandbox-key",
 		"PNONBOARD_PUBNUB_RATE_PER_MINUTE": "6000",
 	})

@@ -20,6 +20,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/pnonboard/pnonboard"
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
@@ -30,6 +31,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/rescue"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -89,6 +91,7 @@ type services struct {
 	keys     *auth.Service
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
+	tokens   *tokens.Service
 }
 
 // newApp connects, migrates when asked, refuses a schema it was not built for, and wires
@@ -149,6 +152,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		}
 	}
 
+	// --- Access Manager tokens: the data plane, outside the Admin API's rate budget
+	tokenOpts := tokens.Options{
+		Pool: a.pool, Keyring: keyring, Logger: logger, Environments: tokenEnvironments(profiles),
+		Client: accessmanager.New(cfg.PubNubOrigin, tokens.NewHTTPClient()),
+	}
+
 	budget, err := provisioner.NewBudget(a.pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute,
 		Margin: cfg.PubNubRateMargin, BackgroundShare: cfg.BackgroundShare})
 	if err != nil {
@@ -166,7 +175,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	}
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: a.pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
-		Announcer: webhooks.Announcer{},
+		Announcer: webhooks.Announcer{}, Tokens: tokens.Revoker{},
 		// A day's sweep confirms every tenant; holdings unconfirmed for longer are read back.
 		VerifyAfter: cfg.DriftInterval + time.Hour,
 	}))
@@ -179,6 +188,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	}))
 	river.AddWorker(workers, &webhooks.PruneWorker{Pool: a.pool})
 	river.AddWorker(workers, &provisioner.SweepWorker{Pool: a.pool})
+	river.AddWorker(workers, tokens.NewRevokeTenantWorker(tokenOpts))
+	river.AddWorker(workers, tokens.NewMaintainWorker(tokenOpts))
 	riverCfg := &river.Config{
 		Logger:  logger,
 		Workers: workers,
@@ -200,7 +211,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 			webhooks.QueueWebhooks: {MaxWorkers: cfg.Workers},
 		}
 		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune(), provisioner.PeriodicSweep(),
-			provisioner.PeriodicDriftSweep(cfg.DriftInterval)}
+			provisioner.PeriodicDriftSweep(cfg.DriftInterval),
+			tokens.PeriodicMaintain()}
 	}
 	if a.river, err = river.NewClient(riverpgxv5.New(a.pool), riverCfg); err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
@@ -217,6 +229,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 			DB: a.pool, River: a.river, Keyring: keyring, Policy: cfg.Webhooks, SecretOverlap: cfg.WebhookSecretOverlap,
 		}),
 	}
+
+	tokenOpts.Tenants = a.services.tenants
+	a.services.tokens = tokens.NewService(tokenOpts)
 
 	// --- HTTP
 	jobUI, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(a.river, nil), Logger: logger, Prefix: "/riverui"})
@@ -243,6 +258,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Keys:          a.services.keys,
 		Tenants:       a.services.tenants,
 		Webhooks:      a.services.webhooks,
+		Tokens:        a.services.tokens,
 		OpenAPI:       pnonboard.OpenAPI(),
 	})
 	return a, nil

@@ -20,14 +20,17 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/pnonboard/pnonboard"
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -46,6 +49,8 @@ type testServer struct {
 	metrics  *metrics.Metrics
 	river    *river.Client[pgx.Tx]
 	keyring  *secrets.Keyring
+	// sb is the data plane the token service calls (Access Manager).
+	sb *sandbox.Sandbox
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -69,6 +74,15 @@ func newTestServer(t *testing.T) *testServer {
 		Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 	})
 	ts.webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
+	ts.sb = sandbox.New(&sandbox.Options{APIKey: sandboxKey, RatePerMinute: -1})
+	sbSrv := httptest.NewServer(ts.sb)
+	t.Cleanup(sbSrv.Close)
+	tokenService := tokens.NewService(tokens.Options{
+		Pool: db.Pool, Tenants: ts.tenants, Keyring: keyring, Client: accessmanager.New(sbSrv.URL, nil),
+		Environments: []tokens.Environment{{Name: "development"}, {Name: "staging", AccessManager: true, TokenRevoke: true},
+			{Name: "production", AccessManager: true, TokenRevoke: true}},
+		RetryBase: time.Millisecond,
+	})
 	logger := logging.New(logs, "json", slog.LevelDebug)
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(inserter, nil), Logger: logger, Prefix: "/riverui"})
 	require.NoError(t, err)
@@ -95,6 +109,7 @@ func newTestServer(t *testing.T) *testServer {
 		// would time out.
 		WaitPoll: 10 * time.Minute,
 		OpenAPI:  pnonboard.OpenAPI(),
+		Tokens:   tokenService,
 	})
 	ts.srv = httptest.NewServer(ts.handler)
 	t.Cleanup(ts.srv.Close)

@@ -56,7 +56,10 @@ func (p *params) fail(name, msg string) {
 
 // path returns the path parameter name, decoded. An ID that cannot exist returns "" and makes
 // the request a 404.
-func (p *params) path(name string) string {
+func (p *params) path(name string) string { return p.pathMax(name, maxIDLen) }
+
+// pathMax is path for a parameter of up to maxLen characters (an Access Manager token).
+func (p *params) pathMax(name string, maxLen int) string {
 	v := chi.URLParam(p.r, name)
 	if p.r.URL.RawPath != "" { // chi routed on the escaped path: its values are escaped too
 		u, err := url.PathUnescape(v)
@@ -66,7 +69,7 @@ func (p *params) path(name string) string {
 		}
 		v = u
 	}
-	if v == "" || textLen(v) > maxIDLen || textProblem(v) != "" {
+	if v == "" || textLen(v) > maxLen || textProblem(v) != "" {
 		p.badPath = true
 		return ""
 	}

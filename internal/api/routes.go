@@ -49,6 +49,12 @@ func (s *Server) addRoutes(r chi.Router) {
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))                   // GET    /v1/tenants/{externalId}/events        listTenantEvents
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials))     // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
 
+	// Access Manager tokens.
+	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/tokens", auth.ScopeTokensWrite, handleJSON(s, s.grantToken))            // POST   /v1/tenants/{externalId}/tokens          createTenantToken
+	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/tokens", auth.ScopeTenantsRead, handleJSON(s, s.listTokens))             // GET    /v1/tenants/{externalId}/tokens          listTenantTokens
+	s.route(r, http.MethodDelete, "/v1/tenants/{externalId}/tokens/{token}", auth.ScopeTokensWrite, handleJSON(s, s.revokeToken)) // DELETE /v1/tenants/{externalId}/tokens/{token}  revokeTenantToken
+	s.route(r, http.MethodPost, "/v1/tokens/parse", auth.ScopeTenantsRead, handleJSON(s, s.parseToken))                           // POST   /v1/tokens/parse                         parseToken
+
 	// Webhooks and the event listing.
 	s.route(r, http.MethodPost, "/v1/webhook-endpoints", auth.ScopeWebhooksWrite, handleJSON(s, s.createEndpoint))                                   // POST   /v1/webhook-endpoints                                   createWebhookEndpoint
 	s.route(r, http.MethodGet, "/v1/webhook-endpoints", auth.ScopeWebhooksRead, handleJSON(s, s.listEndpoints))                                      // GET    /v1/webhook-endpoints                                   listWebhookEndpoints

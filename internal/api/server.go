@@ -14,6 +14,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -34,6 +35,8 @@ type Options struct {
 	Tenants *tenants.Service
 	// Webhooks manages endpoints, deliveries and the event listing.
 	Webhooks *webhooks.Service
+	// Tokens grants, revokes, lists and parses Access Manager tokens.
+	Tokens *tokens.Service
 	// Metrics serves /metrics; MetricsPublic makes it need no key (otherwise: admin).
 	Metrics       http.Handler
 	MetricsPublic bool
@@ -67,6 +70,7 @@ type Server struct {
 	tenants        *tenants.Service
 	webhooks       *webhooks.Service
 	watcher        *tenants.Watcher
+	tokens         *tokens.Service
 	waitPoll       time.Duration
 	metrics        http.Handler
 	metricsPublic  bool
@@ -90,6 +94,9 @@ func NewServer(opts *Options) http.Handler {
 	if opts.Keys == nil || !opts.WorkerOnly && (opts.Tenants == nil || opts.Webhooks == nil) {
 		panic("api.NewServer: Keys is required, and Tenants and Webhooks unless WorkerOnly")
 	}
+	if !opts.WorkerOnly && opts.Tokens == nil {
+		panic("api.NewServer: Tokens is required unless WorkerOnly")
+	}
 	s := &Server{
 		logger:         opts.Logger,
 		ready:          opts.Ready,
@@ -100,6 +107,7 @@ func NewServer(opts *Options) http.Handler {
 		tenants:        opts.Tenants,
 		webhooks:       opts.Webhooks,
 		watcher:        opts.Watcher,
+		tokens:         opts.Tokens,
 		waitPoll:       opts.WaitPoll,
 		metrics:        opts.Metrics,
 		metricsPublic:  opts.MetricsPublic,

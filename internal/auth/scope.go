@@ -17,9 +17,12 @@ type Scope string
 
 // The scopes (docs/ARCHITECTURE.md, Auth and input).
 const (
-	ScopeTenantsRead     Scope = "tenants:read"
-	ScopeTenantsWrite    Scope = "tenants:write"
-	ScopeTenantsDisable  Scope = "tenants:disable"
+	ScopeTenantsRead    Scope = "tenants:read"
+	ScopeTenantsWrite   Scope = "tenants:write"
+	ScopeTenantsDisable Scope = "tenants:disable"
+	// ScopeTokensWrite grants and revokes Access Manager tokens for tenants: all a partner
+	// backend's end-user login path needs.
+	ScopeTokensWrite     Scope = "tokens:write"
 	ScopeCredentialsRead Scope = "credentials:read"
 	ScopeWebhooksRead    Scope = "webhooks:read"
 	ScopeWebhooksWrite   Scope = "webhooks:write"
@@ -28,7 +31,7 @@ const (
 
 // AllScopes lists every scope, in a stable order.
 func AllScopes() []Scope {
-	return []Scope{ScopeTenantsRead, ScopeTenantsWrite, ScopeTenantsDisable, ScopeCredentialsRead,
+	return []Scope{ScopeTenantsRead, ScopeTenantsWrite, ScopeTenantsDisable, ScopeTokensWrite, ScopeCredentialsRead,
 		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeAdmin}
 }
 

@@ -111,13 +111,20 @@ type Announcer interface {
 	Announce(ctx context.Context, tx pgx.Tx, outcome tenants.Outcome, t *tenants.Tenant) error
 }
 
+// TokenRevoker enqueues, inside the caller's transaction, the revocation of every Access
+// Manager token granted on a tenant's keysets before they were locked (tokens.Revoker).
+type TokenRevoker interface {
+	EnqueueRevokeTokens(ctx context.Context, tx pgx.Tx, tenantID int64) error
+}
+
 // WorkerOpts wire a Worker.
 type WorkerOpts struct {
 	Pool      *pgxpool.Pool
 	Upstream  Upstream
 	Keyring   *secrets.Keyring
 	Profiles  Profiles
-	Announcer Announcer // nil: no webhooks
+	Announcer Announcer    // nil: no webhooks
+	Tokens    TokenRevoker // nil: no tokens to revoke
 	Logger    *slog.Logger
 	// OnUpstreamErrorFunc, when set, hears of every upstream error (for metrics).
 	OnUpstreamErrorFunc func(step string, err error)
@@ -428,6 +435,9 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 			if err := a.announce(ctx, tx, outcome, t); err != nil {
 				return err
 			}
+			if err := a.revokeTokens(ctx, tx, t); err != nil {
+				return err
+			}
 			a.opts.Logger.InfoContext(ctx, "tenant reconciled", "state", t.State)
 		}
 		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, a.job); err != nil {
@@ -437,6 +447,21 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 		return nil
 	})
 	return done, err
+}
+
+// revokeTokens, once a change settles with keysets locked (a disable, a retired environment),
+// enqueues the revocation of the tokens granted on them before the lock: a lock stops new
+// tokens being minted, and this ends the ones already out.
+func (a *attempt) revokeTokens(ctx context.Context, tx pgx.Tx, t *tenants.Tenant) error {
+	if a.opts.Tokens == nil {
+		return nil
+	}
+	for i := range t.Keysets {
+		if k := &t.Keysets[i]; k.Locked() && k.RotateFor > 0 {
+			return a.opts.Tokens.EnqueueRevokeTokens(ctx, tx, t.ID)
+		}
+	}
+	return nil
 }
 
 // announce tells the partner of outcome ("" says nothing).

@@ -162,6 +162,10 @@ const (
 	ActionDriftRepaired        Action = "drift_repaired"
 	ActionRepairRequested      Action = "repair_requested"
 	ActionRepairRefused        Action = "repair_refused"
+	// Recorded by the token service (internal/tokens).
+	ActionTokensGranted     Action = "tokens_granted"
+	ActionTokenRevoked      Action = "token_revoked"
+	ActionTokenRevokeFailed Action = "token_revoke_failed"
 )
 
 // Actions lists every timeline action.
@@ -175,7 +179,7 @@ func Actions() []Action {
 		ActionUpstreamError, ActionFailed, ActionProvisioned, ActionEnabled, ActionDisabled,
 		ActionUpdateRequested, ActionUpdateRefused, ActionUpdated, ActionCustomerRenamed, ActionAppRenamed,
 		ActionKeysetRenamed, ActionCheckRequested, ActionCheckRefused, ActionChecked, ActionDriftDetected, ActionDriftRepaired,
-		ActionRepairRequested, ActionRepairRefused,
+		ActionRepairRequested, ActionRepairRefused, ActionTokensGranted, ActionTokenRevoked, ActionTokenRevokeFailed,
 	}
 }
 

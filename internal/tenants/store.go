@@ -310,3 +310,44 @@ func CountHeld(ctx context.Context, db postgres.DBTX) (apps, keysets int, err er
 	}
 	return apps, keysets, nil
 }
+
+// LockState returns the tenant's state and lock generation as committed now.
+func LockState(ctx context.Context, db postgres.DBTX, id int64) (State, int, error) {
+	var st State
+	var gen int
+	err := db.QueryRow(ctx, `SELECT state, lock_generation FROM tenants WHERE id = $1`, id).Scan(&st, &gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, ErrNotFound
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("read lock state of tenant %d: %w", id, err)
+	}
+	return st, gen, nil
+}
+
+// LockFloors returns, for each of the tenants, the lock generation each fully locked keyset
+// (by environment) was locked for: credentials issued before it are to be revoked.
+func LockFloors(ctx context.Context, db postgres.DBTX, tenantIDs []int64) (map[int64]map[string]int, error) {
+	rows, err := db.Query(ctx, `
+		SELECT tenant_id, environment, rotate_for FROM tenant_keysets
+		WHERE tenant_id = ANY($1) AND access_locked AND rotated_for >= rotate_for AND rotate_for > 0`, tenantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read lock floors: %w", err)
+	}
+	floors := map[int64]map[string]int{}
+	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+		var id int64
+		var env string
+		var gen int
+		err := row.Scan(&id, &env, &gen)
+		if floors[id] == nil {
+			floors[id] = map[string]int{}
+		}
+		floors[id][env] = gen
+		return struct{}{}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read lock floors: %w", err)
+	}
+	return floors, nil
+}

@@ -25,7 +25,7 @@ type Patch struct {
 }
 
 // settledStates are where a tenant rests between changes.
-var settledStates = []State{StateActive, StateDisabled}
+func settledStates() []State { return []State{StateActive, StateDisabled} }
 
 // Update applies p. Metadata is pnonboard's alone and changes in any state; a new name or
 // new environments are carried upstream by the reconcile job (the tenant is updating until
@@ -54,7 +54,7 @@ func (s *Service) Update(ctx context.Context, externalID string, p Patch) (*Tena
 			return t, AddEvents(ctx, tx, t.ID, ev)
 		}
 		upstream := next.Name != t.Name || !slices.Equal(next.Environments, t.Environments)
-		if upstream && !slices.Contains(append(slices.Clone(settledStates), StateUpdating), t.State) {
+		if upstream && !slices.Contains(append(settledStates(), StateUpdating), t.State) {
 			reason := "a name or environments change waits until the tenant is active or disabled"
 			if t.State == StateFailed {
 				reason = "retry or repair it first"
@@ -219,7 +219,7 @@ func (s *Service) RequestCheck(ctx context.Context, externalID, actor string) (*
 // as it is. Returns ErrNotFound, or a *StateError while another change is under way.
 func (s *Service) Repair(ctx context.Context, externalID, actor string) (*Tenant, error) {
 	return s.request(ctx, externalID, actor, VerbRepair, func(t *Tenant) (bool, *StateError) {
-		if !slices.Contains(append(slices.Clone(settledStates), StateFailed), t.State) {
+		if !slices.Contains(append(settledStates(), StateFailed), t.State) {
 			return false, &StateError{Action: VerbRepair, Current: t.State, Allowed: []State{StateActive, StateDisabled, StateFailed}}
 		}
 		if !t.repair() {

@@ -60,16 +60,50 @@ func SetCreatedAt(t testing.TB, db postgres.DBTX, externalID string, at time.Tim
 type Keyset struct {
 	KeysetID, PublishKey, SubscribeKey string
 	SecretKeySealed                    []byte
+	Assigned                           bool // to the tenant's customer
 }
 
 // HoldKeyset makes the tenant hold k for environment, as if it had created it.
 func HoldKeyset(t testing.TB, db postgres.DBTX, tenantID int64, environment string, k Keyset) {
 	t.Helper()
 	tag, err := db.Exec(context.Background(), `
-		UPDATE tenant_keysets SET keyset_id = $3, publish_key = $4, subscribe_key = $5, secret_key_sealed = $6
-		WHERE tenant_id = $1 AND environment = $2`, tenantID, environment, k.KeysetID, k.PublishKey, k.SubscribeKey, k.SecretKeySealed)
+		UPDATE tenant_keysets SET keyset_id = $3, publish_key = $4, subscribe_key = $5, secret_key_sealed = $6, assigned = $7
+		WHERE tenant_id = $1 AND environment = $2`, tenantID, environment, k.KeysetID, k.PublishKey, k.SubscribeKey, k.SecretKeySealed, k.Assigned)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), tag.RowsAffected())
+}
+
+// SetSecret replaces the sealed secret key the tenant holds for environment.
+func SetSecret(t testing.TB, db postgres.DBTX, tenantID int64, environment string, sealed []byte) {
+	t.Helper()
+	tag, err := db.Exec(context.Background(), `UPDATE tenant_keysets SET secret_key_sealed = $3 WHERE tenant_id = $1 AND environment = $2`,
+		tenantID, environment, sealed)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), tag.RowsAffected())
+}
+
+// Provisioned marks the tenant active and provisioned, holding appID and customerID (its
+// keysets are set with HoldKeyset).
+func Provisioned(t testing.TB, db postgres.DBTX, tenantID int64, appID, customerID string) {
+	t.Helper()
+	_, err := db.Exec(context.Background(), `
+		UPDATE tenants SET state = 'active', app_id = $2, customer_id = $3, customer_name = name, provisioned_at = now(),
+			verified_at = now() WHERE id = $1`, tenantID, appID, customerID)
+	require.NoError(t, err)
+}
+
+// Disabled does to the tenant what a completed disable does: a new lock generation, the
+// tenant disabled, each keyset locked and rotated for it. It returns the generation.
+func Disabled(t testing.TB, db postgres.DBTX, tenantID int64) int {
+	t.Helper()
+	ctx := context.Background()
+	var gen int
+	require.NoError(t, db.QueryRow(ctx, `
+		UPDATE tenants SET state = 'disabled', desired_state = 'disabled', lock_generation = lock_generation + 1, disabled_at = now()
+		WHERE id = $1 RETURNING lock_generation`, tenantID).Scan(&gen))
+	_, err := db.Exec(ctx, `UPDATE tenant_keysets SET access_locked = true, rotate_for = $2, rotated_for = $2 WHERE tenant_id = $1`, tenantID, gen)
+	require.NoError(t, err)
+	return gen
 }
 
 // HoldApp makes the tenant hold appID, as if it had created it.
