@@ -32,6 +32,7 @@ type Metrics struct {
 	jobs             *prometheus.CounterVec
 	webhooks         *prometheus.CounterVec
 	opPattern        *regexp.Regexp
+	usage            *usageCollectors
 }
 
 // New registers every collector. src feeds the scrape-time gauges; logger hears of scrape
@@ -74,6 +75,7 @@ func New(src Sources, logger *slog.Logger) *Metrics {
 			upstream:  prometheus.NewDesc("pnonboard_rate_budget_upstream_remaining", "What PubNub last said was left in its window, less what was granted since (-1: unknown).", nil, nil),
 			up:        prometheus.NewDesc("pnonboard_database_up", "Whether the scrape could read the database.", nil, nil),
 		})
+	m.usage = newUsageCollectors(reg)
 	return m
 }
 
