@@ -21,7 +21,7 @@ const apikeyUsage = `usage:
                         prints only the new key on stdout (it is not shown again)
   server apikey list    lists keys (never the keys themselves)
   server apikey revoke ID
-scopes: tenants:read tenants:write tenants:disable credentials:read webhooks:read webhooks:write admin
+scopes: tenants:read tenants:write tenants:disable credentials:read webhooks:read webhooks:write usage:read admin
 DURATION: a whole number of minutes, hours or days (30m, 12h, 90d), from 1m to 365d (the default)
 `
 

@@ -15,7 +15,7 @@ import (
 // holds (CreateParams.GrantedBy), so admin alone cannot mint, say, credentials:read.
 type Scope string
 
-// The scopes, as DESIGN.md §8 lists them.
+// The scopes, as DESIGN.md §8 lists them, and usage:read (issue 15): read usage figures.
 const (
 	ScopeTenantsRead     Scope = "tenants:read"
 	ScopeTenantsWrite    Scope = "tenants:write"
@@ -23,13 +23,14 @@ const (
 	ScopeCredentialsRead Scope = "credentials:read"
 	ScopeWebhooksRead    Scope = "webhooks:read"
 	ScopeWebhooksWrite   Scope = "webhooks:write"
+	ScopeUsageRead       Scope = "usage:read"
 	ScopeAdmin           Scope = "admin"
 )
 
 // AllScopes lists every scope, in a stable order.
 func AllScopes() []Scope {
 	return []Scope{ScopeTenantsRead, ScopeTenantsWrite, ScopeTenantsDisable, ScopeCredentialsRead,
-		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeAdmin}
+		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeUsageRead, ScopeAdmin}
 }
 
 // ParseScopes validates names (exactly as AllScopes spells them), drops duplicates and
