@@ -28,6 +28,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -43,6 +44,7 @@ type testServer struct {
 	spec     *specValidator
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
+	usage    *usage.Service
 	metrics  *metrics.Metrics
 	river    *river.Client[pgx.Tx]
 	keyring  *secrets.Keyring
@@ -73,6 +75,7 @@ func newTestServer(t *testing.T) *testServer {
 		Environments: envs, DefaultEnvironments: profiles.Names(),
 	})
 	ts.webhooks = webhooks.NewService(webhooks.Options{Pool: db.Pool, River: inserter, Keyring: keyring})
+	ts.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool})
 	logger := logging.New(logs, "json", slog.LevelDebug)
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(inserter, nil), Logger: logger, Prefix: "/riverui"})
 	require.NoError(t, err)
@@ -90,6 +93,7 @@ func newTestServer(t *testing.T) *testServer {
 		Ready:         func(context.Context) error { return nil },
 		Keys:          ts.keys,
 		Tenants:       ts.tenants,
+		Usage:         ts.usage,
 		WaitPoll:      10 * time.Millisecond,
 		OpenAPI:       pnonboard.OpenAPI(),
 	})

@@ -57,6 +57,12 @@ func (s *Server) addRoutes(r chi.Router) {
 	s.route(r, http.MethodPost, "/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry", auth.ScopeWebhooksWrite, handleJSON(s, s.retryDelivery)) // POST   /v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry retryWebhookDelivery
 	s.route(r, http.MethodGet, "/v1/events", auth.ScopeWebhooksRead, handleJSON(s, s.listEvents))                                                    // GET    /v1/events                                              listEvents
 
+	// Usage for cost allocation.
+	if s.usage != nil {
+		s.route(r, http.MethodGet, "/v1/tenants/{externalId}/usage", auth.ScopeUsageRead, handleJSON(s, s.tenantUsage)) // GET /v1/tenants/{externalId}/usage  getTenantUsage
+		s.route(r, http.MethodGet, "/v1/usage", auth.ScopeUsageRead, s.usageReportHandler())                            // GET /v1/usage                       getUsageReport (JSON, or CSV by Accept)
+	}
+
 	// API keys: admin only.
 	s.route(r, http.MethodPost, "/v1/api-keys", auth.ScopeAdmin, handleJSON(s, s.createAPIKey))        // POST   /v1/api-keys       createApiKey
 	s.route(r, http.MethodGet, "/v1/api-keys", auth.ScopeAdmin, handleJSON(s, s.listAPIKeys))          // GET    /v1/api-keys       listApiKeys

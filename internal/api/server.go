@@ -14,6 +14,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	Tenants *tenants.Service
 	// Webhooks manages endpoints, deliveries and the event listing.
 	Webhooks *webhooks.Service
+	// Usage, when set, serves the usage routes (a tenant's series, the monthly report).
+	Usage *usage.Service
 	// Metrics serves /metrics; MetricsPublic makes it need no key (otherwise: admin).
 	Metrics       http.Handler
 	MetricsPublic bool
@@ -58,6 +61,7 @@ type Server struct {
 	keys           *auth.Service
 	tenants        *tenants.Service
 	webhooks       *webhooks.Service
+	usage          *usage.Service
 	waitPoll       time.Duration
 	metrics        http.Handler
 	metricsPublic  bool
@@ -89,6 +93,7 @@ func NewServer(opts *Options) http.Handler {
 		keys:           opts.Keys,
 		tenants:        opts.Tenants,
 		webhooks:       opts.Webhooks,
+		usage:          opts.Usage,
 		waitPoll:       opts.WaitPoll,
 		metrics:        opts.Metrics,
 		metricsPublic:  opts.MetricsPublic,
