@@ -207,17 +207,21 @@ func (s *Syncer) targets(t tenants.UsageTenant) []target {
 	return out
 }
 
-// window is the days a tenant's usage is synced over at the pass's day: from the retention
-// start (or a year back, the longest range upstream serves) to day, or to a month after its
-// disable if that is sooner. ok is false when nothing is left to sync.
+// window is the days a tenant's usage is synced over at the pass's day: from the day it
+// signed up (its app is made after), the retention start, or a year back (the longest range
+// upstream serves), whichever is latest, to day, or to a month after its disable if that is
+// sooner. ok is false when nothing is left to sync, or nothing yet: a tenant made today is first
+// called once today is over.
 func window(t tenants.UsageTenant, day, now time.Time) (start, end time.Time, ok bool) {
 	end = day
 	if stop, disabled := SyncEnd(t.DisabledAt); disabled && stop.Before(end) {
 		end = stop
 	}
 	start = RetentionStart(now)
-	if earliest := end.AddDate(0, 0, -(maxRangeDays - 1)); earliest.After(start) {
-		start = earliest
+	for _, later := range []time.Time{end.AddDate(0, 0, -(maxRangeDays - 1)), Day(t.CreatedAt)} {
+		if later.After(start) {
+			start = later
+		}
 	}
 	return start, end, !end.Before(start)
 }

@@ -228,6 +228,24 @@ func TestSync(t *testing.T) {
 		require.Equal(t, map[string]int{"2030-03-02": n, "2030-03-03": n, "2030-03-04": n}, calls)
 	})
 
+	t.Run("TenantMadeTodayIsFirstCalledTomorrow", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		now := time.Now().UTC() // the tenant row's own clock
+		h.clock.Set(now)
+		tn := h.provision(t, "fresh")
+		s := h.syncer(usage.SyncerOpts{})
+		require.Zero(t, h.pass(t, s), "no day of it is over yet")
+
+		tomorrow := usage.Day(now).AddDate(0, 0, 1)
+		h.clock.Set(tomorrow.Add(3 * time.Hour))
+		require.Zero(t, h.pass(t, s), "today's figures are not in before 04:00 UTC tomorrow")
+		h.clock.Set(tomorrow.Add(5 * time.Hour))
+		require.Equal(t, 1, h.pass(t, s))
+		require.Equal(t, usage.Day(now).Format(time.DateOnly), h.syncedThrough(t, tn.ID, ""))
+		requireSandboxValues(t, h, values(t, h, tn.ID), "app", tn.AppID, "", usage.Day(now).Format(time.DateOnly), usage.Day(now).Format(time.DateOnly))
+	})
+
 	t.Run("UpstreamFailureBacksOffAndRetries", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
