@@ -2,9 +2,10 @@
 // Performance section reports: ingest throughput and latency against the raw-Postgres ceiling,
 // the server's peak memory, and the provisioning drain against a rate-limited sandbox. It
 // starts everything it needs (a throwaway PostgreSQL, the server binary as real processes,
-// the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all.
+// the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all. The usage
+// run times the monthly CSV of 10,000 tenants and counts the usage sync's calls.
 //
-//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst]
+//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-usage-tenants 10000] [-only ingest|drain|burst|usage]
 package main
 
 import (
@@ -38,6 +39,8 @@ type options struct {
 	replicas   int
 	only       string
 	dbMaxConns int
+	// usageTenants is how many tenants the usage run seeds.
+	usageTenants int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -54,7 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.ratePerMin, "r", 600, "drain and burst: the sandbox's rate limit and the budget (requests per minute)")
 	fs.IntVar(&o.replicas, "replicas", 2, "drain and burst: worker replicas")
 	fs.IntVar(&o.dbMaxConns, "db-conns", 10, "pool size of the server and of the raw-Postgres ceiling")
-	fs.StringVar(&o.only, "only", "", "run only ingest, drain or burst")
+	fs.IntVar(&o.usageTenants, "usage-tenants", 10_000, "usage: tenants seeded (and prefilled in the sandbox)")
+	fs.StringVar(&o.only, "only", "", "run only ingest, drain, burst or usage")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -85,6 +89,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.only == "" || o.only == "burst" {
 		if err := env.burst(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("burst: %w", err))
+		}
+	}
+	if o.only == "" || o.only == "usage" {
+		if err := env.usage(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("usage: %w", err))
 		}
 	}
 	return errors.Join(errs...)
