@@ -138,13 +138,14 @@ func formatTime(t *time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// ensureDevKey returns dev mode's key: the one in dir/api-key while it still works, else a new
-// key with every scope, written there (0600).
+// ensureDevKey returns dev mode's key: the one in dir/api-key while it still works and holds
+// every scope, else a new key with every scope (a release that adds a scope, such as
+// usage:read, gets a new dev key), written there (0600).
 func ensureDevKey(ctx context.Context, keys *auth.Service, dir string) (string, error) {
 	path := filepath.Join(dir, "api-key")
 	if b, err := os.ReadFile(path); err == nil {
 		if existing := strings.TrimSpace(string(b)); existing != "" {
-			if _, err := keys.Authenticate(ctx, existing); err == nil {
+			if k, err := keys.Authenticate(ctx, existing); err == nil && hasEveryScope(k) {
 				return existing, nil
 			}
 		}
@@ -157,4 +158,13 @@ func ensureDevKey(ctx context.Context, keys *auth.Service, dir string) (string, 
 		return "", fmt.Errorf("dev api key: %w", err)
 	}
 	return plaintext, nil
+}
+
+func hasEveryScope(k *auth.Key) bool {
+	for _, sc := range auth.AllScopes() {
+		if !k.Has(sc) {
+			return false
+		}
+	}
+	return true
 }
