@@ -24,7 +24,7 @@ test:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/server
 
-## bench: ingest and provisioning-drain benchmarks (flags: BENCH_FLAGS="-c 32 -t 10s -k 200 -r 600")
+## bench: ingest, provisioning-drain, burst and usage benchmarks (flags: BENCH_FLAGS="-c 32 -t 10s -k 200 -r 600 -only usage")
 bench: build
 	@./scripts/ensure-postgres.sh run
 	$(GO) run ./cmd/bench $(BENCH_FLAGS)
