@@ -92,7 +92,10 @@ func TestSyncJob(t *testing.T) {
 	var synced []int // Synced at every report before the end
 	syncer := h.syncer(usage.SyncerOpts{PageSize: 2, OnProgressFunc: func(p usage.Progress) {
 		if p.Done {
-			done <- p
+			select {
+			case done <- p:
+			default:
+			}
 			return
 		}
 		mu.Lock()
