@@ -385,7 +385,9 @@ func (s *Server) usageReportCSV(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.mapError(err))
 		return
 	}
-	s.logger.ErrorContext(r.Context(), "usage report cut short", "err", err)
+	if r.Context().Err() == nil { // not merely the client going away
+		s.logger.ErrorContext(r.Context(), "usage report cut short", "err", err)
+	}
 	panic(http.ErrAbortHandler)
 }
 
