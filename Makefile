@@ -27,7 +27,7 @@ test:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/server
 
-## bench: ingest, provisioning-drain, signup-burst and token-grant benchmarks (flags: BENCH_FLAGS="-c 32 -t 10s -k 200 -r 600 -only grant")
+## bench: ingest, drain, burst, budget, adoption, drift, token-grant and usage benchmarks (flags: BENCH_FLAGS="-c 32 -t 10s -k 200 -r 600 -only drift")
 bench: build
 	@./scripts/ensure-postgres.sh run
 	$(GO) run ./cmd/bench $(BENCH_FLAGS)

@@ -50,7 +50,7 @@ func (e *benchEnv) drift(ctx context.Context) error {
 	}
 	defer pool.Close()
 	started := time.Now()
-	if err := tenants.ImportProvisioned(ctx, pool, list); err != nil {
+	if _, err := tenants.ImportProvisioned(ctx, pool, list); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "imported %d tenants in %s\n", n, time.Since(started).Round(time.Millisecond))

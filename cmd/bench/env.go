@@ -86,7 +86,7 @@ func (e *benchEnv) prepare(ctx context.Context, databaseURL string) (string, err
 		return "", err
 	}
 	return e.command(ctx, env, "apikey", "create", "--name", "bench", "--scopes",
-		"tenants:read,tenants:write,tenants:disable,tokens:write,credentials:read,webhooks:read,webhooks:write,admin")
+		"tenants:read,tenants:write,tenants:disable,tokens:write,credentials:read,webhooks:read,webhooks:write,usage:read,admin")
 }
 
 // start runs `server serve` with env on a free loopback port and waits until it is ready.

@@ -3,9 +3,10 @@
 // the server's peak memory, the provisioning drain against a rate-limited sandbox, and token
 // grants through pnonboard against the sandbox's Access Manager called directly. It
 // starts everything it needs (a throwaway PostgreSQL, the server binary as real processes,
-// the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all.
+// the sandbox and a webhook receiver in-process, all on 127.0.0.1) and stops it all. The usage
+// run times the monthly CSV of 10,000 tenants and counts the usage sync's calls.
 //
-//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-only ingest|drain|burst|latency|mixed|adoption|drift|grant]
+//	go run ./cmd/bench [-server bin/server] [-c 32] [-t 10s] [-k 200] [-n 500] [-r 600] [-usage-tenants 10000] [-only ingest|drain|burst|latency|mixed|adoption|drift|grant|usage]
 package main
 
 import (
@@ -39,6 +40,8 @@ type options struct {
 	replicas   int
 	only       string
 	dbMaxConns int
+	// usageTenants is how many tenants the usage run seeds.
+	usageTenants int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,7 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.ratePerMin, "r", 600, "drain and burst: the sandbox's rate limit and the budget (requests per minute)")
 	fs.IntVar(&o.replicas, "replicas", 2, "drain and burst: worker replicas")
 	fs.IntVar(&o.dbMaxConns, "db-conns", 10, "pool size of the server and of the raw-Postgres ceiling")
-	fs.StringVar(&o.only, "only", "", "run only one scenario: ingest, drain, burst, latency, mixed, adoption, drift or grant")
+	fs.IntVar(&o.usageTenants, "usage-tenants", 10_000, "usage: tenants seeded (and prefilled in the sandbox)")
+	fs.StringVar(&o.only, "only", "", "run only one scenario: ingest, drain, burst, latency, mixed, adoption, drift, grant or usage")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -96,6 +100,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.only == "" || o.only == "grant" {
 		if err := env.grant(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("grant: %w", err))
+		}
+	}
+	if o.only == "" || o.only == "usage" {
+		if err := env.usage(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("usage: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -25,7 +25,7 @@ const apikeyUsage = `usage: server apikey create|list|revoke
                         revokes a key at once (IDs as apikey list shows them)
 
 environment: DATABASE_URL (in dev mode: DATABASE_URL=$(cat .devdata/database-url))
-scopes: tenants:read tenants:write tenants:disable tokens:write credentials:read webhooks:read webhooks:write admin
+scopes: tenants:read tenants:write tenants:disable tokens:write credentials:read webhooks:read webhooks:write usage:read admin
 DURATION: a whole number of minutes, hours or days (30m, 12h, 90d), from 1m to 365d (the default)
 `
 
@@ -162,3 +162,4 @@ func ensureDevKey(ctx context.Context, keys *auth.Service, dir string) (string, 
 	}
 	return plaintext, nil
 }
+

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/secrets"
+	tenantusage "github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -65,6 +66,12 @@ type config struct {
 	Webhooks             webhooks.Policy
 	WebhookSecretOverlap time.Duration
 	MetricsPublic        bool
+
+	// Usage sync (issue 15): the metrics synced, per environment (keyset level) or per app,
+	// and how often a pass starts (a target is still called at most once a day).
+	UsageMetrics       []string
+	UsageByEnvironment bool
+	UsageSyncInterval  time.Duration
 }
 
 // configMode says what the command needs: serve needs everything, migrate only the database,
@@ -131,6 +138,12 @@ func parseConfig(getenv func(string) string, mode configMode) (config, error) {
 		cfg.Webhooks.AllowPrivate = p.boolean("PNONBOARD_WEBHOOK_ALLOW_PRIVATE", false)
 		cfg.WebhookSecretOverlap = p.duration("PNONBOARD_WEBHOOK_SECRET_OVERLAP", 24*time.Hour)
 		cfg.MetricsPublic = p.boolean("PNONBOARD_METRICS_PUBLIC", false)
+		cfg.UsageMetrics = p.usageMetrics("PNONBOARD_USAGE_METRICS")
+		cfg.UsageByEnvironment = p.boolean("PNONBOARD_USAGE_BY_ENVIRONMENT", false)
+		cfg.UsageSyncInterval = p.duration("PNONBOARD_USAGE_SYNC_INTERVAL", 15*time.Minute)
+		if cfg.UsageSyncInterval < time.Minute {
+			p.fail("PNONBOARD_USAGE_SYNC_INTERVAL", fmt.Sprintf("must be at least 1m (got %s)", cfg.UsageSyncInterval))
+		}
 	}
 	if mode == modeServe {
 		p.require("PNONBOARD_ENCRYPTION_KEY", p.getenv("PNONBOARD_ENCRYPTION_KEY"))
@@ -175,6 +188,9 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("webhook_allow_private", c.Webhooks.AllowPrivate),
 		slog.Duration("webhook_secret_overlap", c.WebhookSecretOverlap),
 		slog.Bool("metrics_public", c.MetricsPublic),
+		slog.String("usage_metrics", strings.Join(c.UsageMetrics, ",")),
+		slog.Bool("usage_by_environment", c.UsageByEnvironment),
+		slog.Duration("usage_sync_interval", c.UsageSyncInterval),
 	)
 }
 
@@ -359,6 +375,16 @@ func (p *envParser) encryptionKey(name string) []byte {
 		p.fail(name, err.Error())
 	}
 	return key
+}
+
+// usageMetrics reads a comma-separated list of PubNub usage metric names (default
+// tenantusage.DefaultMetrics); an unknown name fails start-up.
+func (p *envParser) usageMetrics(name string) []string {
+	metrics, err := tenantusage.ParseMetrics(p.str(name, tenantusage.DefaultMetrics))
+	if err != nil {
+		p.fail(name, err.Error())
+	}
+	return metrics
 }
 
 func (p *envParser) level(name string) slog.Level {

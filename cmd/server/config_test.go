@@ -34,6 +34,22 @@ func TestParseConfig(t *testing.T) {
 		require.Equal(t, "2026-02-09", cfg.PubNubVersion)
 		require.Equal(t, 120, cfg.PubNubRatePerMinute)
 		require.Len(t, cfg.EncryptionKey, 32)
+		require.Equal(t, []string{"txn_total", "mtd_uuid", "publish", "subscribe_msgs", "bytes_stored"}, cfg.UsageMetrics)
+		require.False(t, cfg.UsageByEnvironment)
+		require.Equal(t, 15*time.Minute, cfg.UsageSyncInterval)
+	})
+
+	t.Run("UsageSettings", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := parseConfig(mapEnv(withDefaults(map[string]string{
+			"PNONBOARD_USAGE_METRICS":        "mtd_uuid, txn_total",
+			"PNONBOARD_USAGE_BY_ENVIRONMENT": "true",
+			"PNONBOARD_USAGE_SYNC_INTERVAL":  "1h",
+		}, valid)), modeServe)
+		require.NoError(t, err)
+		require.Equal(t, []string{"mtd_uuid", "txn_total"}, cfg.UsageMetrics)
+		require.True(t, cfg.UsageByEnvironment)
+		require.Equal(t, time.Hour, cfg.UsageSyncInterval)
 	})
 
 	t.Run("PubNubKeyExpiry", func(t *testing.T) {
@@ -89,6 +105,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "BadPubNubKeyExpiryForDoctor", variable: "PNONBOARD_PUBNUB_API_KEY_EXPIRES", value: "2027-02-30", mode: modeDoctor},
 		{name: "MissingPubNubKeyForDoctor", variable: "PNONBOARD_PUBNUB_API_KEY", value: "", mode: modeDoctor},
 		{name: "MissingDatabaseURLForDoctor", variable: "DATABASE_URL", value: "", mode: modeDoctor},
+		{name: "UnknownUsageMetric", variable: "PNONBOARD_USAGE_METRICS", value: "txn_total,monthly_users", mode: modeServe},
+		{name: "UnknownUsageMetricInDevMode", variable: "PNONBOARD_USAGE_METRICS", value: "bogus", mode: modeDev},
+		{name: "NoUsageMetrics", variable: "PNONBOARD_USAGE_METRICS", value: ",", mode: modeServe},
+		{name: "BadUsageByEnvironment", variable: "PNONBOARD_USAGE_BY_ENVIRONMENT", value: "per-keyset", mode: modeServe},
+		{name: "ShortUsageSyncInterval", variable: "PNONBOARD_USAGE_SYNC_INTERVAL", value: "10s", mode: modeServe},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +147,14 @@ func TestParseConfig(t *testing.T) {
 			err := run(context.Background(), []string{"server", cmd}, env, io.Discard, io.Discard)
 			require.EqualError(t, err, `config: PNONBOARD_PUBNUB_API_KEY_EXPIRES: must be a date like 2027-03-31 (got "31/03/2027")`, cmd)
 		}
+	})
+
+	t.Run("UnknownUsageMetricFailsStartUp", func(t *testing.T) {
+		t.Parallel()
+		err := run(context.Background(), []string{"server", "serve"},
+			mapEnv(withDefaults(map[string]string{"PNONBOARD_USAGE_METRICS": "txn_total,bogus"}, valid)), io.Discard, io.Discard)
+		require.EqualError(t, err, `config: PNONBOARD_USAGE_METRICS: unknown metric "bogus" (the names of PubNub's usage metrics, e.g. `+
+			`txn_total,mtd_uuid,publish,subscribe_msgs,bytes_stored)`)
 	})
 
 	t.Run("LoggedWithSecretsMasked", func(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tokens"
+	tenantusage "github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -92,6 +93,7 @@ type services struct {
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
 	tokens   *tokens.Service
+	usage    *tenantusage.Service
 }
 
 // newApp connects, migrates when asked, refuses a schema it was not built for, and wires
@@ -190,6 +192,17 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	river.AddWorker(workers, &provisioner.SweepWorker{Pool: a.pool})
 	river.AddWorker(workers, tokens.NewRevokeTenantWorker(tokenOpts))
 	river.AddWorker(workers, tokens.NewMaintainWorker(tokenOpts))
+	// The usage sync calls upstream through the same budgeted client, as background work (nil on
+	// API-only replicas, which never work its queue).
+	usageUpstream, _ := upstream.(tenantusage.Upstream)
+	river.AddWorker(workers, tenantusage.NewSyncWorker(tenantusage.NewSyncer(tenantusage.SyncerOpts{
+		Pool: a.pool, Upstream: usageUpstream, Metrics: cfg.UsageMetrics, ByEnvironment: cfg.UsageByEnvironment, Logger: logger,
+		OnCallFunc: a.metrics.UsageCall,
+		OnProgressFunc: func(p tenantusage.Progress) {
+			a.metrics.UsageProgress(p.Day, map[string]int{"synced": p.Synced, "up_to_date": p.UpToDate, "waiting": p.Waiting, "failed": p.Failed}, p.LagDays, p.Done)
+		},
+	}), nil))
+	river.AddWorker(workers, &tenantusage.PruneWorker{Pool: a.pool, Logger: logger})
 	riverCfg := &river.Config{
 		Logger:  logger,
 		Workers: workers,
@@ -213,6 +226,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		riverCfg.PeriodicJobs = []*river.PeriodicJob{webhooks.PeriodicPrune(), provisioner.PeriodicSweep(),
 			provisioner.PeriodicDriftSweep(cfg.DriftInterval),
 			tokens.PeriodicMaintain()}
+		riverCfg.Queues[tenantusage.QueueUsage] = river.QueueConfig{MaxWorkers: 2} // one sync pass, one prune
+		riverCfg.PeriodicJobs = append(riverCfg.PeriodicJobs, tenantusage.PeriodicSync(cfg.UsageSyncInterval), tenantusage.PeriodicPrune())
 	}
 	if a.river, err = river.NewClient(riverpgxv5.New(a.pool), riverCfg); err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
@@ -232,6 +247,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 
 	tokenOpts.Tenants = a.services.tenants
 	a.services.tokens = tokens.NewService(tokenOpts)
+	a.services.usage = tenantusage.NewService(tenantusage.ServiceOpts{Pool: a.pool, Metrics: cfg.UsageMetrics, ByEnvironment: cfg.UsageByEnvironment})
 
 	// --- HTTP
 	jobUI, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(a.river, nil), Logger: logger, Prefix: "/riverui"})
@@ -259,6 +275,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Tenants:       a.services.tenants,
 		Webhooks:      a.services.webhooks,
 		Tokens:        a.services.tokens,
+		Usage:         a.services.usage,
 		OpenAPI:       pnonboard.OpenAPI(),
 	})
 	return a, nil

@@ -31,6 +31,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tokens"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -46,6 +47,7 @@ type testServer struct {
 	spec     *specValidator
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
+	usage    *usage.Service
 	metrics  *metrics.Metrics
 	river    *river.Client[pgx.Tx]
 	keyring  *secrets.Keyring
@@ -83,6 +85,7 @@ func newTestServer(t *testing.T) *testServer {
 			{Name: "production", AccessManager: true, TokenRevoke: true}},
 		RetryBase: time.Millisecond,
 	})
+	ts.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool})
 	logger := logging.New(logs, "json", slog.LevelDebug)
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(inserter, nil), Logger: logger, Prefix: "/riverui"})
 	require.NoError(t, err)
@@ -110,6 +113,7 @@ func newTestServer(t *testing.T) *testServer {
 		WaitPoll: 10 * time.Minute,
 		OpenAPI:  pnonboard.OpenAPI(),
 		Tokens:   tokenService,
+		Usage:    ts.usage,
 	})
 	ts.srv = httptest.NewServer(ts.handler)
 	t.Cleanup(ts.srv.Close)

@@ -49,11 +49,13 @@ func (s *Server) addRoutes(r chi.Router) {
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/events", auth.ScopeTenantsRead, handleJSON(s, s.tenantEvents))                   // GET    /v1/tenants/{externalId}/events        listTenantEvents
 	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/credentials", auth.ScopeCredentialsRead, handleJSON(s, s.tenantCredentials))     // GET    /v1/tenants/{externalId}/credentials   getTenantCredentials
 
-	// Access Manager tokens.
-	s.route(r, http.MethodPost, "/v1/tenants/{externalId}/tokens", auth.ScopeTokensWrite, handleJSON(s, s.grantToken))            // POST   /v1/tenants/{externalId}/tokens          createTenantToken
-	s.route(r, http.MethodGet, "/v1/tenants/{externalId}/tokens", auth.ScopeTenantsRead, handleJSON(s, s.listTokens))             // GET    /v1/tenants/{externalId}/tokens          listTenantTokens
-	s.route(r, http.MethodDelete, "/v1/tenants/{externalId}/tokens/{token}", auth.ScopeTokensWrite, handleJSON(s, s.revokeToken)) // DELETE /v1/tenants/{externalId}/tokens/{token}  revokeTenantToken
-	s.route(r, http.MethodPost, "/v1/tokens/parse", auth.ScopeTenantsRead, handleJSON(s, s.parseToken))                           // POST   /v1/tokens/parse                         parseToken
+	// Access Manager tokens (when the server has the token service).
+	if s.tokens != nil {
+		s.route(r, http.MethodPost, "/v1/tenants/{externalId}/tokens", auth.ScopeTokensWrite, handleJSON(s, s.grantToken))            // POST   /v1/tenants/{externalId}/tokens          createTenantToken
+		s.route(r, http.MethodGet, "/v1/tenants/{externalId}/tokens", auth.ScopeTenantsRead, handleJSON(s, s.listTokens))             // GET    /v1/tenants/{externalId}/tokens          listTenantTokens
+		s.route(r, http.MethodDelete, "/v1/tenants/{externalId}/tokens/{token}", auth.ScopeTokensWrite, handleJSON(s, s.revokeToken)) // DELETE /v1/tenants/{externalId}/tokens/{token}  revokeTenantToken
+		s.route(r, http.MethodPost, "/v1/tokens/parse", auth.ScopeTenantsRead, handleJSON(s, s.parseToken))                           // POST   /v1/tokens/parse                         parseToken
+	}
 
 	// Webhooks and the event listing.
 	s.route(r, http.MethodPost, "/v1/webhook-endpoints", auth.ScopeWebhooksWrite, handleJSON(s, s.createEndpoint))                                   // POST   /v1/webhook-endpoints                                   createWebhookEndpoint
@@ -65,6 +67,12 @@ func (s *Server) addRoutes(r chi.Router) {
 	s.route(r, http.MethodGet, "/v1/webhook-endpoints/{id}/deliveries", auth.ScopeWebhooksRead, handleJSON(s, s.listDeliveries))                     // GET    /v1/webhook-endpoints/{id}/deliveries                   listWebhookDeliveries
 	s.route(r, http.MethodPost, "/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry", auth.ScopeWebhooksWrite, handleJSON(s, s.retryDelivery)) // POST   /v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry retryWebhookDelivery
 	s.route(r, http.MethodGet, "/v1/events", auth.ScopeWebhooksRead, handleJSON(s, s.listEvents))                                                    // GET    /v1/events                                              listEvents
+
+	// Usage for cost allocation.
+	if s.usage != nil {
+		s.route(r, http.MethodGet, "/v1/tenants/{externalId}/usage", auth.ScopeUsageRead, handleJSON(s, s.tenantUsage)) // GET /v1/tenants/{externalId}/usage  getTenantUsage
+		s.route(r, http.MethodGet, "/v1/usage", auth.ScopeUsageRead, s.usageReportHandler())                            // GET /v1/usage                       getUsageReport (JSON, or CSV by Accept)
+	}
 
 	// API keys: admin only.
 	s.route(r, http.MethodPost, "/v1/api-keys", auth.ScopeAdmin, handleJSON(s, s.createAPIKey))        // POST   /v1/api-keys       createApiKey

@@ -15,6 +15,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tokens"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -37,6 +38,8 @@ type Options struct {
 	Webhooks *webhooks.Service
 	// Tokens grants, revokes, lists and parses Access Manager tokens.
 	Tokens *tokens.Service
+	// Usage, when set, serves the usage routes (a tenant's series, the monthly report).
+	Usage *usage.Service
 	// Metrics serves /metrics; MetricsPublic makes it need no key (otherwise: admin).
 	Metrics       http.Handler
 	MetricsPublic bool
@@ -71,6 +74,7 @@ type Server struct {
 	webhooks       *webhooks.Service
 	watcher        *tenants.Watcher
 	tokens         *tokens.Service
+	usage          *usage.Service
 	waitPoll       time.Duration
 	metrics        http.Handler
 	metricsPublic  bool
@@ -94,9 +98,6 @@ func NewServer(opts *Options) http.Handler {
 	if opts.Keys == nil || !opts.WorkerOnly && (opts.Tenants == nil || opts.Webhooks == nil) {
 		panic("api.NewServer: Keys is required, and Tenants and Webhooks unless WorkerOnly")
 	}
-	if !opts.WorkerOnly && opts.Tokens == nil {
-		panic("api.NewServer: Tokens is required unless WorkerOnly")
-	}
 	s := &Server{
 		logger:         opts.Logger,
 		ready:          opts.Ready,
@@ -108,6 +109,7 @@ func NewServer(opts *Options) http.Handler {
 		webhooks:       opts.Webhooks,
 		watcher:        opts.Watcher,
 		tokens:         opts.Tokens,
+		usage:          opts.Usage,
 		waitPoll:       opts.WaitPoll,
 		metrics:        opts.Metrics,
 		metricsPublic:  opts.MetricsPublic,

@@ -26,13 +26,14 @@ const (
 	ScopeCredentialsRead Scope = "credentials:read"
 	ScopeWebhooksRead    Scope = "webhooks:read"
 	ScopeWebhooksWrite   Scope = "webhooks:write"
+	ScopeUsageRead       Scope = "usage:read"
 	ScopeAdmin           Scope = "admin"
 )
 
 // AllScopes lists every scope, in a stable order.
 func AllScopes() []Scope {
 	return []Scope{ScopeTenantsRead, ScopeTenantsWrite, ScopeTenantsDisable, ScopeTokensWrite, ScopeCredentialsRead,
-		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeAdmin}
+		ScopeWebhooksRead, ScopeWebhooksWrite, ScopeUsageRead, ScopeAdmin}
 }
 
 // ParseScopes validates names (exactly as AllScopes spells them), drops duplicates and

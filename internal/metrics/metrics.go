@@ -32,6 +32,7 @@ type Metrics struct {
 	jobs             *prometheus.CounterVec
 	webhooks         *prometheus.CounterVec
 	opPattern        *regexp.Regexp
+	usage            *usageCollectors
 }
 
 // New registers every collector. src feeds the scrape-time gauges; logger hears of scrape
@@ -76,6 +77,7 @@ func New(src Sources, logger *slog.Logger) *Metrics {
 			sweepAge:  prometheus.NewDesc("pnonboard_drift_sweep_age_seconds", "Seconds since the last full drift sweep finished (-1: none has).", nil, nil),
 			up:        prometheus.NewDesc("pnonboard_database_up", "Whether the scrape could read the database.", nil, nil),
 		})
+	m.usage = newUsageCollectors(reg)
 	return m
 }
 

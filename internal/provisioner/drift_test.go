@@ -306,7 +306,8 @@ func TestDriftSweepCostsItsListings(t *testing.T) {
 		}
 		list[i] = im
 	}
-	require.NoError(t, tenants.ImportProvisioned(context.Background(), h.db.Pool, list))
+	_, err = tenants.ImportProvisioned(context.Background(), h.db.Pool, list)
+	require.NoError(t, err)
 	time.Sleep(10 * time.Millisecond) // the sweep compares tenants unchanged since it began
 	h.startReplica(t)
 	before := len(h.sb.Calls())

@@ -251,6 +251,7 @@ func collectSuspects(rows pgx.Rows, differs func(externalID, name string, rename
 type Imported struct {
 	ExternalID, Name, AppID, CustomerID string
 	Keysets                             []ImportedKeyset
+	CreatedAt                           time.Time // when it signed up (zero: now)
 }
 
 // ImportedKeyset is one of an Imported tenant's keysets.
@@ -261,8 +262,10 @@ type ImportedKeyset struct {
 
 // ImportProvisioned records tenants whose resources already exist upstream as active,
 // provisioned and confirmed now, with no job: how the drift benchmark fills a database to
-// match a pre-filled sandbox. The tables are analyzed after, as after any bulk load.
-func ImportProvisioned(ctx context.Context, db postgres.DB, list []Imported) error {
+// match a pre-filled sandbox. The tables are analyzed after, as after any bulk load. It
+// returns the tenants' IDs, in order.
+func ImportProvisioned(ctx context.Context, db postgres.DB, list []Imported) ([]int64, error) {
+	ids := make([]int64, 0, len(list))
 	err := postgres.WithTx(ctx, db, func(ctx context.Context, tx pgx.Tx) error {
 		for _, im := range list {
 			envs := make([]string, len(im.Keysets))
@@ -270,13 +273,19 @@ func ImportProvisioned(ctx context.Context, db postgres.DB, list []Imported) err
 				envs[i] = k.Environment
 			}
 			var id int64
+			var signedUp *time.Time
+			if !im.CreatedAt.IsZero() {
+				signedUp = &im.CreatedAt
+			}
 			if err := tx.QueryRow(ctx, `
 				INSERT INTO tenants (external_id, name, environments, metadata, state, desired_state, app_id, customer_id,
-					customer_name, verified_at, provisioned_at)
-				VALUES ($1, $2, $3, '{}', 'active', 'active', $4, $5, $2, now(), now()) RETURNING id`,
-				im.ExternalID, im.Name, envs, im.AppID, im.CustomerID).Scan(&id); err != nil {
+					customer_name, verified_at, provisioned_at, created_at)
+				VALUES ($1, $2, $3, '{}', 'active', 'active', $4, $5, $2, now(), coalesce($6, now()), coalesce($6, now()))
+				RETURNING id`,
+				im.ExternalID, im.Name, envs, im.AppID, im.CustomerID, signedUp).Scan(&id); err != nil {
 				return fmt.Errorf("import tenant %q: %w", im.ExternalID, err)
 			}
+			ids = append(ids, id)
 			for i, k := range im.Keysets {
 				var sealed []byte
 				if k.SecretKeySealed != nil {
@@ -295,10 +304,10 @@ func ImportProvisioned(ctx context.Context, db postgres.DB, list []Imported) err
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := db.Exec(ctx, `ANALYZE tenants, tenant_keysets`); err != nil {
-		return fmt.Errorf("analyze after import: %w", err)
+		return nil, fmt.Errorf("analyze after import: %w", err)
 	}
-	return nil
+	return ids, nil
 }
