@@ -37,6 +37,8 @@ type Options struct {
 	// JobUI is the River UI, served under JobUIPrefix (e.g. /riverui) to admin keys.
 	JobUI       http.Handler
 	JobUIPrefix string
+	// Console, when set, is mounted at /console (internal/console builds it).
+	Console http.Handler
 	// WaitPoll is how often a Prefer: wait create re-reads the tenant; zero means 100 ms.
 	WaitPoll time.Duration
 	// OpenAPI is the contract served at /openapi.yaml.
@@ -63,6 +65,7 @@ type Server struct {
 	metricsPublic  bool
 	jobUI          http.Handler
 	jobUIPrefix    string
+	console        http.Handler
 	openAPI        []byte
 	maxBody        int64
 	requestTimeout time.Duration
@@ -94,6 +97,7 @@ func NewServer(opts *Options) http.Handler {
 		metricsPublic:  opts.MetricsPublic,
 		jobUI:          opts.JobUI,
 		jobUIPrefix:    opts.JobUIPrefix,
+		console:        opts.Console,
 		openAPI:        opts.OpenAPI,
 		maxBody:        opts.MaxBodyBytes,
 		requestTimeout: opts.RequestTimeout,
