@@ -599,3 +599,24 @@ func TestActions(t *testing.T) {
 		require.Contains(t, br.get(t, resp.Header.Get("Location")).Body, "Drift check requested.")
 	})
 }
+
+// TestActOnlyKey: a key that may disable but not read tenants (the API allows that) gets the
+// confirm page naming only the externalId, and its disable works.
+func TestActOnlyKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.tenant(t, "acme", "Acme Secret Name", tenants.StateActive)
+	_, key := b.key(t, "ana", auth.ScopeTenantsDisable)
+	br := b.browser()
+	br.signIn(t, key)
+	confirm := br.get(t, "/console/tenants/acme/disable")
+	require.Equal(t, http.StatusOK, confirm.Status)
+	require.Contains(t, confirm.Body, "<strong>acme</strong>")
+	require.NotContains(t, confirm.Body, "Acme Secret Name")
+	require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme").Status)
+	resp := br.do(t, http.MethodPost, "/console/tenants/acme/disable", url.Values{"csrf": {csrfInput.FindStringSubmatch(confirm.Body)[1]}, "reason": {"abuse"}})
+	require.Equal(t, http.StatusSeeOther, resp.Status)
+	got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+	require.NoError(t, err)
+	require.Equal(t, tenants.DesiredDisabled, got.Desired)
+}

@@ -403,10 +403,7 @@ type confirmView struct {
 
 func (c *Console) confirmAction(a Action) pageFunc[actionRequest] {
 	return func(ctx context.Context, u *user, req *actionRequest) (*page, error) {
-		if !u.Can(auth.ScopeTenantsRead) {
-			return forbidden("Your key lacks the tenants:read scope needed to show the tenant."), nil
-		}
-		t, err := c.tenants.GetByExternalID(ctx, req.externalID)
+		t, err := c.subject(ctx, u, req.externalID)
 		if err != nil {
 			return nil, err
 		}
@@ -414,11 +411,24 @@ func (c *Console) confirmAction(a Action) pageFunc[actionRequest] {
 	}
 }
 
+// subject is the tenant a confirm page names: read from the service for a key that may read
+// tenants, and only its externalId for one that may act but not read (as the API allows).
+func (c *Console) subject(ctx context.Context, u *user, externalID string) (*tenants.Tenant, error) {
+	if !u.Can(auth.ScopeTenantsRead) {
+		return &tenants.Tenant{ExternalID: externalID}, nil
+	}
+	return c.tenants.GetByExternalID(ctx, externalID)
+}
+
 func (c *Console) confirmPage(a Action, t *tenants.Tenant, reason, problem string, status int) *page {
+	subject, cancel := t.ExternalID, Prefix+"/" // a key that cannot read the tenant: no tenant page to go back to
+	if t.Name != "" {
+		subject, cancel = t.Name+" ("+t.ExternalID+")", consolePath("tenants", t.ExternalID)
+	}
 	return &page{name: "confirm", title: a.Label + " " + t.ExternalID, nav: "tenants", status: status, data: confirmView{
-		Heading: a.Label + " this tenant?", Subject: t.Name + " (" + t.ExternalID + ")", State: string(t.State),
+		Heading: a.Label + " this tenant?", Subject: subject, State: string(t.State),
 		Explain: a.Explain, Reason: a.Reason, Value: reason, Error: problem, Button: a.Label, Danger: a.Danger,
-		Action: consolePath("tenants", t.ExternalID, a.Name), Cancel: consolePath("tenants", t.ExternalID),
+		Action: consolePath("tenants", t.ExternalID, a.Name), Cancel: cancel,
 	}}
 }
 
@@ -426,7 +436,7 @@ func (c *Console) doAction(a Action) pageFunc[actionRequest] {
 	return func(ctx context.Context, u *user, req *actionRequest) (*page, error) {
 		if a.Reason {
 			if msg := checkReason(req.reason); msg != "" {
-				t, err := c.tenants.GetByExternalID(ctx, req.externalID)
+				t, err := c.subject(ctx, u, req.externalID)
 				if err != nil {
 					return nil, err
 				}
@@ -438,7 +448,7 @@ func (c *Console) doAction(a Action) pageFunc[actionRequest] {
 		var refused *tenants.StateError
 		if errors.As(err, &refused) {
 			// Refused for the tenant's state: say so on the confirm page, with the service's words.
-			t, getErr := c.tenants.GetByExternalID(ctx, req.externalID)
+			t, getErr := c.subject(ctx, u, req.externalID)
 			if getErr != nil {
 				return nil, getErr
 			}
