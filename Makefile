@@ -18,8 +18,10 @@ run: build
 	exec ./$(BIN) dev --addr $(ADDR)
 
 ## test: the whole suite (with -race where cgo works); starts its own throwaway Postgres (or uses TEST_DATABASE_URL)
+## and drives headless Chromium for the console's browser tests
 test:
 	@./scripts/ensure-postgres.sh test
+	@./scripts/ensure-chromium.sh
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/api
 

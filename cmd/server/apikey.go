@@ -162,4 +162,3 @@ func ensureDevKey(ctx context.Context, keys *auth.Service, dir string) (string, 
 	}
 	return plaintext, nil
 }
-

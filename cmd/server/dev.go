@@ -133,7 +133,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		cfg.PubNubRatePerMinute = sbCfg.RatePerMinute // spend exactly what the sandbox allows
 	}
 
-	a, err := newApp(ctx, cfg, logger, appOpts{migrate: true})
+	a, err := newApp(ctx, cfg, logger, appOpts{migrate: true, dev: true})
 	if err != nil {
 		return err
 	}
@@ -164,6 +164,8 @@ func printBanner(stdout io.Writer, addr, devKey, dir, databaseURL, sandboxKey st
 	fmt.Fprintf(stdout, `
 pnonboard dev mode is up
   API        http://%[1]s
+  console    http://%[1]s/console/  (sign in with the API key below)
+  API docs   http://%[1]s/docs
   API key    %[2]s
              (every scope; also in %[3]s/api-key)
   sandbox    http://%[1]s/sandbox/v2  (PubNub Admin API stand-in; state in %[3]s/sandbox.json)

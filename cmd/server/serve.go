@@ -23,6 +23,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/console"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/postgres"
@@ -85,6 +86,8 @@ type app struct {
 type appOpts struct {
 	// migrate applies pending migrations first (serve --migrate, dev mode).
 	migrate bool
+	// dev is dev mode: the console's cookie drops Secure, for http://127.0.0.1.
+	dev bool
 }
 
 // services are the domain services built from the pool, shared by the API and the workers.
@@ -277,6 +280,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Tokens:        a.services.tokens,
 		Usage:         a.services.usage,
 		OpenAPI:       pnonboard.OpenAPI(),
+		Console: console.New(&console.Options{
+			Logger: logger, Keys: a.services.keys, Tenants: a.services.tenants, Webhooks: a.services.webhooks, Dev: opts.dev,
+		}),
 	})
 	return a, nil
 }

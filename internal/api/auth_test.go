@@ -16,7 +16,7 @@ import (
 )
 
 // publicRoutes need no key; every other route must demand one.
-var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /openapi.yaml"}
+var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /openapi.yaml", "GET /docs", "GET /docs/redoc.standalone.js"}
 
 type walkedRoute struct {
 	method, pattern string

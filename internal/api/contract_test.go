@@ -57,7 +57,7 @@ func TestContract(t *testing.T) {
 		}
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].op.OperationID < ops[j].op.OperationID })
-	require.Len(t, ops, 34)
+	require.Len(t, ops, 36)
 
 	for i, o := range ops {
 		t.Run(o.op.OperationID, func(t *testing.T) {

@@ -17,6 +17,10 @@ func (s *Server) addRoutes(r chi.Router) {
 	r.Get("/readyz", s.handleReadyz)        // GET /readyz        getReadyz
 	r.Get("/openapi.yaml", s.handleOpenAPI) // GET /openapi.yaml  getOpenAPI
 
+	// Public: the contract as a page (Redoc, vendored; internal/api/docs).
+	r.Get("/docs", s.handleDocs)                           // GET /docs                      getDocs
+	r.Get("/docs/redoc.standalone.js", s.handleDocsScript) // GET /docs/redoc.standalone.js  getDocsScript
+
 	// Operators: metrics (public or admin, per config) and the River job UI (admin).
 	if s.metrics != nil {
 		if s.metricsPublic {
@@ -32,6 +36,12 @@ func (s *Server) addRoutes(r chi.Router) {
 	}
 	if s.workerOnly {
 		return
+	}
+
+	// The support console (internal/console): a browser app with its own sessions, outside the
+	// API contract. It answers /console and everything under /console/.
+	if s.console != nil {
+		r.Mount("/console", s.console)
 	}
 
 	// Tenants.

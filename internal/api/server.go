@@ -46,6 +46,8 @@ type Options struct {
 	// JobUI is the River UI, served under JobUIPrefix (e.g. /riverui) to admin keys.
 	JobUI       http.Handler
 	JobUIPrefix string
+	// Console, when set, is mounted at /console (internal/console builds it).
+	Console http.Handler
 	// Watcher wakes a Prefer: wait create the moment its tenant's state changes; nil means it
 	// only polls.
 	Watcher *tenants.Watcher
@@ -80,6 +82,7 @@ type Server struct {
 	metricsPublic  bool
 	jobUI          http.Handler
 	jobUIPrefix    string
+	console        http.Handler
 	openAPI        []byte
 	maxBody        int64
 	requestTimeout time.Duration
@@ -115,6 +118,7 @@ func NewServer(opts *Options) http.Handler {
 		metricsPublic:  opts.MetricsPublic,
 		jobUI:          opts.JobUI,
 		jobUIPrefix:    opts.JobUIPrefix,
+		console:        opts.Console,
 		openAPI:        opts.OpenAPI,
 		maxBody:        opts.MaxBodyBytes,
 		requestTimeout: opts.RequestTimeout,

@@ -49,6 +49,23 @@ func SetState(t testing.TB, db postgres.DBTX, externalID string, state tenants.S
 	require.Equal(t, int64(1), tag.RowsAffected(), "no tenant %q", externalID)
 }
 
+// SetFailure records msg and step as the tenant's failure, as the provisioner would.
+func SetFailure(t testing.TB, db postgres.DBTX, externalID, msg, step string) {
+	t.Helper()
+	tag, err := db.Exec(context.Background(), `UPDATE tenants SET last_error = $2, failed_step = $3 WHERE external_id = $1`, externalID, msg, step)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), tag.RowsAffected(), "no tenant %q", externalID)
+}
+
+// AddEvents appends events to the tenant's timeline.
+func AddEvents(t testing.TB, db postgres.DB, externalID string, events ...tenants.Event) {
+	t.Helper()
+	id := ID(t, db, externalID)
+	require.NoError(t, postgres.WithTx(context.Background(), db, func(ctx context.Context, tx pgx.Tx) error {
+		return tenants.AddEvents(ctx, tx, id, events...)
+	}))
+}
+
 // SetCreatedAt backdates (or postdates) the tenant's creation.
 func SetCreatedAt(t testing.TB, db postgres.DBTX, externalID string, at time.Time) {
 	t.Helper()

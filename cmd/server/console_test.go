@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+)
+
+// Browser tests: the support console and /docs in real headless Chromium against run().
+// Chromium is Debian's chromium package (scripts/ensure-chromium.sh installs it when make test
+// runs as root). Without it these tests skip, except under CI=true, where they fail.
+
+// chromiumPath finds the browser, or ends the test: a skip locally, a failure under CI.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "Chromium not found: the browser tests need Debian's chromium package (scripts/ensure-chromium.sh installs it; make test runs that script)"
+	if v := strings.ToLower(os.Getenv("CI")); v == "true" || v == "1" {
+		t.Fatal(msg + "; CI=true, so this fails instead of skipping")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// tab is one headless Chromium tab with what its pages wrote to the console.
+type tab struct {
+	ctx     context.Context
+	mu      sync.Mutex
+	console []string
+}
+
+// newTab starts Chromium with a fresh profile in a temp dir and the flags this machine's
+// closed network needs, at 1280×800. evil.test resolves to 127.0.0.1 (for a cross-site page
+// that is still on this machine); every other name resolves as usual.
+func newTab(t *testing.T) *tab {
+	t.Helper()
+	path := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("host-resolver-rules", "MAP evil.test 127.0.0.1"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// With no timeout: this first call starts the browser and bounds its life.
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)), "start Chromium")
+	tb := &tab{ctx: ctx}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			tb.mu.Lock()
+			tb.console = append(tb.console, m.String())
+			tb.mu.Unlock()
+		}
+	}()
+	return tb
+}
+
+// do runs steps, bounded, failing the test with where the page was.
+func (tb *tab) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 45*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(tb.ctx, chromedp.Location())
+		body, _ := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("browser: %v\nat %s\n%s", err, loc, body)
+	}
+}
+
+func runIn[T any](t *testing.T, tb *tab, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 45*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+// text is the visible text of the first element sel matches.
+func (tb *tab) text(t *testing.T, sel string) string {
+	t.Helper()
+	return runIn(t, tb, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// count is how many elements match sel.
+func (tb *tab) count(t *testing.T, sel string) int {
+	t.Helper()
+	return runIn(t, tb, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+}
+
+// screenshot saves the whole page as .artifacts/console/name.png at the repository's root,
+// for a reviewer to look at (the folder is git-ignored); viewport keeps to what the window
+// shows.
+func (tb *tab) screenshot(t *testing.T, name string, viewport ...bool) {
+	t.Helper()
+	shot := chromedp.FullScreenshot(100)
+	if len(viewport) > 0 && viewport[0] {
+		shot = chromedp.CaptureScreenshot()
+	}
+	png := runIn(t, tb, shot)
+	dir := filepath.Join("..", "..", ".artifacts", "console")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+// noPolicyViolations fails the test if a page reported a Content-Security-Policy refusal
+// other than those of allowed (substrings): the pages' own scripts and styles must all run
+// under their policy.
+func (tb *tab) noPolicyViolations(t *testing.T, allowed ...string) {
+	t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+next:
+	for _, m := range tb.console {
+		for _, a := range allowed {
+			if strings.Contains(m, a) {
+				continue next
+			}
+		}
+		require.NotContains(t, m, "Content Security Policy", "console: %v", tb.console)
+	}
+}
+
+// signIn signs in through the form, as a person pastes a key.
+func (tb *tab) signIn(t *testing.T, baseURL, key string) {
+	t.Helper()
+	tb.do(t,
+		chromedp.Navigate(baseURL+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), key),
+		chromedp.Submit(chromedp.ID("key")),
+		chromedp.WaitVisible(chromedp.CSS("header .who")),
+	)
+}
+
+// consoleKey makes an API key with scopes for a person called name.
+func consoleKey(t *testing.T, e *e2e, name string, scopes ...auth.Scope) (*auth.Key, string) {
+	t.Helper()
+	k, plaintext, err := auth.NewService(e.db.Pool, nil).Create(context.Background(), auth.CreateParams{
+		Name: name, Scopes: scopes, CreatedBy: auth.SystemActor("test")})
+	require.NoError(t, err)
+	return k, plaintext
+}
+
+// TestConsoleSupportFlow: sign in with a key, find a tenant, see its timeline, disable it with
+// a reason, see the state change and the timeline entry (with the key's name as actor), then
+// sign out, which ends the session on the server too. Screenshots go to .artifacts/console/.
+func TestConsoleSupportFlow(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t)
+	e := startE2E(t, nil)
+	for _, tn := range []map[string]any{
+		{"externalId": "acme", "name": "Acme Corp", "metadata": map[string]string{"plan": "enterprise"}},
+		{"externalId": "globex", "name": "Globex", "environments": []string{"production"}},
+	} {
+		status, body := e.call(t, http.MethodPost, "/v1/tenants", tn, "Prefer", "wait=30")
+		require.Equal(t, http.StatusAccepted, status, "%v", body)
+		require.Equal(t, string(tenants.StateActive), body["state"], "%v", body)
+	}
+	key, plaintext := consoleKey(t, e, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite,
+		auth.ScopeTenantsDisable, auth.ScopeWebhooksRead)
+	base := e.srv.BaseURL
+
+	t.Run("SignInWithAKey", func(t *testing.T) {
+		tb.signIn(t, base, plaintext)
+		require.Contains(t, tb.text(t, "header .who"), "support: ana")
+		require.Equal(t, "Tenants", tb.text(t, "main h1"))
+		tb.screenshot(t, "tenants")
+	})
+
+	t.Run("FindATenant", func(t *testing.T) {
+		require.Equal(t, 2, tb.count(t, "#results tbody tr"))
+		// htmx filters as the person types; the URL follows, so the page can be shared.
+		tb.do(t, chromedp.SendKeys(chromedp.ID("q"), "acm"))
+		tb.do(t, chromedp.Poll[chromedp.Void](`document.querySelectorAll("#results tbody tr").length === 1`))
+		require.Contains(t, tb.text(t, "#results"), "Acme Corp")
+		require.Contains(t, runIn(t, tb, chromedp.Location()), "q=acm")
+		tb.do(t, chromedp.Click(chromedp.CSS(`#results a[href="/console/tenants/acme"]`)),
+			chromedp.WaitVisible(chromedp.ID("tenant-state")))
+		require.Equal(t, string(tenants.StateActive), tb.text(t, "#tenant-state"))
+	})
+
+	t.Run("SeeItsTimeline", func(t *testing.T) {
+		timeline := tb.text(t, "#timeline-table")
+		for _, action := range []tenants.Action{tenants.ActionCreated, tenants.ActionAppCreated, tenants.ActionKeysetCreated, tenants.ActionCustomerCreated, tenants.ActionProvisioned} {
+			require.Contains(t, timeline, string(action))
+		}
+		require.Less(t, strings.Index(timeline, string(tenants.ActionProvisioned)), strings.Index(timeline, string(tenants.ActionCreated)), "newest first")
+		require.Contains(t, tb.text(t, "main"), "pub-c-", "public keys are shown")
+		require.Contains(t, tb.text(t, "main"), "plan")
+		tb.screenshot(t, "tenant-active")
+	})
+
+	t.Run("DisableWithAReason", func(t *testing.T) {
+		// With JavaScript, htmx opens the confirm form in the page; its POST is a plain form.
+		tb.do(t,
+			chromedp.Click(chromedp.CSS(`#actions a[href="/console/tenants/acme/disable"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#dialog #reason")),
+			chromedp.SendKeys(chromedp.CSS("#dialog #reason"), "unpaid invoice 2026-11"),
+			chromedp.Click(chromedp.CSS("#dialog #confirm-button")),
+			chromedp.WaitVisible(chromedp.CSS("p.notice")),
+		)
+		require.Contains(t, tb.text(t, "p.notice"), "Disable requested")
+		require.Contains(t, []string{string(tenants.StateDisabling), string(tenants.StateDisabled)}, tb.text(t, "#tenant-state"))
+		require.Equal(t, string(tenants.DesiredDisabled), tb.text(t, "#tenant-desired"))
+	})
+
+	t.Run("SeeTheStateChangeAndTheTimelineEntry", func(t *testing.T) {
+		e.waitState(t, "acme", tenants.StateDisabled)
+		tb.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+		require.Equal(t, string(tenants.StateDisabled), tb.text(t, "#tenant-state"))
+		rows := runIn(t, tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#timeline-table tbody tr")].map(r => r.innerText)`))
+		var entry string
+		for _, r := range rows {
+			if strings.Contains(r, string(tenants.ActionDisableRequested)) {
+				entry = r
+			}
+		}
+		require.NotEmpty(t, entry, "timeline: %v", rows)
+		require.Contains(t, entry, key.Actor().String(), "the actor is the key, as the API records it")
+		require.Contains(t, entry, "reason: unpaid invoice 2026-11")
+		require.Contains(t, rows[0], string(tenants.ActionDisabled), "the newest entry first")
+		// The webhook event about it is listed once every older transaction has ended.
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(tb.text(t, "main"), "tenant.disabled"); {
+			require.True(t, time.Now().Before(deadline), "the tenant.disabled event never showed")
+			time.Sleep(300 * time.Millisecond)
+			tb.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+		}
+		// Enable is offered now, disable no longer.
+		require.Equal(t, 1, tb.count(t, `#actions a[href="/console/tenants/acme/enable"]`))
+		require.Zero(t, tb.count(t, `#actions a[href="/console/tenants/acme/disable"]`))
+		tb.screenshot(t, "tenant")
+		tb.screenshot(t, "tenant-1280x800", true)
+		tb.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+		width := runIn(t, tb, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		require.LessOrEqual(t, width, 390, "no sideways scrolling of the page at a phone's width (wide tables scroll inside)")
+		tb.screenshot(t, "tenant-phone")
+		tb.do(t, chromedp.EmulateViewport(1280, 800), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+
+		_, api := e.call(t, http.MethodGet, "/v1/tenants/acme", nil)
+		require.Equal(t, string(tenants.StateDisabled), api["state"])
+		_, other := e.call(t, http.MethodGet, "/v1/tenants/globex", nil)
+		require.Equal(t, string(tenants.StateActive), other["state"])
+	})
+
+	t.Run("SignOutEndsTheSession", func(t *testing.T) {
+		cookies, err := chromedp.Call(tb.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/console/"}})
+		require.NoError(t, err)
+		var session string
+		for _, c := range cookies.Cookies {
+			if strings.HasSuffix(c.Name, "pnonboard_console") {
+				session = c.Name + "=" + c.Value
+				require.True(t, c.HTTPOnly)
+				require.Equal(t, network.CookieSameSiteStrict, c.SameSite)
+			}
+		}
+		require.NotEmpty(t, session, "the session cookie: %v", cookies.Cookies)
+
+		tb.do(t,
+			chromedp.Click(chromedp.CSS("header .who button")),
+			chromedp.WaitVisible(chromedp.ID("key")),
+		)
+		require.Contains(t, tb.text(t, "main"), "You are signed out")
+		tb.do(t, chromedp.Navigate(base+"/console/tenants"), chromedp.WaitVisible(chromedp.ID("key")))
+		require.Contains(t, runIn(t, tb, chromedp.Location()), "/console/sign-in")
+
+		// The old cookie, replayed by hand, is refused: the session is gone server-side.
+		req, err := http.NewRequest(http.MethodGet, base+"/console/tenants", nil)
+		require.NoError(t, err)
+		req.Header.Set("Cookie", session)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/console/sign-in"))
+	})
+
+	tb.noPolicyViolations(t)
+}
+
+// TestConsoleReadOnlyKey: a tenants:read-only key sees no action button, and a POST it forges
+// from the console's own page, CSRF token and all, is refused with 403.
+func TestConsoleReadOnlyKey(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t)
+	e := startE2E(t, nil)
+	status, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme Corp"}, "Prefer", "wait=30")
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	_, plaintext := consoleKey(t, e, "support: viewer", auth.ScopeTenantsRead)
+
+	tb.signIn(t, e.srv.BaseURL, plaintext)
+	tb.do(t, chromedp.Navigate(e.srv.BaseURL+"/console/tenants/acme"), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+	require.Zero(t, tb.count(t, "#actions"))
+	require.Zero(t, tb.count(t, `a[href*="/disable"], a[href*="/enable"], a[href*="/retry"], form[action*="/console/tenants/"]`))
+	require.NotContains(t, tb.text(t, "header"), "Webhooks", "no webhooks:read, no webhooks section")
+
+	for _, action := range []string{"disable", "enable", "retry"} {
+		got := runIn(t, tb, chromedp.Evaluate[int](fmt.Sprintf(`fetch("/console/tenants/acme/%s", {method: "POST",
+			body: new URLSearchParams({csrf: document.querySelector("input[name=csrf]").value, reason: "forged"})}).then(r => r.status)`, action),
+			chromedp.EvalAwaitPromise))
+		require.Equal(t, http.StatusForbidden, got, action)
+	}
+	_, api := e.call(t, http.MethodGet, "/v1/tenants/acme", nil)
+	require.Equal(t, string(tenants.StateActive), api["state"])
+	_, events := e.call(t, http.MethodGet, "/v1/tenants/acme/events?limit=200", nil)
+	for _, ev := range events["data"].([]any) {
+		require.NotContains(t, ev.(map[string]any)["action"], "disable")
+	}
+	tb.noPolicyViolations(t)
+}
+
+// TestConsoleCrossSitePost: a page on another site (evil.test, on this machine) that posts a
+// disable form to the console, without the CSRF token, is refused; so is one from another
+// origin of the same site (a port of 127.0.0.1), whose request does carry the SameSite=Strict
+// cookie.
+func TestConsoleCrossSitePost(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t)
+	e := startE2E(t, nil)
+	status, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme Corp"}, "Prefer", "wait=30")
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	_, plaintext := consoleKey(t, e, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsDisable)
+	tb.signIn(t, e.srv.BaseURL, plaintext)
+
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, `<!doctype html><title>win a prize</title>
+<form id="f" method="post" action="`+e.srv.BaseURL+`/console/tenants/acme/disable"><input name="reason" value="pwned"></form>
+<script>document.getElementById("f").submit()</script>`)
+	}))
+	t.Cleanup(evil.Close)
+	_, port, _ := strings.Cut(strings.TrimPrefix(evil.URL, "http://"), ":")
+
+	for name, origin := range map[string]string{"CrossSite": "http://evil.test:" + port, "SameSiteOtherOrigin": evil.URL} {
+		t.Run(name, func(t *testing.T) {
+			tb.do(t,
+				chromedp.Navigate(origin+"/"),
+				chromedp.Poll[chromedp.Void](`location.pathname === "/console/tenants/acme/disable" && document.readyState === "complete"`),
+			)
+			require.Contains(t, tb.text(t, "main"), "came from another site")
+			_, api := e.call(t, http.MethodGet, "/v1/tenants/acme", nil)
+			require.Equal(t, string(tenants.StateActive), api["state"])
+			require.Equal(t, string(tenants.DesiredActive), api["desiredState"])
+		})
+	}
+	// The session itself is untouched: the console still works for its person.
+	tb.do(t, chromedp.Navigate(e.srv.BaseURL+"/console/tenants/acme"), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+	require.Equal(t, 1, tb.count(t, `#actions a[href="/console/tenants/acme/disable"]`))
+}
+
+// TestDocsInBrowser: /docs renders the API reference from the served openapi.yaml, with every
+// operation in its menu (createTenant among them), and nothing refused by its policy.
+func TestDocsInBrowser(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t)
+	e := startE2E(t, nil)
+	tb.do(t,
+		chromedp.Navigate(e.srv.BaseURL+"/docs"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-item-id="operation/createTenant"]`)),
+	)
+	menu := runIn(t, tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-item-id^="operation/"]')].map(e => e.dataset.itemId)`))
+	require.Contains(t, menu, "operation/createTenant")
+	require.Contains(t, menu, "operation/getDocs")
+	require.Contains(t, tb.text(t, `[data-item-id="operation/createTenant"]`), "tenant")
+	require.Contains(t, runIn(t, tb, chromedp.Title()), "pnonboard")
+	tb.screenshot(t, "docs", true)
+	// Redoc's menu footer shows a logo from its CDN; the policy blocks that request (nothing
+	// leaves for another host) and Redoc then leaves the logo out.
+	tb.noPolicyViolations(t, "https://cdn.redoc.ly/redoc/logo-mini.svg")
+}
+
+// TestConsoleDevMode: dev mode's banner points to the console and the reference, and its
+// console cookie drops Secure (dev mode serves http://127.0.0.1) but keeps the rest.
+func TestConsoleDevMode(t *testing.T) {
+	t.Parallel()
+	dir := devDataDir(t)
+	addr := freeAddr(t)
+	srv := startRun(t, []string{"dev", "--addr", addr, "--data-dir", dir}, nil)
+	srv.waitReady(t, 60*time.Second)
+	banner := srv.Stdout.String()
+	require.Contains(t, banner, "http://"+addr+"/console/")
+	require.Contains(t, banner, "http://"+addr+"/docs")
+
+	key, err := os.ReadFile(filepath.Join(dir, "api-key"))
+	require.NoError(t, err)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(srv.BaseURL+"/console/sign-in", map[string][]string{"key": {strings.TrimSpace(string(key))}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	cookies := resp.Cookies()
+	require.Len(t, cookies, 1)
+	require.Equal(t, "pnonboard_console", cookies[0].Name)
+	require.False(t, cookies[0].Secure)
+	require.True(t, cookies[0].HttpOnly)
+	require.Equal(t, http.SameSiteStrictMode, cookies[0].SameSite)
+	code, body := srv.get(t, "/docs")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "<redoc")
+	require.NoError(t, srv.stop(t))
+}
