@@ -129,7 +129,9 @@ func (e *benchEnv) burst(ctx context.Context) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "all %d active after       %10.1f s (floor %.1f s: %d calls at %d/min)\n", o.burst, elapsed.Seconds(), ideal.Seconds(), o.burst*(envs+2), o.ratePerMin)
-	fmt.Fprintf(e.stdout, "pace                       %9.1f%% of the budget's (target ≥ 95%%)\n", 100*float64(ideal)/float64(elapsed))
+	full, use := windowUse(sb.Calls(), o.ratePerMin)
+	fmt.Fprintf(e.stdout, "pace                       %9.1f%% of the limit's floor time; %d fixed windows filled to %.1f%% (target ≥ 95%%)\n",
+		100*float64(ideal)/float64(elapsed), full, 100*use)
 	fmt.Fprintf(e.stdout, "upstream calls per tenant  %10.2f (floor E+2 = %d)\n", float64(calls)/float64(o.burst), envs+2)
 	fmt.Fprintf(e.stdout, "429 answers                %10d (target 0); duplicates upstream: %d (target 0)\n", tooMany, dups)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pglocal"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 )
 
@@ -163,4 +165,35 @@ func (e *benchEnv) stopAll() {
 		p.stop()
 	}
 	e.procs = nil
+}
+
+// windowUse replays the sandbox's fixed rate-limit windows over the calls (a window opens at
+// the first call after the last one ended, and lasts a minute) and reports how full the
+// windows were that the run kept busy: every window but the last, where the work ran out.
+// Against a fixed window, calls per minute over a short run can pass the limit (two windows'
+// worth inside 61 s), so this, not calls/min, is what "used what PubNub allows" means.
+func windowUse(calls []sandbox.Call, perMinute int) (full int, use float64) {
+	at := make([]time.Time, len(calls))
+	for i, c := range calls {
+		at[i] = c.At
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	var counts []int
+	var end time.Time
+	for _, t := range at {
+		if len(counts) == 0 || !t.Before(end) {
+			counts = append(counts, 0)
+			end = t.Add(time.Minute)
+		}
+		counts[len(counts)-1]++
+	}
+	if len(counts) < 2 {
+		return 0, 0
+	}
+	sum := 0
+	for _, n := range counts[:len(counts)-1] {
+		sum += n
+	}
+	full = len(counts) - 1
+	return full, float64(sum) / float64(full*perMinute)
 }
