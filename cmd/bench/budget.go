@@ -59,7 +59,7 @@ func (e *benchEnv) latency(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", Latency: perCall})
+		sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", Latency: perCall})
 		sbSrv := httptest.NewServer(sb)
 		p, err := e.start(ctx, append(e.baseEnv(dbURL), "PNONBOARD_PUBNUB_URL="+sbSrv.URL+"/v2", "PNONBOARD_PUBNUB_API_KEY=bench-sandbox"))
 		if err != nil {
@@ -104,7 +104,7 @@ func (e *benchEnv) mixed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", RatePerMinute: r})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: r})
 	sbSrv := httptest.NewServer(sb)
 	defer sbSrv.Close()
 	p, err := e.start(ctx, append(e.baseEnv(dbURL), "PNONBOARD_PUBNUB_URL="+sbSrv.URL+"/v2", "PNONBOARD_PUBNUB_API_KEY=bench-sandbox",
@@ -213,7 +213,7 @@ func (e *benchEnv) adoption(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", RatePerMinute: -1})
+		sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: -1})
 		if _, err := sb.Prefill(prefilled, &sandbox.PrefillOpts{CreatedAt: time.Now().Add(-24 * time.Hour)}); err != nil {
 			return err
 		}

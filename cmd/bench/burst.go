@@ -33,7 +33,7 @@ func (e *benchEnv) burst(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", RatePerMinute: o.ratePerMin})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: o.ratePerMin})
 	sbSrv := httptest.NewServer(sb)
 	defer sbSrv.Close()
 	var replicas []*serverProc

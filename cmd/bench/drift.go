@@ -26,7 +26,7 @@ func (e *benchEnv) drift(ctx context.Context) error {
 	if _, err := e.prepare(ctx, dbURL); err != nil {
 		return err
 	}
-	sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", RatePerMinute: -1})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: -1})
 	made, err := sb.Prefill(n, nil)
 	if err != nil {
 		return err

@@ -33,7 +33,7 @@ func (e *benchEnv) grant(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", RatePerMinute: -1})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: -1})
 	sbSrv := httptest.NewServer(sb)
 	defer sbSrv.Close()
 	srv, err := e.start(ctx, append(e.baseEnv(dbURL), "PNONBOARD_PUBNUB_URL="+sbSrv.URL+"/v2",

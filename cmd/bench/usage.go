@@ -59,7 +59,7 @@ func (e *benchEnv) usage(ctx context.Context) error {
 
 	// The sandbox holds the tenants' apps and keysets, made the day before the month.
 	clock := &benchClock{now: signedUp}
-	sb := sandbox.New(&sandbox.Options{APIKey: "bench-sandbox", RatePerMinute: -1, Now: clock.Now})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: -1, Now: clock.Now})
 	sbSrv := httptest.NewServer(sb)
 	defer sbSrv.Close()
 	t0 := time.Now()

@@ -77,7 +77,7 @@ func TestKilledReplica(t *testing.T) {
 	db := pgtest.NewDB(t)
 	// Every Admin API call takes 300 ms, so a tenant takes about 1.5 s and the kill lands
 	// in the middle of the work.
-	sb := sandbox.New(&sandbox.Options{APIKey: "sandbox-key", RatePerMinute: -1, Latency: 300 * time.Millisecond})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "sandbox-key", RatePerMinute: -1, Latency: 300 * time.Millisecond})
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)
 	receiver := &holdingReceiver{received: map[string]int{}}

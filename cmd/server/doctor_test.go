@@ -29,7 +29,7 @@ func TestDoctor(t *testing.T) {
 		sb  *sandbox.Sandbox
 		env map[string]string
 	}
-	setup := func(t *testing.T, opts *sandbox.Options) *testBundle {
+	setup := func(t *testing.T, opts *sandbox.Opts) *testBundle {
 		t.Helper()
 		opts.APIKey = "sandbox-key"
 		sb := sandbox.New(opts)
@@ -86,7 +86,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("AllOK", func(t *testing.T) {
 		t.Parallel()
-		b := withTenant(t, setup(t, &sandbox.Options{}))
+		b := withTenant(t, setup(t, &sandbox.Opts{}))
 
 		lines, out, err := doctor(t, b, nil)
 
@@ -113,7 +113,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("NoKeysetYet", func(t *testing.T) {
 		t.Parallel()
-		lines, out, err := doctor(t, setup(t, &sandbox.Options{}), nil)
+		lines, out, err := doctor(t, setup(t, &sandbox.Opts{}), nil)
 		require.NoError(t, err, "a warning is not a failure: %s", out)
 		requireStatus(t, lines, "permission account:secret-key:rw", "warn", "not checked", "has none yet")
 	})
@@ -128,7 +128,7 @@ func TestDoctor(t *testing.T) {
 				}
 			}
 			require.Len(t, perms, len(sandbox.FullAccess())-1)
-			b := withTenant(t, setup(t, &sandbox.Options{Permissions: perms}))
+			b := withTenant(t, setup(t, &sandbox.Opts{Permissions: perms}))
 
 			lines, out, err := doctor(t, b, nil)
 
@@ -152,7 +152,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("WrongKey", func(t *testing.T) {
 		t.Parallel()
-		lines, out, err := doctor(t, setup(t, &sandbox.Options{}), map[string]string{"PNONBOARD_PUBNUB_API_KEY": "not-the-key"})
+		lines, out, err := doctor(t, setup(t, &sandbox.Opts{}), map[string]string{"PNONBOARD_PUBNUB_API_KEY": "not-the-key"})
 		require.Error(t, err)
 		requireStatus(t, lines, "admin api", "FAIL", "refused the key (401", "set PNONBOARD_PUBNUB_API_KEY")
 		require.NotContains(t, out, "not-the-key")
@@ -160,14 +160,14 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("VersionTooOld", func(t *testing.T) {
 		t.Parallel()
-		lines, _, err := doctor(t, setup(t, &sandbox.Options{}), map[string]string{"PNONBOARD_PUBNUB_VERSION": "2025-01-01"})
+		lines, _, err := doctor(t, setup(t, &sandbox.Opts{}), map[string]string{"PNONBOARD_PUBNUB_VERSION": "2025-01-01"})
 		require.Error(t, err)
 		requireStatus(t, lines, "admin api", "FAIL", "(400", "check PNONBOARD_PUBNUB_VERSION (2025-01-01)")
 	})
 
 	t.Run("VersionTooOldForOEM", func(t *testing.T) {
 		t.Parallel()
-		lines, _, err := doctor(t, setup(t, &sandbox.Options{}), map[string]string{"PNONBOARD_PUBNUB_VERSION": "2025-12-01"})
+		lines, _, err := doctor(t, setup(t, &sandbox.Opts{}), map[string]string{"PNONBOARD_PUBNUB_VERSION": "2025-12-01"})
 		require.Error(t, err)
 		requireStatus(t, lines, "admin api", "ok")
 		requireStatus(t, lines, "oem customers", "FAIL", "check PNONBOARD_PUBNUB_VERSION (2025-12-01)")
@@ -175,7 +175,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("AccountWithoutOEM", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, &sandbox.Options{})
+		b := setup(t, &sandbox.Opts{})
 		b.sb.InjectFault(sandbox.OpListCustomers, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusNotFound}, -1)
 		lines, _, err := doctor(t, b, nil)
 		require.Error(t, err)
@@ -184,7 +184,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("NoAnswer", func(t *testing.T) {
 		t.Parallel()
-		lines, _, err := doctor(t, setup(t, &sandbox.Options{}), map[string]string{"PNONBOARD_PUBNUB_URL": "http://" + freeAddr(t) + "/v2"})
+		lines, _, err := doctor(t, setup(t, &sandbox.Opts{}), map[string]string{"PNONBOARD_PUBNUB_URL": "http://" + freeAddr(t) + "/v2"})
 		require.Error(t, err)
 		requireStatus(t, lines, "admin api", "FAIL", "no answer from", "check PNONBOARD_PUBNUB_URL")
 		requireStatus(t, lines, "permissions", "warn", "not checked")
@@ -192,7 +192,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("DatabaseUnreachable", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, &sandbox.Options{})
+		b := setup(t, &sandbox.Opts{})
 		lines, _, err := doctor(t, b, map[string]string{"DATABASE_URL": "postgres://u@" + freeAddr(t) + "/x?connect_timeout=2"})
 		require.Error(t, err)
 		requireStatus(t, lines, "database", "FAIL", "check DATABASE_URL")
@@ -211,20 +211,20 @@ func TestDoctor(t *testing.T) {
 - name: quiet
   keysetType: production
 `), 0o600))
-		lines, _, err := doctor(t, setup(t, &sandbox.Options{}), map[string]string{"PNONBOARD_PROFILES_FILE": bad})
+		lines, _, err := doctor(t, setup(t, &sandbox.Opts{}), map[string]string{"PNONBOARD_PROFILES_FILE": bad})
 		require.Error(t, err)
 		requireStatus(t, lines, "profiles", "FAIL", `profile "chatty": `, "messagePersistence.retention must be one of", "presence.announceMax must be between 0 and 100", "fix "+bad)
 
 		broken := filepath.Join(dir, "broken.json")
 		require.NoError(t, os.WriteFile(broken, []byte(`[{"name": "x", "keysetType": "testing", "config": {"presense": {}}}]`), 0o600))
-		lines, _, err = doctor(t, setup(t, &sandbox.Options{}), map[string]string{"PNONBOARD_PROFILES_FILE": broken})
+		lines, _, err = doctor(t, setup(t, &sandbox.Opts{}), map[string]string{"PNONBOARD_PROFILES_FILE": broken})
 		require.Error(t, err)
 		requireStatus(t, lines, "profiles", "FAIL", "presense", "fix PNONBOARD_PROFILES_FILE")
 	})
 
 	t.Run("KeyExpiry", func(t *testing.T) {
 		t.Parallel()
-		b := withTenant(t, setup(t, &sandbox.Options{}))
+		b := withTenant(t, setup(t, &sandbox.Opts{}))
 		in := func(days int) string { return time.Now().UTC().AddDate(0, 0, days).Format(time.DateOnly) }
 
 		lines, out, err := doctor(t, b, map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": in(10)})
@@ -242,7 +242,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("ConfigNamesTheVariable", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, &sandbox.Options{})
+		b := setup(t, &sandbox.Opts{})
 		_, _, err := doctor(t, b, map[string]string{"PNONBOARD_PUBNUB_API_KEY": ""})
 		require.EqualError(t, err, "config: PNONBOARD_PUBNUB_API_KEY: is required")
 		_, _, err = doctor(t, b, map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": "soon"})
@@ -324,7 +324,7 @@ func TestReadyzVerbose(t *testing.T) {
 		t.Parallel()
 		perms, err := sandbox.ParsePermissions("account:app:rw,account:keyset:rw,account:secret-key:rw")
 		require.NoError(t, err)
-		e := startE2EWith(t, nil, &sandbox.Options{Permissions: perms})
+		e := startE2EWith(t, nil, &sandbox.Opts{Permissions: perms})
 
 		status, body := get(t, e, "/readyz?verbose=1", e.key)
 		require.Equal(t, http.StatusServiceUnavailable, status, "%v", body)
@@ -339,7 +339,7 @@ func TestReadyzVerbose(t *testing.T) {
 // TestReadyChecksRetryCutShort: a report whose context ended is not reused.
 func TestReadyChecksRetryCutShort(t *testing.T) {
 	t.Parallel()
-	sb := sandbox.New(&sandbox.Options{APIKey: "k"})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "k"})
 	_, err := sb.Prefill(1, nil)
 	require.NoError(t, err)
 	srv := httptest.NewServer(sb)

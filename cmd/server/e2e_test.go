@@ -32,11 +32,11 @@ type e2e struct {
 
 func startE2E(t *testing.T, env map[string]string) *e2e {
 	t.Helper()
-	return startE2EWith(t, env, &sandbox.Options{})
+	return startE2EWith(t, env, &sandbox.Opts{})
 }
 
 // startE2EWith is startE2E with a sandbox built from opts (its APIKey is the test's).
-func startE2EWith(t *testing.T, env map[string]string, opts *sandbox.Options) *e2e {
+func startE2EWith(t *testing.T, env map[string]string, opts *sandbox.Opts) *e2e {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	opts.APIKey = "sandbox-key"

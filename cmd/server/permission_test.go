@@ -17,7 +17,7 @@ func TestPermissionMissingFailsTheTenantNamingTheRow(t *testing.T) {
 	t.Parallel()
 	perms, err := sandbox.ParsePermissions("account:app:rw,account:keyset:rw,account:secret-key:rw")
 	require.NoError(t, err)
-	e := startE2EWith(t, nil, &sandbox.Options{Permissions: perms})
+	e := startE2EWith(t, nil, &sandbox.Opts{Permissions: perms})
 
 	status, tn := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme Corp"}, "Prefer", "wait=30")
 	require.Equal(t, http.StatusAccepted, status, "%v", tn)

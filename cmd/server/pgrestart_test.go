@@ -49,7 +49,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	env := serveEnv(dbURL)
 	require.NoError(t, run(ctx, []string{"server", "migrate", "up"}, mapEnv(env), io.Discard, io.Discard))
 
-	sb := sandbox.New(&sandbox.Options{APIKey: "sandbox-key", RatePerMinute: -1, Latency: 150 * time.Millisecond})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "sandbox-key", RatePerMinute: -1, Latency: 150 * time.Millisecond})
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)
 	env["PNONBOARD_PUBNUB_URL"] = sbSrv.URL + "/v2"

@@ -86,8 +86,8 @@ func parseSandboxConfig(getenv func(string) string) (sandboxConfig, error) {
 
 // options are the sandbox options of c, without the state file (New with a
 // state file panics on a bad file; use open for a durable sandbox).
-func (c sandboxConfig) options() *sandbox.Options {
-	return &sandbox.Options{
+func (c sandboxConfig) options() *sandbox.Opts {
+	return &sandbox.Opts{
 		APIKey: c.APIKey, RatePerMinute: c.RatePerMinute, Latency: c.Latency, Faults: c.Faults, Seed: c.Seed,
 		Permissions: c.Permissions, UsageShape: c.UsageShape,
 	}

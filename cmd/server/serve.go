@@ -158,7 +158,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	}
 
 	// --- Access Manager tokens: the data plane, outside the Admin API's rate budget
-	tokenOpts := tokens.Options{
+	tokenOpts := tokens.ServiceOpts{
 		Pool: a.pool, Keyring: keyring, Logger: logger, Environments: tokenEnvironments(profiles),
 		Client: accessmanager.New(cfg.PubNubOrigin, tokens.NewHTTPClient()),
 	}
@@ -263,7 +263,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		return nil, fmt.Errorf("river UI: %w", err)
 	}
 	a.watcher = tenants.NewWatcher(a.pool.Config().ConnConfig, logger)
-	a.handler = api.NewServer(&api.Options{
+	a.handler = api.NewServer(&api.ServerOpts{
 		Watcher:       a.watcher,
 		Metrics:       a.metrics.Handler(),
 		MetricsPublic: cfg.MetricsPublic,

@@ -88,7 +88,7 @@ func TestSoak(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
 
-	sb := sandbox.New(&sandbox.Options{
+	sb := sandbox.New(&sandbox.Opts{
 		APIKey: "soak", RatePerMinute: rate, Latency: 5 * time.Millisecond, Seed: 42,
 		Faults: sandbox.FaultRates{ServerError: 0.05, Lost: 0.03, Timeout: 0.02},
 	})

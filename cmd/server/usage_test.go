@@ -23,7 +23,7 @@ func TestRunServesUsage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	sb := sandbox.New(&sandbox.Options{APIKey: "sandbox-key", RatePerMinute: -1})
+	sb := sandbox.New(&sandbox.Opts{APIKey: "sandbox-key", RatePerMinute: -1})
 	up := httptest.NewServer(sb)
 	t.Cleanup(up.Close)
 	env := serveEnv(db.URL)

@@ -41,7 +41,7 @@ func newSandboxServer(tb testing.TB, opts *sandboxOpts) *sandboxServer {
 	if opts == nil {
 		opts = &sandboxOpts{}
 	}
-	sb := sandbox.New(&sandbox.Options{APIKey: sandboxAPIKey, RatePerMinute: -1, Now: opts.now})
+	sb := sandbox.New(&sandbox.Opts{APIKey: sandboxAPIKey, RatePerMinute: -1, Now: opts.now})
 	var h http.Handler = sb
 	if opts.prefix != "" {
 		h = http.StripPrefix(opts.prefix, sb)

@@ -22,7 +22,6 @@ type patchTenantRequest struct {
 		Metadata     map[string]any `json:"metadata"`
 		Environments *[]string      `json:"environments"`
 	}
-	patch tenants.Patch
 }
 
 func (r *patchTenantRequest) extract(p *params) {
@@ -32,26 +31,12 @@ func (r *patchTenantRequest) extract(p *params) {
 
 func (r *patchTenantRequest) body() (any, bool) { return &r.Body, false }
 
+// validate checks the members' shapes: metadata values are strings, or null to remove a key.
 func (r *patchTenantRequest) validate() map[string]string {
 	errs := map[string]string{}
-	r.patch.Name = r.Body.Name
-	if r.Body.Environments != nil {
-		r.patch.Environments = *r.Body.Environments
-		if r.patch.Environments == nil {
-			r.patch.Environments = []string{}
-		}
-	}
-	if r.Body.Metadata != nil {
-		r.patch.Metadata = make(map[string]*string, len(r.Body.Metadata))
-		for k, v := range r.Body.Metadata {
-			switch v := v.(type) {
-			case nil:
-				r.patch.Metadata[k] = nil
-			case string:
-				r.patch.Metadata[k] = &v
-			default:
-				errs["metadata."+k] = "must be a string, or null to remove the key"
-			}
+	for k, v := range r.Body.Metadata {
+		if _, ok := v.(string); !ok && v != nil {
+			errs["metadata."+k] = "must be a string, or null to remove the key"
 		}
 	}
 	if len(errs) == 0 {
@@ -60,12 +45,33 @@ func (r *patchTenantRequest) validate() map[string]string {
 	return errs
 }
 
+// patch is the request as the domain's Patch.
+func (r *patchTenantRequest) patch(actor string) tenants.Patch {
+	p := tenants.Patch{Name: r.Body.Name, Actor: actor}
+	if r.Body.Environments != nil {
+		p.Environments = *r.Body.Environments
+		if p.Environments == nil {
+			p.Environments = []string{}
+		}
+	}
+	if r.Body.Metadata != nil {
+		p.Metadata = make(map[string]*string, len(r.Body.Metadata))
+		for k, v := range r.Body.Metadata {
+			if v, ok := v.(string); ok {
+				p.Metadata[k] = &v
+			} else {
+				p.Metadata[k] = nil
+			}
+		}
+	}
+	return p
+}
+
 // patchTenant changes a tenant: 200 when done (metadata only, or nothing to change), 202
 // while the reconcile job carries a new name or environments upstream (tenant.updated
 // follows). Prefer: wait=N waits for that.
 func (s *Server) patchTenant(ctx context.Context, req *patchTenantRequest) (tenantResponse, error) {
-	req.patch.Actor = auth.ActorFrom(ctx).String()
-	t, err := s.tenants.Update(ctx, req.externalID, req.patch)
+	t, err := s.tenants.Update(ctx, req.externalID, req.patch(auth.ActorFrom(ctx).String()))
 	return s.settled(ctx, t, err, req.wait)
 }
 

@@ -76,10 +76,10 @@ func newTestServer(t *testing.T) *testServer {
 		Environments: profiles.Environments(), DefaultEnvironments: profiles.Defaults(),
 	})
 	ts.webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
-	ts.sb = sandbox.New(&sandbox.Options{APIKey: sandboxKey, RatePerMinute: -1})
+	ts.sb = sandbox.New(&sandbox.Opts{APIKey: sandboxKey, RatePerMinute: -1})
 	sbSrv := httptest.NewServer(ts.sb)
 	t.Cleanup(sbSrv.Close)
-	tokenService := tokens.NewService(tokens.Options{
+	tokenService := tokens.NewService(tokens.ServiceOpts{
 		Pool: db.Pool, Tenants: ts.tenants, Keyring: keyring, Client: accessmanager.New(sbSrv.URL, nil),
 		Environments: []tokens.Environment{{Name: "development"}, {Name: "staging", AccessManager: true, TokenRevoke: true},
 			{Name: "production", AccessManager: true, TokenRevoke: true}},
@@ -97,7 +97,7 @@ func newTestServer(t *testing.T) *testServer {
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	t.Cleanup(stopWatching)
 	go watcher.Run(watchCtx)
-	ts.handler = api.NewServer(&api.Options{
+	ts.handler = api.NewServer(&api.ServerOpts{
 		Metrics:       ts.metrics.Handler(),
 		OnRequestFunc: ts.metrics.ObserveRequest,
 		JobUI:         ui,

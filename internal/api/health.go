@@ -82,7 +82,7 @@ type verboseReadyResponse struct {
 }
 
 // handleReadyzVerbose is GET /readyz?verbose=1, for operators: the database check of the
-// plain /readyz, then Options.ReadyChecks (server doctor's: the PubNub key, version and
+// plain /readyz, then ServerOpts.ReadyChecks (server doctor's: the PubNub key, version and
 // permission rows, OEM access, the profiles, the key's expiry), one line each. It answers
 // 200 when none fails (warnings allowed), else 503 with the lines in the problem's checks
 // member. It needs an admin key: it tells how the upstream account is set up, and its

@@ -38,7 +38,7 @@ func TestReadyz(t *testing.T) {
 		db := pgtest.NewDB(t)
 		keys := auth.NewService(db.Pool, nil)
 		b := &testBundle{spec: newSpecValidator(t)}
-		opts := &api.Options{
+		opts := &api.ServerOpts{
 			Logger: logging.New(io.Discard, "json", slog.LevelDebug),
 			Ready: func(context.Context) error {
 				b.mu.Lock()

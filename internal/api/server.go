@@ -19,8 +19,8 @@ import (
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
-// Options wires the server. Logger and Ready are required.
-type Options struct {
+// ServerOpts wires the server. Logger and Ready are required.
+type ServerOpts struct {
 	Logger *slog.Logger
 	// Ready reports whether the service can serve: database reachable, migrations current.
 	Ready func(ctx context.Context) error
@@ -94,7 +94,7 @@ type Server struct {
 
 // NewServer builds the router: middleware once, then every route of routes.go. A missing
 // dependency is a wiring bug and panics here, at start-up, not on some later request.
-func NewServer(opts *Options) http.Handler {
+func NewServer(opts *ServerOpts) http.Handler {
 	if opts.Logger == nil || opts.Ready == nil {
 		panic("api.NewServer: Logger and Ready are required")
 	}

@@ -323,7 +323,7 @@ func TestUsage(t *testing.T) {
 	t.Run("CSVStreams", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		handler := api.NewServer(&api.Options{
+		handler := api.NewServer(&api.ServerOpts{
 			Logger: slog.New(slog.DiscardHandler), Ready: func(context.Context) error { return nil },
 			Keys: b.ts.keys, Tenants: b.ts.tenants, Webhooks: b.ts.webhooks, OpenAPI: pnonboard.OpenAPI(),
 			Usage: usage.NewService(usage.ServiceOpts{Pool: b.ts.db.Pool, PageSize: 2}),

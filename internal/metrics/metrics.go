@@ -86,7 +86,7 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// ObserveRequest records one finished HTTP request (api.Options.OnRequestFunc). route must be
+// ObserveRequest records one finished HTTP request (api.ServerOpts.OnRequestFunc). route must be
 // a route pattern (or "unmatched"), never a raw path. Every label takes a bounded set of
 // values, whatever the callers send, so the series cannot grow without bound: a method
 // outside the standard few is "other", a status outside 100–599 is "other".

@@ -26,7 +26,7 @@ func TestBudget(t *testing.T) {
 	t.Run("RoomGoesAtOnceAndTwoReplicasNeverHit429", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
-		sb := sandbox.New(&sandbox.Options{APIKey: "k", RatePerMinute: 60})
+		sb := sandbox.New(&sandbox.Opts{APIKey: "k", RatePerMinute: 60})
 		srv := httptest.NewServer(sb)
 		t.Cleanup(srv.Close)
 		var clients []*http.Client

@@ -114,7 +114,7 @@ func kinds(tn *tenants.Tenant) []tenants.DriftKind {
 // driftOpts lift the sandbox's limit: these tests are about what is checked, and background
 // work gets a fifth of what upstream allows.
 func driftOpts() harnessOpts {
-	return harnessOpts{sandbox: &sandbox.Options{RatePerMinute: 6000}}
+	return harnessOpts{sandbox: &sandbox.Opts{RatePerMinute: 6000}}
 }
 
 func TestDrift(t *testing.T) {

@@ -41,7 +41,7 @@ type harness struct {
 type harnessOpts struct {
 	logs          io.Writer // worker logs as JSON; nil discards them
 	ratePerMinute int       // the budget's; default 6000 (tests are not about the limit)
-	sandbox       *sandbox.Options
+	sandbox       *sandbox.Opts
 	clientTimeout time.Duration // default 2 s
 	announcer     provisioner.Announcer
 	retryBase     time.Duration // the worker's first backoff; default one second

@@ -98,7 +98,7 @@ func TestProvisioning(t *testing.T) {
 	t.Run("RateLimitedSnoozesWithoutSpendingAttempts", func(t *testing.T) {
 		t.Parallel()
 		// A short window, so the 429's X-RateLimit-Reset is short too.
-		h := newHarness(t, harnessOpts{sandbox: &sandbox.Options{RatePerMinute: 1000, Window: time.Second}})
+		h := newHarness(t, harnessOpts{sandbox: &sandbox.Opts{RatePerMinute: 1000, Window: time.Second}})
 		h.sb.InjectFault(sandbox.OpCreateKeyset, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 429}, 2)
 		rc := h.startReplica(t)
 		h.create(t, "busy")
@@ -257,7 +257,7 @@ func TestProvisioning(t *testing.T) {
 
 	t.Run("ChangesDuringWorkCoalesceAndEndWhereAsked", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t, harnessOpts{sandbox: &sandbox.Options{Latency: 20 * time.Millisecond}})
+		h := newHarness(t, harnessOpts{sandbox: &sandbox.Opts{Latency: 20 * time.Millisecond}})
 		h.startReplica(t)
 		h.create(t, "flappy")
 		h.waitState(t, "flappy", tenants.StateActive, settle)

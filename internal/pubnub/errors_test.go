@@ -34,7 +34,7 @@ func TestRateLimitErrors(t *testing.T) {
 
 	t.Run("SixthRequestWaitsForTheWindow", func(t *testing.T) {
 		t.Parallel()
-		up := startSandbox(t, func(o *sandbox.Options) { o.RatePerMinute = 5 })
+		up := startSandbox(t, func(o *sandbox.Opts) { o.RatePerMinute = 5 })
 		for range 5 {
 			_, err := up.client.ListApps(t.Context())
 			require.NoError(t, err)
@@ -181,7 +181,7 @@ func TestFaultErrors(t *testing.T) {
 
 	t.Run("ServerErrorIsRetryable", func(t *testing.T) {
 		t.Parallel()
-		up := startSandbox(t, func(o *sandbox.Options) { o.Faults = sandbox.FaultRates{ServerError: 1} })
+		up := startSandbox(t, func(o *sandbox.Opts) { o.Faults = sandbox.FaultRates{ServerError: 1} })
 
 		_, err := up.client.CreateApp(t.Context(), "a")
 
@@ -213,7 +213,7 @@ func TestFaultErrors(t *testing.T) {
 
 	t.Run("ClientTimeoutIsRetryable", func(t *testing.T) {
 		t.Parallel()
-		up := startSandbox(t, func(o *sandbox.Options) { o.Faults = sandbox.FaultRates{Timeout: 1} })
+		up := startSandbox(t, func(o *sandbox.Opts) { o.Faults = sandbox.FaultRates{Timeout: 1} })
 		httpClient := up.srv.Client()
 		httpClient.Timeout = 20 * time.Millisecond
 		client := pubnub.New(up.srv.URL+"/v2", testKey, "", httpClient)
@@ -234,7 +234,7 @@ func TestFaultErrors(t *testing.T) {
 
 	t.Run("CallerContextIsNotAnUpstreamFault", func(t *testing.T) {
 		t.Parallel()
-		up := startSandbox(t, func(o *sandbox.Options) { o.Faults = sandbox.FaultRates{Timeout: 1} })
+		up := startSandbox(t, func(o *sandbox.Opts) { o.Faults = sandbox.FaultRates{Timeout: 1} })
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer cancel()
 
@@ -250,7 +250,7 @@ func TestFaultErrors(t *testing.T) {
 
 	t.Run("CallerCancel", func(t *testing.T) {
 		t.Parallel()
-		up := startSandbox(t, func(o *sandbox.Options) { o.Latency = time.Minute })
+		up := startSandbox(t, func(o *sandbox.Opts) { o.Latency = time.Minute })
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(5*time.Millisecond, cancel)
 
@@ -334,7 +334,7 @@ func TestForbiddenNamesThePermissionRow(t *testing.T) {
 	t.Parallel()
 	perms, err := sandbox.ParsePermissions("account:app:rw,account:keyset:rw,account:secret-key:rw")
 	require.NoError(t, err)
-	up := startSandbox(t, func(o *sandbox.Options) { o.Permissions = perms })
+	up := startSandbox(t, func(o *sandbox.Opts) { o.Permissions = perms })
 
 	_, err = up.client.CreateCustomer(t.Context(), pubnub.CreateCustomerParams{ExternalID: "acme", Name: "Acme"})
 

@@ -27,10 +27,10 @@ type upstream struct {
 
 // startSandbox serves a sandbox (test key, fake clock, no rate limit unless
 // edit sets one) over httptest and returns a client for it.
-func startSandbox(t *testing.T, edit func(*sandbox.Options)) *upstream {
+func startSandbox(t *testing.T, edit func(*sandbox.Opts)) *upstream {
 	t.Helper()
 	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	opts := &sandbox.Options{APIKey: testKey, RatePerMinute: -1, Now: clock.Now}
+	opts := &sandbox.Opts{APIKey: testKey, RatePerMinute: -1, Now: clock.Now}
 	if edit != nil {
 		edit(opts)
 	}

@@ -18,7 +18,7 @@ import (
 // tenant's lastError and server doctor name the right row.
 func TestPermissionResources(t *testing.T) {
 	t.Parallel()
-	up := startSandbox(t, func(o *sandbox.Options) { o.Permissions = []sandbox.Permission{} })
+	up := startSandbox(t, func(o *sandbox.Opts) { o.Permissions = []sandbox.Permission{} })
 	c := up.client
 	day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	calls := map[string]func(ctx context.Context) error{

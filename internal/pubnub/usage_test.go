@@ -26,7 +26,7 @@ func TestUsageMetrics(t *testing.T) {
 	for _, shape := range []sandbox.UsageShape{sandbox.UsageShapeObject, sandbox.UsageShapeArray} {
 		t.Run(fmt.Sprint("SandboxShape", shape), func(t *testing.T) {
 			t.Parallel()
-			up := startSandbox(t, func(o *sandbox.Options) { o.UsageShape = shape })
+			up := startSandbox(t, func(o *sandbox.Opts) { o.UsageShape = shape })
 			tenants, err := up.sb.Prefill(1, &sandbox.PrefillOpts{CreatedAt: day("2026-01-15")})
 			require.NoError(t, err)
 			tn := tenants[0]

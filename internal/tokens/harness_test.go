@@ -36,7 +36,7 @@ type harness struct {
 	srv     *httptest.Server
 	keyring *secrets.Keyring
 	tenants *tenants.Service
-	opts    tokens.Options
+	opts    tokens.ServiceOpts
 	svc     *tokens.Service
 	tenant  *tenants.Tenant
 	// keysets are the sandbox keysets by environment.
@@ -71,7 +71,7 @@ func newHarness(t *testing.T, o *harnessOpts) *harness {
 		o.envs = defaultEnvs()
 	}
 	db := pgtest.NewDB(t)
-	sb := sandbox.New(&sandbox.Options{APIKey: sandboxKey, RatePerMinute: -1, Now: o.now})
+	sb := sandbox.New(&sandbox.Opts{APIKey: sandboxKey, RatePerMinute: -1, Now: o.now})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	keyring, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
@@ -87,7 +87,7 @@ func newHarness(t *testing.T, o *harnessOpts) *harness {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	h.opts = tokens.Options{
+	h.opts = tokens.ServiceOpts{
 		Pool: db.Pool, Tenants: h.tenants, Keyring: keyring, Environments: o.envs,
 		Client:    accessmanager.New(srv.URL, &http.Client{Transport: transport, Timeout: time.Second}),
 		RetryBase: time.Millisecond,

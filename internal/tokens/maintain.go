@@ -48,7 +48,7 @@ type MaintainWorker struct {
 }
 
 // NewMaintainWorker returns the worker; opts.Tenants is not used.
-func NewMaintainWorker(opts Options) *MaintainWorker {
+func NewMaintainWorker(opts ServiceOpts) *MaintainWorker {
 	return &MaintainWorker{svc: NewService(opts)}
 }
 

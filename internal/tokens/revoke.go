@@ -107,7 +107,7 @@ type RevokeTenantWorker struct {
 }
 
 // NewRevokeTenantWorker returns the worker; opts.Tenants is not used.
-func NewRevokeTenantWorker(opts Options) *RevokeTenantWorker {
+func NewRevokeTenantWorker(opts ServiceOpts) *RevokeTenantWorker {
 	return &RevokeTenantWorker{svc: NewService(opts)}
 }
 

@@ -60,7 +60,7 @@ type Keyring interface {
 	Open(ciphertext, aad []byte) ([]byte, error)
 }
 
-// Defaults for zero Options fields.
+// Defaults for zero ServiceOpts fields.
 const (
 	// DefaultAttempts bounds the tries of one upstream call: retries are for 5xx, 408, 429 and
 	// transport failures only.
@@ -71,9 +71,9 @@ const (
 	DefaultAttemptTimeout = 4 * time.Second
 )
 
-// Options wire a Service and the workers. Pool, Keyring, Client and Environments are
+// ServiceOpts wire a Service and the workers. Pool, Keyring, Client and Environments are
 // required; Tenants is required by Service only.
-type Options struct {
+type ServiceOpts struct {
 	Pool    *pgxpool.Pool
 	Tenants TenantFinder
 	Keyring Keyring
@@ -100,11 +100,11 @@ func NewHTTPClient() *http.Client {
 
 // Service grants, revokes, lists and parses tokens.
 type Service struct {
-	opts Options
+	opts ServiceOpts
 	envs map[string]Environment
 }
 
-func (o Options) withDefaults() Options {
+func (o ServiceOpts) withDefaults() ServiceOpts {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,7 +121,7 @@ func (o Options) withDefaults() Options {
 }
 
 // NewService returns the token service.
-func NewService(opts Options) *Service {
+func NewService(opts ServiceOpts) *Service {
 	opts = opts.withDefaults()
 	envs := make(map[string]Environment, len(opts.Environments))
 	for _, e := range opts.Environments {

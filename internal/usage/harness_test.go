@@ -72,8 +72,8 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	sandbox   *sandbox.Options // the clock is set on it; nil: no rate limit
-	perMinute int              // the budget's limit; default 60000
+	sandbox   *sandbox.Opts // the clock is set on it; nil: no rate limit
+	perMinute int           // the budget's limit; default 60000
 	maxWait   time.Duration
 }
 
@@ -81,7 +81,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{now: t0()}
-	sbOpts := &sandbox.Options{RatePerMinute: -1}
+	sbOpts := &sandbox.Opts{RatePerMinute: -1}
 	if opts.sandbox != nil {
 		sbOpts = opts.sandbox
 	}

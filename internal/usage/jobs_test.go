@@ -177,7 +177,7 @@ func TestPrune(t *testing.T) {
 // (both are pubnub-admin-api.md §10's).
 func TestKnownMetricsAreThoseUpstreamAccepts(t *testing.T) {
 	t.Parallel()
-	sb := sandbox.New(&sandbox.Options{Now: func() time.Time { return time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC) }})
+	sb := sandbox.New(&sandbox.Opts{Now: func() time.Time { return time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC) }})
 	made, err := sb.Prefill(1, &sandbox.PrefillOpts{CreatedAt: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC)})
 	require.NoError(t, err)
 	day := time.Date(2030, 2, 10, 0, 0, 0, 0, time.UTC)

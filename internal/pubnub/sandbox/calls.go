@@ -16,9 +16,9 @@ type Call struct {
 	Path   string // as received, e.g. /v2/keysets/5000001/config
 	Query  string // the raw query string, e.g. page=1&limit=100
 	// Status is the status answered, or 0 when the client went away before
-	// an answer (during Options.Latency or a timeout fault).
+	// an answer (during Opts.Latency or a timeout fault).
 	Status int
-	At     time.Time // when the request arrived, by Options.Now
+	At     time.Time // when the request arrived, by Opts.Now
 }
 
 // callLog records calls: the most recent maxCalls, and a count per

@@ -20,7 +20,7 @@ const (
 	// that it succeeded (a lost response).
 	FaultLost
 	// FaultTimeout applies the change, then answers nothing until the
-	// request's context ends (the client gave up) or Options.TimeoutHang
+	// request's context ends (the client gave up) or Opts.TimeoutHang
 	// passes, when it answers 504.
 	FaultTimeout
 	// FaultStatus answers Fault.Status without applying the change. A 429
@@ -296,7 +296,7 @@ func newFaultInjector(rates FaultRates, seed int64) *faultInjector {
 // InjectFault makes the next times requests of op fail with f (times < 0:
 // every request until ClearFaults; 0 injects nothing). Use OpAny for "the
 // next request, whatever it is". Scripted faults take precedence over the
-// random Options.Faults and are used in the order injected. It panics on a
+// random Opts.Faults and are used in the order injected. It panics on a
 // FaultStatus whose Status is not 400 to 599 or on an unknown kind, since
 // that is a mistake in the test.
 func (s *Sandbox) InjectFault(op Operation, f Fault, times int) {

@@ -14,9 +14,9 @@ import (
 func TestRandomFaults(t *testing.T) {
 	t.Parallel()
 
-	newFaulty := func(t *testing.T, rates sandbox.FaultRates, edit func(*sandbox.Options)) *sandbox.Sandbox {
+	newFaulty := func(t *testing.T, rates sandbox.FaultRates, edit func(*sandbox.Opts)) *sandbox.Sandbox {
 		t.Helper()
-		sb, _ := newSandbox(t, func(o *sandbox.Options) {
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) {
 			o.Faults = rates
 			if edit != nil {
 				edit(o)
@@ -64,7 +64,7 @@ func TestRandomFaults(t *testing.T) {
 
 	t.Run("TimeoutHangBounded", func(t *testing.T) {
 		t.Parallel()
-		sb := newFaulty(t, sandbox.FaultRates{Timeout: 1}, func(o *sandbox.Options) { o.TimeoutHang = 2 * time.Millisecond })
+		sb := newFaulty(t, sandbox.FaultRates{Timeout: 1}, func(o *sandbox.Opts) { o.TimeoutHang = 2 * time.Millisecond })
 
 		res := do(t, sb, http.MethodPost, "/v2/apps", createAppBody)
 
@@ -76,7 +76,7 @@ func TestRandomFaults(t *testing.T) {
 	t.Run("SeedRepeatsTheSameFaults", func(t *testing.T) {
 		t.Parallel()
 		statuses := func(seed int64) []int {
-			sb := newFaulty(t, sandbox.FaultRates{ServerError: 0.5}, func(o *sandbox.Options) { o.Seed = seed })
+			sb := newFaulty(t, sandbox.FaultRates{ServerError: 0.5}, func(o *sandbox.Opts) { o.Seed = seed })
 			var out []int
 			for range 30 {
 				out = append(out, do(t, sb, http.MethodGet, "/v2/apps", nil).Status)
@@ -145,7 +145,7 @@ func TestScriptedFaults(t *testing.T) {
 
 	t.Run("RateLimitOnceLooksReal", func(t *testing.T) {
 		t.Parallel()
-		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.RatePerMinute = 50 })
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.RatePerMinute = 50 })
 		sb.InjectFault(sandbox.OpListApps, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusTooManyRequests}, 1)
 
 		res := do(t, sb, http.MethodGet, "/v2/apps", nil)
@@ -226,7 +226,7 @@ func TestStatusAndOperationFaults(t *testing.T) {
 		t.Helper()
 		rates, err := sandbox.ParseFaults(faults)
 		require.NoError(t, err)
-		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.Faults, o.Seed = rates, seed })
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.Faults, o.Seed = rates, seed })
 		return sb
 	}
 	newKeyset := func(appID string) map[string]any {

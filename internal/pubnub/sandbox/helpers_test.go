@@ -26,10 +26,10 @@ func newFakeClock() *testclock.Clock {
 
 // newSandbox returns a sandbox with the test key, a fake clock and no rate
 // limit; edit adjusts the options first.
-func newSandbox(t *testing.T, edit func(*sandbox.Options)) (*sandbox.Sandbox, *testclock.Clock) {
+func newSandbox(t *testing.T, edit func(*sandbox.Opts)) (*sandbox.Sandbox, *testclock.Clock) {
 	t.Helper()
 	clock := newFakeClock()
-	opts := &sandbox.Options{APIKey: testKey, RatePerMinute: -1, Now: clock.Now}
+	opts := &sandbox.Opts{APIKey: testKey, RatePerMinute: -1, Now: clock.Now}
 	if edit != nil {
 		edit(opts)
 	}
@@ -185,5 +185,5 @@ func createKeysets(t *testing.T, sb *sandbox.Sandbox, n int) []int64 {
 // newSandboxWithoutKey returns a sandbox that generated its own API key.
 func newSandboxWithoutKey(t *testing.T) *sandbox.Sandbox {
 	t.Helper()
-	return sandbox.New(&sandbox.Options{RatePerMinute: -1})
+	return sandbox.New(&sandbox.Opts{RatePerMinute: -1})
 }

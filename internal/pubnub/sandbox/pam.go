@@ -36,7 +36,7 @@ import (
 
 // The data-plane operations, recorded in Calls and targets of InjectFault.
 // Only faults scripted for them exactly apply to them: OpAny faults and the
-// random Options.Faults are left to the Admin API.
+// random Opts.Faults are left to the Admin API.
 const (
 	OpGrantToken  Operation = "GrantToken"  // POST /v3/pam/{subscribeKey}/grant
 	OpRevokeToken Operation = "RevokeToken" // DELETE /v3/pam/{subscribeKey}/grant/{token}
@@ -78,7 +78,7 @@ type TokenPermissions struct {
 // IssuedToken is a token the sandbox granted, for tests to inspect.
 type IssuedToken struct {
 	Token    string
-	IssuedAt time.Time // by Options.Now, whole seconds (the token's "t")
+	IssuedAt time.Time // by Opts.Now, whole seconds (the token's "t")
 	TTL      int       // minutes
 	// AuthorizedUserID is the grant's permissions.uuid, or "".
 	AuthorizedUserID string

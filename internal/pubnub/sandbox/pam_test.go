@@ -64,7 +64,7 @@ type pamBundle struct {
 // newPAMBundle returns a sandbox (fake clock, edit applied to its options)
 // with one keyset whose Access Manager and token revoke are on; config
 // replaces that keyset's config when non-nil.
-func newPAMBundle(t *testing.T, edit func(*sandbox.Options), config map[string]any) *pamBundle {
+func newPAMBundle(t *testing.T, edit func(*sandbox.Opts), config map[string]any) *pamBundle {
 	t.Helper()
 	sb, clock := newSandbox(t, edit)
 	if config == nil {
@@ -171,7 +171,7 @@ func TestPAMSignatureVector(t *testing.T) {
 		// body grants the deprecated users and spaces types only.
 		body = `{"ttl":10,"permissions":{"resources":{"channels":{},"groups":{},"users":{"u1":7,"u2":7},"spaces":{"s1":31,"s2":31}},"patterns":{"channels":{},"groups":{},"users":{"^u-[0-9a-f]*$":15},"spaces":{"^s-[0-9a-f]*$":27}},"meta":{}}}`
 	)
-	sb := sandbox.New(&sandbox.Options{APIKey: testKey, RatePerMinute: -1, Now: func() time.Time { return time.Unix(1583755527, 0) }})
+	sb := sandbox.New(&sandbox.Opts{APIKey: testKey, RatePerMinute: -1, Now: func() time.Time { return time.Unix(1583755527, 0) }})
 	cfg := sandbox.DefaultConfig()
 	cfg.AccessManager.Enabled = true
 	require.NoError(t, sb.Restore(sandbox.State{
@@ -286,7 +286,7 @@ func TestPAMGrant(t *testing.T) {
 		t.Parallel()
 		// Two Admin API requests per window: creating the app and the
 		// keyset spends them.
-		b := newPAMBundle(t, func(o *sandbox.Options) { o.RatePerMinute = 2 }, nil)
+		b := newPAMBundle(t, func(o *sandbox.Opts) { o.RatePerMinute = 2 }, nil)
 
 		for range 5 {
 			b.grantToken(t, simpleGrant)

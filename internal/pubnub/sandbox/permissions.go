@@ -56,7 +56,7 @@ import (
 // what app rows allow); OEM rows exist at account level only, since OEM
 // customers belong to the account; usage has no write (usage:rw is
 // refused); a Write-only option is not modelled (only r and rw are
-// accepted). The default, nil Options.Permissions, is full access
+// accepted). The default, nil Opts.Permissions, is full access
 // (FullAccess).
 
 // Resource is the resource of a permission row.

@@ -271,7 +271,7 @@ func TestPermissions(t *testing.T) {
 		t.Parallel()
 		perms, err := sandbox.ParsePermissions("account:app:r")
 		require.NoError(t, err)
-		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.Permissions = perms })
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.Permissions = perms })
 
 		require.Equal(t, http.StatusOK, do(t, sb, http.MethodGet, "/v2/apps", nil).Status)
 		requireError(t, do(t, sb, http.MethodPost, "/v2/apps", map[string]any{"name": "a"}), http.StatusForbidden, "Service Integration lacks permission account:app:rw")

@@ -13,7 +13,7 @@ import (
 
 // Durable state.
 //
-// With Options.StateFile set, the sandbox writes its whole State to that
+// With Opts.StateFile set, the sandbox writes its whole State to that
 // file after every change (write-through) and reads it back in Open, so that
 // a restart, even after SIGKILL, finds every app, keyset and customer a
 // client was told about, and new IDs continue after the old ones (the next
@@ -177,13 +177,13 @@ func readStateFile(path string) (State, bool, error) {
 }
 
 // Open returns a sandbox configured by opts (nil: defaults), like New. With
-// Options.StateFile set it first loads that file (a missing file is an
+// Opts.StateFile set it first loads that file (a missing file is an
 // empty sandbox, and is created at once so that an unwritable location
 // fails here rather than on the first change) and from then on writes every
 // change through to it. It returns an error, and no sandbox, when the file
 // cannot be read or written, is corrupt, or holds a state that breaks the
 // sandbox's rules (see Restore).
-func Open(opts *Options) (*Sandbox, error) {
+func Open(opts *Opts) (*Sandbox, error) {
 	s := newSandbox(opts)
 	path := ""
 	if opts != nil {

@@ -22,10 +22,10 @@ import (
 
 // openDurable opens a sandbox on path with the test key, clock and no rate
 // limit.
-func openDurable(t *testing.T, path string, edit func(*sandbox.Options)) *sandbox.Sandbox {
+func openDurable(t *testing.T, path string, edit func(*sandbox.Opts)) *sandbox.Sandbox {
 	t.Helper()
 	clock := newFakeClock()
-	opts := &sandbox.Options{APIKey: testKey, RatePerMinute: -1, Now: clock.Now, StateFile: path}
+	opts := &sandbox.Opts{APIKey: testKey, RatePerMinute: -1, Now: clock.Now, StateFile: path}
 	if edit != nil {
 		edit(opts)
 	}
@@ -255,7 +255,7 @@ func TestDurableState(t *testing.T) {
 		raw, err := os.ReadFile(path)
 		require.NoError(t, err)
 		require.JSONEq(t, `{"version": 1, "state": {"NextAppID": 1000001, "NextKeysetID": 5000001, "Apps": [], "Keysets": [], "Customers": []}}`, string(raw))
-		_, err = sandbox.Open(&sandbox.Options{StateFile: filepath.Join(t.TempDir(), "no", "such", "dir.json")})
+		_, err = sandbox.Open(&sandbox.Opts{StateFile: filepath.Join(t.TempDir(), "no", "such", "dir.json")})
 		require.ErrorContains(t, err, "save sandbox state")
 	})
 
@@ -303,14 +303,14 @@ func TestCorruptStateIsRefused(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "sandbox.json")
 			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
 
-			_, err := sandbox.Open(&sandbox.Options{StateFile: path})
+			_, err := sandbox.Open(&sandbox.Opts{StateFile: path})
 
 			require.ErrorContains(t, err, path)
 			require.ErrorContains(t, err, tt.message)
 			raw, readErr := os.ReadFile(path)
 			require.NoError(t, readErr)
 			require.Equal(t, tt.content, string(raw), "a refused file is left as it was")
-			require.Panics(t, func() { sandbox.New(&sandbox.Options{StateFile: path}) })
+			require.Panics(t, func() { sandbox.New(&sandbox.Opts{StateFile: path}) })
 		})
 	}
 }

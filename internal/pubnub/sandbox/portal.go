@@ -23,7 +23,7 @@ var (
 // would, behind the Admin API client's back: tests and dev mode use them to
 // make drift happen. They bypass the Admin API pipeline (no rate limit,
 // faults, permissions or call log), change UpdatedAt/Updated like the API,
-// and are persisted like any other change when Options.StateFile is set.
+// and are persisted like any other change when Opts.StateFile is set.
 
 // DeleteKeyset deletes a keyset and its customer assignment, as the portal's
 // delete does. Returns ErrNotFound for an unknown keyset.
@@ -150,7 +150,7 @@ type PrefillOpts struct {
 	// ConfigFunc gives an environment's keyset config (default
 	// DefaultConfig). It is not validated.
 	ConfigFunc func(environment string) Config
-	// CreatedAt stamps every resource (default Options.Now), for example a
+	// CreatedAt stamps every resource (default Opts.Now), for example a
 	// day in the past so that usage metrics already exist.
 	CreatedAt time.Time
 }
@@ -168,7 +168,7 @@ type PrefilledTenant struct {
 // have provisioned them: per tenant an app, one keyset per environment (with
 // keys and a main secret key) and an OEM customer holding those keysets. It
 // bypasses HTTP and takes one lock for the whole batch, so 10,000 tenants
-// take a fraction of a second; with Options.StateFile the state is written
+// take a fraction of a second; with Opts.StateFile the state is written
 // once at the end. IDs continue from the sandbox's counters, resources are
 // appended in tenant order (each tenant's app, then its keysets), and the
 // call is all or nothing: it returns ErrInvalid, changing nothing, for a bad

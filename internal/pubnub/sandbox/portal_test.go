@@ -113,7 +113,7 @@ func TestPortalChanges(t *testing.T) {
 
 	t.Run("BypassesThePipeline", func(t *testing.T) {
 		t.Parallel()
-		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.RatePerMinute = 1 })
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.RatePerMinute = 1 })
 		tenants, err := sb.Prefill(2, nil)
 		require.NoError(t, err)
 		sb.InjectFault(sandbox.OpAny, sandbox.Fault{Kind: sandbox.FaultServerError}, -1)
@@ -173,7 +173,7 @@ func TestPrefill(t *testing.T) {
 		require.Equal(t, "1000012", createApp(t, sb, "next").ID)
 	})
 
-	t.Run("Options", func(t *testing.T) {
+	t.Run("Opts", func(t *testing.T) {
 		t.Parallel()
 		sb, _ := newSandbox(t, nil)
 		created := time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)
@@ -245,7 +245,7 @@ func TestPrefill(t *testing.T) {
 
 func BenchmarkPrefill10000(b *testing.B) {
 	for b.Loop() {
-		sb := sandbox.New(&sandbox.Options{RatePerMinute: -1})
+		sb := sandbox.New(&sandbox.Opts{RatePerMinute: -1})
 		if _, err := sb.Prefill(10_000, nil); err != nil {
 			b.Fatal(err)
 		}

@@ -21,7 +21,7 @@ func TestRateLimit(t *testing.T) {
 	}
 	setup := func(t *testing.T, limit int) *testBundle {
 		t.Helper()
-		sb, clock := newSandbox(t, func(o *sandbox.Options) { o.RatePerMinute = limit })
+		sb, clock := newSandbox(t, func(o *sandbox.Opts) { o.RatePerMinute = limit })
 		return &testBundle{sb: sb, clock: clock}
 	}
 	headers := func(res response) []string {
@@ -89,7 +89,7 @@ func TestRateLimit(t *testing.T) {
 
 	t.Run("ShortWindow", func(t *testing.T) {
 		t.Parallel()
-		sb, clock := newSandbox(t, func(o *sandbox.Options) { o.RatePerMinute, o.Window = 1, 10*time.Second })
+		sb, clock := newSandbox(t, func(o *sandbox.Opts) { o.RatePerMinute, o.Window = 1, 10*time.Second })
 
 		require.Equal(t, http.StatusOK, do(t, sb, http.MethodGet, "/v2/apps", nil).Status)
 		requireError(t, do(t, sb, http.MethodGet, "/v2/apps", nil), http.StatusTooManyRequests)

@@ -16,7 +16,7 @@
 // UnassignKeyset, Rename*, SetAccessManager, DeleteCustomer), also over HTTP
 // under AdminPrefix, and Prefill thousands of tenants at once. Usage metrics
 // are synthetic but exact (KeysetDailyUsage, UsageValue). With
-// Options.StateFile (see Open) the state survives restarts and SIGKILL.
+// Opts.StateFile (see Open) the state survives restarts and SIGKILL.
 //
 // The package imports nothing of this module, so it stays an independent
 // model of the API rather than a mirror of the client.
@@ -28,7 +28,7 @@ import (
 	"time"
 )
 
-// Defaults for zero Options fields.
+// Defaults for zero Opts fields.
 const (
 	// DefaultRatePerMinute is the request budget per window: the Admin
 	// API's documented 120 requests per minute.
@@ -39,9 +39,9 @@ const (
 	DefaultTimeoutHang = time.Minute
 )
 
-// Options configure a Sandbox. Zero fields take the defaults; a nil
-// *Options means all defaults.
-type Options struct {
+// Opts configure a Sandbox. Zero fields take the defaults; a nil
+// *Opts means all defaults.
+type Opts struct {
 	// APIKey is the one Authorization value accepted. Empty: a random key is
 	// generated; read it with Sandbox.APIKey.
 	APIKey string
@@ -97,9 +97,9 @@ type Sandbox struct {
 }
 
 // New returns an empty sandbox configured by opts (nil: defaults). With
-// Options.StateFile set it is Open, and panics if the file cannot be loaded
+// Opts.StateFile set it is Open, and panics if the file cannot be loaded
 // or written; call Open to handle that error instead.
-func New(opts *Options) *Sandbox {
+func New(opts *Opts) *Sandbox {
 	s, err := Open(opts)
 	if err != nil {
 		panic("sandbox: New: " + err.Error() + " (use Open to handle this error)")
@@ -108,8 +108,8 @@ func New(opts *Options) *Sandbox {
 }
 
 // newSandbox builds a sandbox from opts, without loading any state.
-func newSandbox(opts *Options) *Sandbox {
-	var o Options
+func newSandbox(opts *Opts) *Sandbox {
+	var o Opts
 	if opts != nil {
 		o = *opts
 	}

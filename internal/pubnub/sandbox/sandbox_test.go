@@ -111,7 +111,7 @@ func TestInspectionReturnsCopies(t *testing.T) {
 func TestReset(t *testing.T) {
 	t.Parallel()
 
-	sb, _ := newSandbox(t, func(o *sandbox.Options) { o.RatePerMinute = 100 })
+	sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.RatePerMinute = 100 })
 	ids := createKeysets(t, sb, 1)
 	do(t, sb, http.MethodPost, "/v2/oem/customers", map[string]any{"externalId": "t", "name": "T", "keysetIds": ids})
 	sb.InjectFault(sandbox.OpAny, sandbox.Fault{Kind: sandbox.FaultServerError}, -1)
@@ -166,7 +166,7 @@ func TestLatency(t *testing.T) {
 
 	t.Run("Added", func(t *testing.T) {
 		t.Parallel()
-		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.Latency = 5 * time.Millisecond })
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.Latency = 5 * time.Millisecond })
 		start := time.Now()
 
 		res := do(t, sb, http.MethodGet, "/v2/apps", nil)
@@ -177,7 +177,7 @@ func TestLatency(t *testing.T) {
 
 	t.Run("EndsWithTheRequestContext", func(t *testing.T) {
 		t.Parallel()
-		sb, _ := newSandbox(t, func(o *sandbox.Options) { o.Latency = time.Minute })
+		sb, _ := newSandbox(t, func(o *sandbox.Opts) { o.Latency = time.Minute })
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Millisecond)
 		defer cancel()
 

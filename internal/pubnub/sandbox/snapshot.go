@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// State is everything the sandbox holds, as plain values: what Options.StateFile
+// State is everything the sandbox holds, as plain values: what Opts.StateFile
 // keeps (see persist.go), and what Snapshot and Restore exchange, so tenants
 // made in one run still find their app, keysets and customer in the next.
 // The next IDs are part of it, so IDs are never handed out twice. Calls,

@@ -91,7 +91,7 @@ type store struct {
 	// (see persist.go).
 	seq     uint64
 	persist *persister
-	// usageShape is Options.UsageShape.
+	// usageShape is Opts.UsageShape.
 	usageShape UsageShape
 
 	nextAppID, nextKeysetID int64

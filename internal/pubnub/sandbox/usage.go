@@ -235,7 +235,7 @@ func (st *store) usageLocked(entityType, entityID string, metrics []string, from
 
 // getUsageMetrics serves GET /v2/usage-metrics?entityType=&entityId=&from=
 // &to=&metrics=: the synthetic usage above for each requested metric and
-// each day in [from, to) that has data, in the shape Options.UsageShape
+// each day in [from, to) that has data, in the shape Opts.UsageShape
 // selects. Errors use the documented NestJS variant of the error body
 // ({"statusCode":400,"message":["Invalid metrics: x"],"error":"Bad
 // Request"}).

@@ -31,7 +31,7 @@ func TestUsageMetrics(t *testing.T) {
 	}
 	// setup creates the app on 2026-01-10 and moves the clock to
 	// 2026-03-01 12:00, when the last day with data is 2026-02-28.
-	setup := func(t *testing.T, edit func(*sandbox.Options)) *testBundle {
+	setup := func(t *testing.T, edit func(*sandbox.Opts)) *testBundle {
 		t.Helper()
 		sb, clock := newSandbox(t, edit)
 		start := clock.Now()
@@ -198,7 +198,7 @@ func TestUsageMetrics(t *testing.T) {
 
 	t.Run("ArrayShapeOneObjectPerMetric", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, func(o *sandbox.Options) { o.UsageShape = sandbox.UsageShapeArray })
+		b := setup(t, func(o *sandbox.Opts) { o.UsageShape = sandbox.UsageShapeArray })
 		object := setup(t, nil)
 		query := "&from=2026-01-30&to=2026-02-02&metrics=txn_total,mtd_uuid"
 
@@ -282,7 +282,7 @@ func TestParseUsageShape(t *testing.T) {
 }
 
 func BenchmarkUsageAppMonth(b *testing.B) {
-	sb := sandbox.New(&sandbox.Options{APIKey: testKey, RatePerMinute: -1})
+	sb := sandbox.New(&sandbox.Opts{APIKey: testKey, RatePerMinute: -1})
 	if _, err := sb.Prefill(10_000, &sandbox.PrefillOpts{CreatedAt: time.Now().AddDate(0, -2, 0)}); err != nil {
 		b.Fatal(err)
 	}
