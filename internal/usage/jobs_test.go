@@ -173,8 +173,8 @@ func TestPrune(t *testing.T) {
 	require.Equal(t, []string{"2030-02"}, months)
 }
 
-// TestKnownMetricsAreThoseUpstreamAccepts holds the config's metric list to the sandbox's
-// (both are pubnub-admin-api.md §10's).
+// TestKnownMetricsAreThoseUpstreamAccepts holds the client's metric list (pubnub.UsageMetricNames) to the sandbox's
+// (both are the names PubNub documents; docs/pubnub.md).
 func TestKnownMetricsAreThoseUpstreamAccepts(t *testing.T) {
 	t.Parallel()
 	sb := sandbox.New(&sandbox.Opts{Now: func() time.Time { return time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC) }})
