@@ -231,6 +231,7 @@ func (e *benchEnv) adoption(ctx context.Context) error {
 			return err
 		}
 		var state tenants.State
+		sweep := 0
 		pool, err := pgxpool.New(ctx, dbURL)
 		if err == nil {
 			for range 600 {
@@ -241,16 +242,26 @@ func (e *benchEnv) adoption(ctx context.Context) error {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+			// The drift sweep that runs at start-up (background class) lists the whole account
+			// meanwhile: wait for it, and leave its calls out.
+			for range 1200 {
+				if run, ok, _ := provisioner.LastDriftRun(ctx, pool); ok {
+					sweep = run.Calls
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			pool.Close()
 		}
-		extra := sb.CallCount() - before - (3 + 2) // beyond the happy path's E+2: the lost create is not sent again
+		// Beyond the happy path's E+2 (the lost create is not sent again) and the sweep's.
+		extra := sb.CallCount() - before - (3 + 2) - sweep
 		e.stopAll()
 		sbSrv.Close()
 		if state != tenants.StateActive {
 			return fmt.Errorf("tenant with a lost %s never active", op)
 		}
-		fmt.Fprintf(e.stdout, "lost %-16s           %d extra calls (goal ≤ 3; lists %d, secret reads %d)\n", op, extra,
-			sb.CallCount(sandbox.OpListApps, sandbox.OpListKeysets, sandbox.OpListCustomers, sandbox.OpGetCustomer), sb.CallCount(sandbox.OpListSecretKeys))
+		fmt.Fprintf(e.stdout, "lost %-16s           %d extra calls (goal ≤ 3; lists %d, secret reads %d; the start-up drift sweep's %d not counted)\n", op, extra,
+			sb.CallCount(sandbox.OpListApps, sandbox.OpListKeysets, sandbox.OpListCustomers, sandbox.OpGetCustomer)-sweep, sb.CallCount(sandbox.OpListSecretKeys), sweep)
 	}
 	return nil
 }
