@@ -372,19 +372,21 @@ func TestTenantPages(t *testing.T) {
 		require.NotContains(t, second, `rel="next"`)
 	})
 
-	t.Run("DriftedFilterHook", func(t *testing.T) {
+	t.Run("FilterHook", func(t *testing.T) {
 		t.Parallel()
 		applied := make(chan bool, 1)
 		b := setup(t, &setupOpts{console: console.Options{Filters: []console.ListFilter{{
-			Param: "drifted", Label: "Drifted only",
+			Param: "stuck", Label: "Stuck only",
 			ApplyFunc: func(p *tenants.ListParams) { applied <- true; p.State = tenants.StateFailed },
 		}}}})
 		b.tenant(t, "acme", "Acme", tenants.StateActive)
 		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
 		br := b.browser()
 		br.signIn(t, key)
-		require.Contains(t, br.get(t, "/console/tenants").Body, `<label for="f-drifted">Drifted only</label>`)
-		body := br.get(t, "/console/tenants?drifted=on").Body
+		list := br.get(t, "/console/tenants").Body
+		require.Contains(t, list, `<label for="f-stuck">Stuck only</label>`)
+		require.Less(t, strings.Index(list, `id="f-drifted"`), strings.Index(list, `id="f-stuck"`), "after the built-in filter")
+		body := br.get(t, "/console/tenants?stuck=on").Body
 		require.True(t, <-applied)
 		require.NotContains(t, body, "/console/tenants/acme")
 	})

@@ -66,6 +66,9 @@ func funcs() template.FuncMap {
 		"stateClass": func(s tenants.State) string {
 			return "state state-" + string(s)
 		},
+		"keysetClass": func(s tenants.KeysetState) string {
+			return "state keyset-" + string(s)
+		},
 		"join": strings.Join,
 		"scopes": func(scopes []auth.Scope) string {
 			out := make([]string, len(scopes))

@@ -1,0 +1,277 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+)
+
+// The tenant page's Drift section (with Check now and Repair), and the tenant list's drifted
+// filter.
+
+// consoleTime is how the console shows an instant.
+func consoleTime(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// provisioned creates an active tenant holding an app, a customer and a keyset per default
+// environment (development, production), as provisioning would leave it.
+func (b *testBundle) provisioned(t *testing.T, externalID, name string) *tenants.Tenant {
+	t.Helper()
+	b.tenant(t, externalID, name, tenants.StateActive)
+	id := tenantstest.ID(t, b.db.Pool, externalID)
+	for i, env := range []string{"development", "production"} {
+		n := string(rune('1' + i))
+		tenantstest.HoldKeyset(t, b.db.Pool, id, env, tenantstest.Keyset{KeysetID: "ks-" + externalID + "-" + n,
+			PublishKey: "pub-c-" + n, SubscribeKey: "sub-c-" + n, SecretKeySealed: []byte{1}, Assigned: true})
+	}
+	tenantstest.Provisioned(t, b.db.Pool, id, "app-"+externalID, "cust-"+externalID)
+	tn, err := b.tenants.GetByExternalID(context.Background(), externalID)
+	require.NoError(t, err)
+	return tn
+}
+
+// drifted records what a check found on the tenant, now.
+func (b *testBundle) drifted(t *testing.T, externalID string, drift ...tenants.Drift) time.Time {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	tenantstest.Change(t, b.db.Pool, externalID, func(tn *tenants.Tenant) {
+		for i := range drift {
+			drift[i].DetectedAt = now
+		}
+		tn.Drift, tn.LastCheckedAt = drift, &now
+	})
+	return now
+}
+
+func lastEvent(t *testing.T, b *testBundle, externalID string) tenants.Event {
+	t.Helper()
+	events, _, err := b.tenants.Events(context.Background(), externalID, 500, "")
+	require.NoError(t, err)
+	require.NotEmpty(t, events)
+	return events[len(events)-1]
+}
+
+func TestDrift(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ListFilterAndMarker", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.provisioned(t, "globex", "Globex")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"})
+		b.drifted(t, "globex") // checked, in sync
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+
+		all := br.get(t, "/console/tenants").Body
+		require.Contains(t, all, `<label for="f-drifted">Drifted only</label>`)
+		require.Equal(t, 1, strings.Count(all, `class="drift-mark"`), "one row is marked")
+		row := all[strings.Index(all, `href="/console/tenants/acme"`):]
+		row = row[:strings.Index(row, "</tr>")]
+		require.Contains(t, row, "drifted (1)", "the marker is on acme's row")
+
+		only := br.get(t, "/console/tenants?drifted=on")
+		require.Equal(t, http.StatusOK, only.Status)
+		require.Contains(t, only.Body, `href="/console/tenants/acme"`)
+		require.NotContains(t, only.Body, `href="/console/tenants/globex"`)
+		require.Contains(t, only.Body, `id="f-drifted" name="drifted" type="checkbox" checked`)
+		require.NotContains(t, br.get(t, "/console/tenants?drifted=on&q=glo").Body, `href="/console/tenants/`, "with the other filters")
+	})
+
+	t.Run("Section", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		dev, prod := &acme.Keysets[0], &acme.Keysets[1]
+		checked := b.drifted(t, "acme",
+			tenants.Drift{Kind: tenants.DriftKeysetUnassigned, Resource: tenants.KeysetResource(dev), Expected: "assigned to customer cust-acme", Actual: "not assigned"},
+			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(prod), Expected: `"pnonboard-acme-production"`, Actual: "deleted"},
+			tenants.Drift{Kind: tenants.DriftCustomerKeysets, Resource: "customer cust-acme", Expected: "only this tenant's keysets", Actual: `also keyset 999 <img src=x>`},
+		)
+		tenantstest.AddEvents(t, b.db.Pool, "acme", tenants.SystemEvent(tenants.ActionDriftRepaired,
+			map[string]any{"kind": string(tenants.DriftAccessManagerOff), "environment": "development", "keysetId": dev.KeysetID}))
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		body := br.get(t, "/console/tenants/acme").Body
+		drift := body[strings.Index(body, `id="drift"`):]
+		drift = drift[:strings.Index(drift, "</section>")]
+		for _, want := range []string{
+			`<dd id="drift-checked">` + consoleTime(checked) + `</dd>`, `3 found`,
+			"<code>" + string(tenants.DriftKeysetUnassigned) + "</code>", "keyset ks-acme-1 (development)", "assigned to customer cust-acme", "not assigned",
+			"<code>" + string(tenants.DriftKeysetDeleted) + "</code>", "keyset ks-acme-2 (production)", "&#34;pnonboard-acme-production&#34;", ">deleted<",
+			"<code>" + string(tenants.DriftCustomerKeysets) + "</code>", "also keyset 999 &lt;img src=x&gt;",
+			`<td data-label="Detected" class="when">` + consoleTime(checked) + `</td>`,
+			`<span class="fix fix-auto">repaired automatically</span>`, "assigns the keyset to the customer again",
+			`<span class="fix fix-repair">needs repair</span>`, "Repair makes the keyset again, with new keys",
+			`<span class="fix fix-none">cannot be repaired</span>`, "resolve it in the PubNub Admin Portal",
+			"pnonboard will not touch the tenant upstream until that is resolved",
+			"Repaired automatically", "<code>" + string(tenants.DriftAccessManagerOff) + "</code> on keyset ks-acme-1 (development)",
+			`href="/console/tenants/acme/check"`, `href="/console/tenants/acme/repair"`, `hx-target="#drift-dialog"`,
+		} {
+			require.Contains(t, drift, want)
+		}
+		require.NotContains(t, body, "<img src=x>")
+		state := body[strings.Index(body, `id="state-h"`):strings.Index(body, `id="envs-h"`)]
+		require.NotContains(t, state, "/console/tenants/acme/check", "the drift actions are the Drift section's")
+	})
+
+	t.Run("InSyncOrNeverChecked", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		b.tenant(t, "fresh", "Fresh", tenants.StatePending)
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		never := br.get(t, "/console/tenants/fresh").Body
+		require.Contains(t, never, `<dd id="drift-checked">never</dd>`)
+		require.Contains(t, never, "Not checked yet.")
+		require.NotContains(t, never, "/console/tenants/fresh/check", "it holds nothing upstream to check")
+		require.NotContains(t, never, "/console/tenants/fresh/repair")
+
+		b.drifted(t, "acme")
+		synced := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, synced, "No drift: the last check found the tenant as pnonboard made it.")
+		require.Contains(t, synced, `href="/console/tenants/acme/check"`)
+		require.NotContains(t, synced, "/console/tenants/acme/repair", "nothing to repair")
+
+		// Drift the check repairs by itself, or that pnonboard cannot repair: no Repair either.
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftAccessManagerOff, Resource: "keyset ks-acme-2 (production)"},
+			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: "keyset ks-acme-1 (development)"})
+		require.NotContains(t, br.get(t, "/console/tenants/acme").Body, "/console/tenants/acme/repair")
+	})
+
+	t.Run("RetiredKeyset", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		tenantstest.Change(t, b.db.Pool, "acme", func(tn *tenants.Tenant) {
+			now := time.Now()
+			tn.Environments = []string{"production"}
+			tn.Keyset("development").RetiredAt, tn.Keyset("development").AccessLocked = &now, true
+		})
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		body := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetRetired)+`">`+string(tenants.KeysetRetired)+`</span>`)
+		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetActive)+`">`+string(tenants.KeysetActive)+`</span>`)
+	})
+
+	t.Run("CheckNowWithAReadKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
+		k, key := b.key(t, "support: viewer", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, page, `href="/console/tenants/acme/check"`)
+		require.NotContains(t, page, "/console/tenants/acme/repair", "repair needs tenants:write")
+
+		confirm := br.get(t, "/console/tenants/acme/check")
+		require.Equal(t, http.StatusOK, confirm.Status)
+		require.Contains(t, confirm.Body, "Check this tenant against PubNub now?")
+		require.NotContains(t, confirm.Body, `name="reason"`, "no reason asked")
+		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{}).Status, "no CSRF token")
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {"AAAA"}}).Status)
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Empty(t, got.CheckRequested)
+
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusSeeOther, resp.Status, resp.Body)
+		require.Equal(t, "/console/tenants/acme?done=check", resp.Header.Get("Location"))
+		after := br.get(t, resp.Header.Get("Location")).Body
+		require.Contains(t, after, "Check requested")
+		require.Contains(t, after, `id="drift-due"`)
+		require.Contains(t, after, "<code>"+string(tenants.ActionCheckRequested)+"</code>")
+
+		got, err = b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Equal(t, tenants.CheckByOperator, got.CheckRequested)
+		ev := lastEvent(t, b, "acme")
+		require.Equal(t, tenants.ActionCheckRequested, ev.Action)
+		require.Equal(t, k.Actor().String(), ev.Actor, "the key is the actor, as the API records it")
+
+		// Forged: a repair POST with the session's token, without tenants:write.
+		resp = br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusForbidden, resp.Status)
+		require.Contains(t, resp.Body, "lacks the tenants:write scope")
+		require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/repair").Status)
+		got, err = b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Len(t, got.Drift, 1, "nothing repaired")
+	})
+
+	t.Run("CheckNeedsTenantsRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		_, key := b.key(t, "ana", auth.ScopeTenantsDisable)
+		br := b.browser()
+		br.signIn(t, key)
+		csrf := csrfInput.FindStringSubmatch(br.get(t, "/console/tenants/acme/disable").Body)[1]
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusForbidden, resp.Status)
+		require.Contains(t, resp.Body, "lacks the tenants:read scope")
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Empty(t, got.CheckRequested)
+	})
+
+	t.Run("Repair", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme",
+			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"},
+			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: tenants.KeysetResource(&acme.Keysets[0])})
+		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, page, `href="/console/tenants/acme/repair"`)
+		confirm := br.get(t, "/console/tenants/acme/repair")
+		require.Equal(t, http.StatusOK, confirm.Status)
+		require.Contains(t, confirm.Body, "Repair this tenant&#39;s drift?")
+		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{}).Status, "no CSRF token")
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusSeeOther, resp.Status, resp.Body)
+		require.Equal(t, "/console/tenants/acme?done=repair", resp.Header.Get("Location"))
+		after := br.get(t, resp.Header.Get("Location")).Body
+		require.Contains(t, after, "Repair requested")
+		require.Contains(t, after, "<code>"+string(tenants.ActionRepairRequested)+"</code>")
+		require.NotContains(t, after, `href="/console/tenants/acme/repair"`, "what is left cannot be repaired")
+
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.NotEqual(t, tenants.StateActive, got.State, "the tenant's job carries the repair")
+		require.Len(t, got.Drift, 1)
+		require.Equal(t, tenants.DriftKeysetElsewhere, got.Drift[0].Kind, "drift pnonboard cannot undo stays reported")
+		ev := lastEvent(t, b, "acme")
+		require.Equal(t, tenants.ActionRepairRequested, ev.Action)
+		require.Equal(t, k.Actor().String(), ev.Actor)
+
+		// The service refuses a second repair while the first is under way; the confirm page says so.
+		resp = br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusConflict, resp.Status)
+		require.Contains(t, resp.Body, "Cannot repair the tenant")
+	})
+}
