@@ -1,10 +1,11 @@
 // Package console is pnonboard's support console: server-rendered pages under /console/ where
 // support staff find a tenant, see why it is stuck or drifted, act on it with a reason that
-// lands on its timeline, and follow the webhooks sent about it.
+// lands on its timeline, see and revoke the tokens issued for it, and follow the webhooks
+// sent about it.
 //
-// It holds no business rules. Every page calls the services the API calls (tenants, webhooks,
-// auth), and a person's rights are the scopes of the API key they signed in with: an action
-// whose scope the key lacks has no button, and its POST answers 403.
+// It holds no business rules. Every page calls the services the API calls (tenants, tokens,
+// webhooks, auth), and a person's rights are the scopes of the API key they signed in
+// with: an action whose scope the key lacks has no button, and its POST answers 403.
 //
 // Security: sessions are stored hashed in Postgres (internal/auth); the cookie is HttpOnly,
 // SameSite=Strict, and Secure outside dev mode. Every mutating request passes Go's
@@ -26,6 +27,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -45,13 +47,16 @@ type Options struct {
 	Keys     *auth.Service
 	Tenants  *tenants.Service
 	Webhooks *webhooks.Service
+	// Tokens, when set, shows the tenant's live Access Manager tokens (tenants:read) with a
+	// revoke button for keys with tokens:write.
+	Tokens *tokens.Service
 	// Dev drops the cookie's Secure attribute, for dev mode on http://127.0.0.1.
 	Dev bool
 
 	// Extension points, for features that exist only in some builds. Filters add checkboxes to
 	// the tenant list after the built-in "drifted"; Actions add tenant actions beside retry,
-	// disable, enable, check and repair; Sections add blocks to the tenant page after Drift.
-	// Each names the scope it needs.
+	// disable, enable, check and repair; Sections add blocks to the tenant page after Drift and
+	// Tokens. Each names the scope it needs.
 	Filters  []ListFilter
 	Actions  []Action
 	Sections []Section
@@ -116,6 +121,7 @@ type Console struct {
 	keys     *auth.Service
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
+	tokens   *tokens.Service // nil: no Tokens section
 	dev      bool
 	timeout  time.Duration
 
@@ -144,7 +150,7 @@ func New(opts *Options) http.Handler {
 	}
 	c := &Console{
 		logger: opts.Logger, keys: opts.Keys, tenants: opts.Tenants, webhooks: opts.Webhooks,
-		dev: opts.Dev, timeout: opts.RequestTimeout,
+		tokens: opts.Tokens, dev: opts.Dev, timeout: opts.RequestTimeout,
 		filters: append(builtinFilters(), opts.Filters...),
 	}
 	if c.timeout == 0 {
@@ -231,6 +237,7 @@ func (c *Console) addRoutes(mux *http.ServeMux) {
 		mux.Handle("GET "+path, c.guard(a.Scope, handle(c, c.confirmAction(a))))
 		mux.Handle("POST "+path, c.guard(a.Scope, handle(c, c.doAction(a))))
 	}
+	c.tokenRoutes(mux)
 	mux.Handle("GET "+Prefix+"/webhooks", c.guard(auth.ScopeWebhooksRead, handle(c, c.listEndpoints)))
 	mux.Handle("GET "+Prefix+"/webhooks/{id}", c.guard(auth.ScopeWebhooksRead, handle(c, c.endpointPage)))
 	mux.Handle("GET "+Prefix+"/webhooks/{id}/deliveries/{deliveryId}/redeliver", c.guard(auth.ScopeWebhooksWrite, handle(c, c.confirmRedeliver)))

@@ -18,14 +18,17 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/console"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -36,13 +39,18 @@ type testBundle struct {
 	db      *pgtest.DB
 	keys    *auth.Service
 	tenants *tenants.Service
+	keyring *secrets.Keyring
 	srv     *httptest.Server
 	logs    *logging.Buffer
+	// With setupOpts.tokens: the token service, and the sandbox it calls.
+	tokens *tokens.Service
+	sb     *sandbox.Sandbox
 }
 
 type setupOpts struct {
 	dev     bool
 	console console.Options
+	tokens  bool // the console gets a token service, over a sandbox's Access Manager
 }
 
 func setup(t *testing.T, o *setupOpts) *testBundle {
@@ -58,7 +66,7 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 	require.NoError(t, err)
 	keyring, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
 	require.NoError(t, err)
-	b := &testBundle{db: db, keys: auth.NewService(db.Pool, nil), logs: &logging.Buffer{}}
+	b := &testBundle{db: db, keys: auth.NewService(db.Pool, nil), keyring: keyring, logs: &logging.Buffer{}}
 	b.tenants = tenants.NewService(tenants.ServiceOpts{
 		DB: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
 		Environments:        []tenants.Environment{{Name: "development", KeysetType: "testing"}, {Name: "production", KeysetType: "production"}},
@@ -68,6 +76,17 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 	opts.Logger = logging.New(b.logs, "json", slog.LevelDebug)
 	opts.Keys, opts.Tenants, opts.Dev = b.keys, b.tenants, o.dev
 	opts.Webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
+	if o.tokens {
+		b.sb = sandbox.New(&sandbox.Options{APIKey: "console-test", RatePerMinute: -1})
+		up := httptest.NewServer(b.sb)
+		t.Cleanup(up.Close)
+		b.tokens = tokens.NewService(tokens.Options{
+			Pool: db.Pool, Tenants: b.tenants, Keyring: keyring, RetryBase: time.Millisecond,
+			Environments: []tokens.Environment{{Name: "development"}, {Name: "production", AccessManager: true, TokenRevoke: true}},
+			Client:       accessmanager.New(up.URL, &http.Client{Timeout: 5 * time.Second}),
+		})
+		opts.Tokens = b.tokens
+	}
 	b.srv = httptest.NewServer(console.New(&opts))
 	t.Cleanup(b.srv.Close)
 	return b

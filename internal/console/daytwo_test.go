@@ -10,13 +10,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
-// The tenant page's Drift section (with Check now and Repair), and the tenant list's drifted
-// filter.
+// The tenant page's day-two sections: Drift (with Check now and Repair) and Tokens (with
+// revoke), and the tenant list's drifted filter.
 
 // consoleTime is how the console shows an instant.
 func consoleTime(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05 UTC") }
@@ -273,5 +275,135 @@ func TestDrift(t *testing.T) {
 		resp = br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
 		require.Equal(t, http.StatusConflict, resp.Status)
 		require.Contains(t, resp.Body, "Cannot repair the tenant")
+	})
+}
+
+// tokenTenant makes an active tenant whose production keyset exists in the sandbox (Access
+// Manager on, token revoke on), holding its keys as provisioning would.
+func (b *testBundle) tokenTenant(t *testing.T, externalID, name string) sandbox.Keyset {
+	t.Helper()
+	on := true
+	made, err := b.sb.Prefill(1, &sandbox.PrefillOpts{
+		ExternalIDFunc: func(int) string { return externalID }, Environments: []string{"production"},
+		ConfigFunc: func(string) sandbox.Config {
+			c := sandbox.DefaultConfig()
+			c.AccessManager = sandbox.AccessManagerConfig{Enabled: true, TokenRevoke: &on}
+			return c
+		},
+	})
+	require.NoError(t, err)
+	var ks sandbox.Keyset
+	for _, k := range b.sb.Keysets() {
+		if k.ID == made[0].KeysetIDs[0] {
+			ks = k
+		}
+	}
+	b.tenant(t, externalID, name, tenants.StateActive)
+	id := tenantstest.ID(t, b.db.Pool, externalID)
+	tenantstest.HoldKeyset(t, b.db.Pool, id, "production", tenantstest.Keyset{KeysetID: ks.ID, PublishKey: ks.PublishKey, SubscribeKey: ks.SubscribeKey,
+		SecretKeySealed: b.keyring.Seal([]byte(ks.SecretKeys[0].Value), tenants.SecretAAD(id, "production")), Assigned: true})
+	tenantstest.Provisioned(t, b.db.Pool, id, made[0].AppID, made[0].CustomerID)
+	return ks
+}
+
+// grant issues a token on the tenant's production keyset, for user ("" for any user).
+func (b *testBundle) grant(t *testing.T, externalID, user string) (id, token string) {
+	t.Helper()
+	issued, err := b.tokens.Grant(context.Background(), externalID, "production", accessmanager.GrantRequest{
+		TTL: 60, AuthorizedUserID: user, Resources: accessmanager.Resources{Channels: map[string]accessmanager.Permissions{"inbox": accessmanager.Read}},
+	}, "test")
+	require.NoError(t, err)
+	return issued.ID, issued.Token
+}
+
+func TestTokens(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ListedNeverShownAndFiltered", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &setupOpts{tokens: true})
+		b.tokenTenant(t, "acme", "Acme")
+		userTok, userToken := b.grant(t, "acme", "user-7")
+		anyTok, anyToken := b.grant(t, "acme", "")
+		_, key := b.key(t, "viewer", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		body := br.get(t, "/console/tenants/acme").Body
+		tokensHTML := body[strings.Index(body, `id="tokens"`):]
+		tokensHTML = tokensHTML[:strings.Index(tokensHTML, "</section>")]
+		for _, want := range []string{"<code>" + userTok + "</code>", "<code>" + anyTok + "</code>", "<code>user-7</code>", "any user", ">production<", `<span class="muted">no</span>`} {
+			require.Contains(t, tokensHTML, want)
+		}
+		require.NotContains(t, body, userToken, "never the token itself")
+		require.NotContains(t, body, anyToken)
+		require.NotContains(t, body, "/revoke", "revoking needs tokens:write")
+
+		one := br.get(t, "/console/tenants/acme?token_user=user-7").Body
+		require.Contains(t, one, userTok)
+		require.NotContains(t, one, anyTok)
+		require.Contains(t, br.get(t, "/console/tenants/acme?token_user=nobody").Body, "No live tokens for this user.")
+		require.Equal(t, http.StatusBadRequest, br.get(t, "/console/tenants/acme?tokens=bogus").Status)
+
+		// Forged: the revoke with the session's token, without tokens:write.
+		require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/tokens/"+userTok+"/revoke").Status)
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/tokens/"+userTok+"/revoke", url.Values{"csrf": {br.csrf(t)}})
+		require.Equal(t, http.StatusForbidden, resp.Status)
+		require.Contains(t, resp.Body, "lacks the tokens:write scope")
+		require.Empty(t, b.sb.RevokedTokens(b.sb.Keysets()[0].SubscribeKey))
+	})
+
+	t.Run("Revoke", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &setupOpts{tokens: true})
+		ks := b.tokenTenant(t, "acme", "Acme")
+		tok, token := b.grant(t, "acme", "user-7")
+		other, _ := b.grant(t, "acme", "user-8")
+		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		revokeURL := "/console/tenants/acme/tokens/" + tok + "/revoke"
+		require.Contains(t, page, `href="`+revokeURL+`"`)
+		require.Contains(t, page, `href="/console/tenants/acme/tokens/`+other+`/revoke"`)
+
+		confirm := br.get(t, revokeURL)
+		require.Equal(t, http.StatusOK, confirm.Status)
+		require.Contains(t, confirm.Body, "Revoke this token?")
+		require.Contains(t, confirm.Body, "Token "+tok+" of Acme (acme)")
+		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, revokeURL, url.Values{}).Status, "no CSRF token")
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, revokeURL, url.Values{"csrf": {csrf}}, "Origin", "https://evil.example").Status)
+		require.Empty(t, b.sb.RevokedTokens(ks.SubscribeKey))
+
+		resp := br.do(t, http.MethodPost, revokeURL, url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusSeeOther, resp.Status, resp.Body)
+		require.Equal(t, "/console/tenants/acme?done=token-revoked#tokens", resp.Header.Get("Location"))
+		revoked := b.sb.RevokedTokens(ks.SubscribeKey)
+		require.Len(t, revoked, 1)
+		require.Equal(t, token, revoked[0].Token, "revoked upstream")
+		ev := lastEvent(t, b, "acme")
+		require.Equal(t, tenants.ActionTokenRevoked, ev.Action)
+		require.Equal(t, k.Actor().String(), ev.Actor)
+
+		after := br.get(t, "/console/tenants/acme").Body
+		require.NotContains(t, after, `href="`+revokeURL+`"`, "a revoked token has no button")
+		require.Contains(t, after, `href="/console/tenants/acme/tokens/`+other+`/revoke"`)
+		require.Contains(t, br.get(t, "/console/tenants/acme?done=token-revoked").Body, "Token revoked")
+
+		require.Equal(t, http.StatusNotFound, br.do(t, http.MethodPost, "/console/tenants/acme/tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa/revoke", url.Values{"csrf": {csrf}}).Status)
+		require.Equal(t, http.StatusNotFound, br.do(t, http.MethodPost, "/console/tenants/acme/tokens/"+token[:40]+"/revoke", url.Values{"csrf": {csrf}}).Status, "IDs only, never tokens, in console URLs")
+		require.Equal(t, http.StatusNotFound, br.do(t, http.MethodPost, "/console/tenants/nobody/tokens/"+tok+"/revoke", url.Values{"csrf": {csrf}}).Status)
+	})
+
+	t.Run("WithoutTheTokenService", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="tokens"`)
+		require.Equal(t, http.StatusNotFound, br.get(t, "/console/tenants/acme/tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa/revoke").Status)
 	})
 }

@@ -43,6 +43,9 @@ func funcs() template.FuncMap {
 		"redeliverURL": func(endpointID, deliveryID string) string {
 			return consolePath("webhooks", endpointID, "deliveries", deliveryID, "redeliver")
 		},
+		"revokeTokenURL": func(externalID, tokenID string) string {
+			return consolePath("tenants", externalID, "tokens", tokenID, "revoke")
+		},
 		"time": formatTime,
 		"ptime": func(t *time.Time) string {
 			if t == nil {

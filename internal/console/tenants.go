@@ -166,9 +166,11 @@ func (c *Console) listTenants(ctx context.Context, _ *user, req *tenantListReque
 // --- The tenant page
 
 type tenantRequest struct {
-	externalID string
-	before     int64 // the timeline event to show older ones than; 0 for the newest
-	done       string
+	externalID  string
+	before      int64 // the timeline event to show older ones than; 0 for the newest
+	done        string
+	tokenUser   string // the Tokens section's authorized-user filter
+	tokenCursor string // the Tokens section's page
 }
 
 func (r *tenantRequest) extract(p *params) {
@@ -181,6 +183,8 @@ func (r *tenantRequest) extract(p *params) {
 		r.before = n
 	}
 	r.done = p.query("done", 50)
+	r.tokenUser = p.query("token_user", 92) // PubNub's longest user ID
+	r.tokenCursor = p.query("tokens", 512)
 }
 
 type tenantView struct {
@@ -189,6 +193,7 @@ type tenantView struct {
 	Notice   string
 	Actions  []actionLink // the state card's
 	Drift    *driftView
+	Tokens   *tokensView // nil without the token service
 	Sections []sectionView
 	Timeline timelineView
 	Webhooks *tenantWebhooks // nil when the key cannot read webhooks
@@ -225,11 +230,19 @@ func (c *Console) tenantPage(ctx context.Context, u *user, req *tenantRequest) (
 			v.Actions = append(v.Actions, link)
 		}
 	}
+	if req.done == doneTokenRevoked {
+		v.Notice = "Token revoked: PubNub Access Manager no longer accepts it. The revocation is on the timeline."
+	}
 	events, truncated, err := c.readTimeline(ctx, t.ExternalID)
 	if err != nil {
 		return nil, err
 	}
 	v.Drift = driftSection(t, events, driftActions)
+	if c.tokens != nil {
+		if v.Tokens, err = c.tenantTokens(ctx, u, req); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range c.sections {
 		if s.Scope != "" && !u.Can(s.Scope) {
 			continue
