@@ -1,10 +1,10 @@
 // Package console is pnonboard's support console: server-rendered pages under /console/ where
 // support staff find a tenant, see why it is stuck or drifted, act on it with a reason that
-// lands on its timeline, see and revoke the tokens issued for it, and follow the webhooks
-// sent about it.
+// lands on its timeline, see and revoke the tokens issued for it and what it used this month,
+// and follow the webhooks sent about it.
 //
 // It holds no business rules. Every page calls the services the API calls (tenants, tokens,
-// webhooks, auth), and a person's rights are the scopes of the API key they signed in
+// usage, webhooks, auth), and a person's rights are the scopes of the API key they signed in
 // with: an action whose scope the key lacks has no button, and its POST answers 403.
 //
 // Security: sessions are stored hashed in Postgres (internal/auth); the cookie is HttpOnly,
@@ -28,6 +28,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tokens"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -50,13 +51,15 @@ type Options struct {
 	// Tokens, when set, shows the tenant's live Access Manager tokens (tenants:read) with a
 	// revoke button for keys with tokens:write.
 	Tokens *tokens.Service
+	// Usage, when set, shows the tenant's usage this month to keys with usage:read.
+	Usage *usage.Service
 	// Dev drops the cookie's Secure attribute, for dev mode on http://127.0.0.1.
 	Dev bool
 
 	// Extension points, for features that exist only in some builds. Filters add checkboxes to
 	// the tenant list after the built-in "drifted"; Actions add tenant actions beside retry,
-	// disable, enable, check and repair; Sections add blocks to the tenant page after Drift and
-	// Tokens. Each names the scope it needs.
+	// disable, enable, check and repair; Sections add blocks to the tenant page after Drift,
+	// Tokens and Usage. Each names the scope it needs.
 	Filters  []ListFilter
 	Actions  []Action
 	Sections []Section
@@ -122,6 +125,7 @@ type Console struct {
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
 	tokens   *tokens.Service // nil: no Tokens section
+	usage    *usage.Service  // nil: no Usage section
 	dev      bool
 	timeout  time.Duration
 
@@ -150,7 +154,7 @@ func New(opts *Options) http.Handler {
 	}
 	c := &Console{
 		logger: opts.Logger, keys: opts.Keys, tenants: opts.Tenants, webhooks: opts.Webhooks,
-		tokens: opts.Tokens, dev: opts.Dev, timeout: opts.RequestTimeout,
+		tokens: opts.Tokens, usage: opts.Usage, dev: opts.Dev, timeout: opts.RequestTimeout,
 		filters: append(builtinFilters(), opts.Filters...),
 	}
 	if c.timeout == 0 {

@@ -29,6 +29,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 	"github.com/pnonboard/pnonboard/internal/tokens"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -45,12 +46,15 @@ type testBundle struct {
 	// With setupOpts.tokens: the token service, and the sandbox it calls.
 	tokens *tokens.Service
 	sb     *sandbox.Sandbox
+	// With setupOpts.usage: the usage service.
+	usage *usage.Service
 }
 
 type setupOpts struct {
 	dev     bool
 	console console.Options
 	tokens  bool // the console gets a token service, over a sandbox's Access Manager
+	usage   bool // the console gets a usage service
 }
 
 func setup(t *testing.T, o *setupOpts) *testBundle {
@@ -86,6 +90,10 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 			Client:       accessmanager.New(up.URL, &http.Client{Timeout: 5 * time.Second}),
 		})
 		opts.Tokens = b.tokens
+	}
+	if o.usage {
+		b.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool})
+		opts.Usage = b.usage
 	}
 	b.srv = httptest.NewServer(console.New(&opts))
 	t.Cleanup(b.srv.Close)

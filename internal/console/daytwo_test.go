@@ -12,13 +12,15 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/console"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+	"github.com/pnonboard/pnonboard/internal/usage"
 )
 
-// The tenant page's day-two sections: Drift (with Check now and Repair) and Tokens (with
-// revoke), and the tenant list's drifted filter.
+// The tenant page's day-two sections: Drift (with Check now and Repair), Tokens (with revoke)
+// and Usage, and the tenant list's drifted filter.
 
 // consoleTime is how the console shows an instant.
 func consoleTime(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05 UTC") }
@@ -406,4 +408,58 @@ func TestTokens(t *testing.T) {
 		require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="tokens"`)
 		require.Equal(t, http.StatusNotFound, br.get(t, "/console/tenants/acme/tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa/revoke").Status)
 	})
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &setupOpts{usage: true})
+	acme := b.provisioned(t, "acme", "Acme")
+	month := usage.Month(time.Now())
+	for metric, v := range map[string]float64{"txn_total": 1523044, "mtd_uuid": 20311, "publish": 800112} {
+		_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_daily (tenant_id, environment, day, metric, value) VALUES ($1, '', $2, $3, $4)`,
+			acme.ID, month, metric, v)
+		require.NoError(t, err)
+	}
+	_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_sync_state (tenant_id, environment, metrics, synced_through) VALUES ($1, '', $2, $3)`,
+		acme.ID, b.usage.Metrics(), month)
+	require.NoError(t, err)
+
+	_, key := b.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
+	br := b.browser()
+	br.signIn(t, key)
+	body := br.get(t, "/console/tenants/acme").Body
+	section := body[strings.Index(body, `id="usage"`):]
+	section = section[:strings.Index(section, "</section>")]
+	for _, want := range []string{
+		month.Format("January 2006"), "Synced through " + month.Format(time.DateOnly),
+		"<code>txn_total</code>", ">1,523,044<", "sum of the days",
+		"<code>mtd_uuid</code>", ">20,311<", "month to date",
+		"<code>bytes_stored</code>", // every synced metric, 0 without days
+	} {
+		require.Contains(t, section, want)
+	}
+
+	b.provisioned(t, "globex", "Globex")
+	none := br.get(t, "/console/tenants/globex").Body
+	require.Contains(t, none, "Nothing synced for this month yet.")
+	require.NotContains(t, none, `id="usage-table"`)
+
+	_, plain := b.key(t, "viewer", auth.ScopeTenantsRead)
+	viewer := b.browser()
+	viewer.signIn(t, plain)
+	require.NotContains(t, viewer.get(t, "/console/tenants/acme").Body, `id="usage"`, "usage needs usage:read")
+
+	noUsage := setup(t, nil)
+	noUsage.provisioned(t, "acme", "Acme")
+	_, key = noUsage.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
+	br = noUsage.browser()
+	br.signIn(t, key)
+	require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="usage"`, "no usage service, no section")
+}
+
+func TestFormatNumber(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[float64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1523044: "1,523,044", -20311: "-20,311", 1234.5: "1,234.50", 0.25: "0.25"} {
+		require.Equal(t, want, console.FormatNumber(n), "%v", n)
+	}
 }

@@ -194,6 +194,7 @@ type tenantView struct {
 	Actions  []actionLink // the state card's
 	Drift    *driftView
 	Tokens   *tokensView // nil without the token service
+	Usage    *usageView  // nil without the usage service or usage:read
 	Sections []sectionView
 	Timeline timelineView
 	Webhooks *tenantWebhooks // nil when the key cannot read webhooks
@@ -240,6 +241,11 @@ func (c *Console) tenantPage(ctx context.Context, u *user, req *tenantRequest) (
 	v.Drift = driftSection(t, events, driftActions)
 	if c.tokens != nil {
 		if v.Tokens, err = c.tenantTokens(ctx, u, req); err != nil {
+			return nil, err
+		}
+	}
+	if c.usage != nil && u.Can(auth.ScopeUsageRead) {
+		if v.Usage, err = c.tenantUsage(ctx, t); err != nil {
 			return nil, err
 		}
 	}
