@@ -202,9 +202,20 @@ func TestConsoleSupportFlow(t *testing.T) {
 		require.Equal(t, 2, tb.count(t, "#results tbody tr"))
 		// htmx filters as the person types; the URL follows, so the page can be shared.
 		tb.do(t, chromedp.SendKeys(chromedp.ID("q"), "acm"))
-		tb.do(t, chromedp.Poll[chromedp.Void](`document.querySelectorAll("#results tbody tr").length === 1`))
+		// Until the last request has been swapped in and settled: a click on a row being
+		// replaced would be lost.
+		tb.do(t, chromedp.Poll[chromedp.Void](`document.querySelectorAll("#results tbody tr").length === 1 && location.search.includes("q=acm") &&
+			!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")`))
 		require.Contains(t, tb.text(t, "#results"), "Acme Corp")
 		require.Contains(t, runIn(t, tb, chromedp.Location()), "q=acm")
+		// Leave the field first, as a person's click does: its change event searches once more,
+		// and a click on a row swapped in between mouse down and up would be lost.
+		runIn(t, tb, chromedp.Evaluate[bool](`new Promise(done => {
+			document.body.addEventListener("htmx:afterSettle", () => done(true), {once: true});
+			setTimeout(() => done(false), 3000);
+			document.getElementById("q").blur();
+		})`, chromedp.EvalAwaitPromise))
+		tb.do(t, chromedp.Poll[chromedp.Void](`!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")`))
 		tb.do(t, chromedp.Click(chromedp.CSS(`#results a[href="/console/tenants/acme"]`)),
 			chromedp.WaitVisible(chromedp.ID("tenant-state")))
 		require.Equal(t, string(tenants.StateActive), tb.text(t, "#tenant-state"))
