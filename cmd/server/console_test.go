@@ -188,7 +188,7 @@ func TestConsoleSupportFlow(t *testing.T) {
 		require.Equal(t, string(tenants.StateActive), body["state"], "%v", body)
 	}
 	key, plaintext := consoleKey(t, e, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite,
-		auth.ScopeTenantsDisable, auth.ScopeWebhooksRead)
+		auth.ScopeTenantsDisable, auth.ScopeWebhooksRead, auth.ScopeTokensWrite, auth.ScopeUsageRead)
 	base := e.srv.BaseURL
 
 	t.Run("SignInWithAKey", func(t *testing.T) {
@@ -202,9 +202,20 @@ func TestConsoleSupportFlow(t *testing.T) {
 		require.Equal(t, 2, tb.count(t, "#results tbody tr"))
 		// htmx filters as the person types; the URL follows, so the page can be shared.
 		tb.do(t, chromedp.SendKeys(chromedp.ID("q"), "acm"))
-		tb.do(t, chromedp.Poll[chromedp.Void](`document.querySelectorAll("#results tbody tr").length === 1`))
+		// Until the last request has been swapped in and settled: a click on a row being
+		// replaced would be lost.
+		tb.do(t, chromedp.Poll[chromedp.Void](`document.querySelectorAll("#results tbody tr").length === 1 && location.search.includes("q=acm") &&
+			!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")`))
 		require.Contains(t, tb.text(t, "#results"), "Acme Corp")
 		require.Contains(t, runIn(t, tb, chromedp.Location()), "q=acm")
+		// Leave the field first, as a person's click does: its change event searches once more,
+		// and a click on a row swapped in between mouse down and up would be lost.
+		runIn(t, tb, chromedp.Evaluate[bool](`new Promise(done => {
+			document.body.addEventListener("htmx:afterSettle", () => done(true), {once: true});
+			setTimeout(() => done(false), 3000);
+			document.getElementById("q").blur();
+		})`, chromedp.EvalAwaitPromise))
+		tb.do(t, chromedp.Poll[chromedp.Void](`!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")`))
 		tb.do(t, chromedp.Click(chromedp.CSS(`#results a[href="/console/tenants/acme"]`)),
 			chromedp.WaitVisible(chromedp.ID("tenant-state")))
 		require.Equal(t, string(tenants.StateActive), tb.text(t, "#tenant-state"))
@@ -273,6 +284,87 @@ func TestConsoleSupportFlow(t *testing.T) {
 		require.Equal(t, string(tenants.StateActive), other["state"])
 	})
 
+	t.Run("RevokeAToken", func(t *testing.T) {
+		status, g := e.call(t, http.MethodPost, "/v1/tenants/globex/tokens", map[string]any{
+			"environment": "production", "ttl": 30, "authorizedUserId": "end-user-1", "channels": map[string]any{"inbox": []string{"read"}}})
+		require.Equal(t, http.StatusCreated, status, "%v", g)
+		id := g["id"].(string)
+		tb.do(t, chromedp.Navigate(base+"/console/tenants/globex"), chromedp.WaitVisible(chromedp.ID("tokens-table")))
+		require.Contains(t, tb.text(t, "#tokens-table"), id)
+		require.NotContains(t, tb.text(t, "main"), g["token"].(string), "never the token itself")
+		tb.do(t,
+			chromedp.Click(chromedp.CSS(`#tokens a[href="/console/tenants/globex/tokens/`+id+`/revoke"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#tokens-dialog #confirm-button")),
+			chromedp.Click(chromedp.CSS("#tokens-dialog #confirm-button")),
+			chromedp.WaitNotPresent(chromedp.CSS("#tokens-dialog #confirm-button")),
+			chromedp.WaitVisible(chromedp.CSS("p.notice")),
+		)
+		require.Contains(t, tb.text(t, "p.notice"), "Token revoked")
+		require.Len(t, e.sb.RevokedTokens(e.keysetOf(t, "globex", "production").SubscribeKey), 1)
+	})
+
+	t.Run("DriftCheckAndRepair", func(t *testing.T) {
+		// Someone deletes the keyset in the Admin Portal; support checks, sees it, repairs it.
+		old := e.keysetOf(t, "globex", "production")
+		require.NoError(t, e.sb.DeleteKeyset(old.ID))
+		press := func(t *testing.T, action string) {
+			t.Helper()
+			tb.do(t,
+				chromedp.Click(chromedp.CSS(`#drift-actions a[href="/console/tenants/globex/`+action+`"]`)),
+				chromedp.WaitVisible(chromedp.CSS("#drift-dialog #confirm-button")),
+				chromedp.Click(chromedp.CSS("#drift-dialog #confirm-button")),
+				// The page after the POST: the dialog is gone, and its notice shows.
+				chromedp.WaitNotPresent(chromedp.CSS("#drift-dialog #confirm-button")),
+				chromedp.WaitVisible(chromedp.CSS("p.notice")),
+			)
+		}
+		// reloadUntil reloads the tenant page until js holds (the check and repair are jobs).
+		reloadUntil := func(t *testing.T, what, js string) {
+			t.Helper()
+			for deadline := time.Now().Add(30 * time.Second); !runIn(t, tb, chromedp.Evaluate[bool](js)); {
+				require.True(t, time.Now().Before(deadline), "never: %s", what)
+				time.Sleep(200 * time.Millisecond)
+				tb.do(t, chromedp.Navigate(base+"/console/tenants/globex#drift"), chromedp.WaitVisible(chromedp.ID("drift")))
+			}
+		}
+		press(t, "check")
+		require.Contains(t, tb.text(t, "p.notice"), "Check requested")
+		reloadUntil(t, "the drift shows", `!!document.querySelector("#drift-table")`)
+		row := tb.text(t, "#drift-table tbody tr")
+		require.Contains(t, row, string(tenants.DriftKeysetDeleted))
+		require.Contains(t, row, old.ID)
+		require.Contains(t, row, "needs repair")
+		require.NotEqual(t, "never", tb.text(t, "#drift-checked"))
+		tb.screenshot(t, "tenant-drift")
+
+		tb.do(t, chromedp.Navigate(base+"/console/tenants?drifted=on"), chromedp.WaitVisible(chromedp.ID("results")))
+		require.Equal(t, 1, tb.count(t, "#results tbody tr"), "the drifted filter")
+		require.Contains(t, tb.text(t, "#results"), "drifted (1)")
+		tb.do(t, chromedp.Navigate(base+"/console/tenants/globex"), chromedp.WaitVisible(chromedp.ID("drift")))
+
+		press(t, "repair")
+		require.Contains(t, tb.text(t, "p.notice"), "Repair requested")
+		require.Zero(t, tb.count(t, "#drift-table"), "the drift is gone")
+		e.waitState(t, "globex", tenants.StateActive)
+		require.NotEqual(t, old.ID, e.keysetOf(t, "globex", "production").ID, "a new keyset upstream")
+
+		// A check afterwards confirms it: a second checked entry on the timeline, and no drift.
+		tb.do(t, chromedp.Navigate(base+"/console/tenants/globex"), chromedp.WaitVisible(chromedp.ID("drift")))
+		press(t, "check")
+		reloadUntil(t, "a new check finds no drift", fmt.Sprintf(`[...document.querySelectorAll('#timeline-table td[data-label="Action"] code')].filter(c => c.innerText === %q).length === 2 &&
+			!!document.querySelector("#drift-none")`, tenants.ActionChecked))
+		timeline := tb.text(t, "#timeline-table")
+		for _, a := range []tenants.Action{tenants.ActionCheckRequested, tenants.ActionDriftDetected, tenants.ActionRepairRequested, tenants.ActionChecked} {
+			require.Contains(t, timeline, string(a))
+		}
+		rows := runIn(t, tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#timeline-table tbody tr")].map(r => r.innerText)`))
+		for _, r := range rows {
+			if strings.Contains(r, string(tenants.ActionRepairRequested)) || strings.Contains(r, string(tenants.ActionCheckRequested)) {
+				require.Contains(t, r, key.Actor().String(), "the key is the actor")
+			}
+		}
+	})
+
 	t.Run("SignOutEndsTheSession", func(t *testing.T) {
 		cookies, err := chromedp.Call(tb.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/console/"}})
 		require.NoError(t, err)
@@ -321,10 +413,11 @@ func TestConsoleReadOnlyKey(t *testing.T) {
 	tb.signIn(t, e.srv.BaseURL, plaintext)
 	tb.do(t, chromedp.Navigate(e.srv.BaseURL+"/console/tenants/acme"), chromedp.WaitVisible(chromedp.ID("tenant-state")))
 	require.Zero(t, tb.count(t, "#actions"))
-	require.Zero(t, tb.count(t, `a[href*="/disable"], a[href*="/enable"], a[href*="/retry"], form[action*="/console/tenants/"]`))
+	require.Zero(t, tb.count(t, `a[href*="/disable"], a[href*="/enable"], a[href*="/retry"], a[href*="/repair"], a[href*="/revoke"], form[method="post"][action*="/console/tenants/"]`))
+	require.Equal(t, 1, tb.count(t, `#drift-actions a[href="/console/tenants/acme/check"]`), "checking needs only tenants:read")
 	require.NotContains(t, tb.text(t, "header"), "Webhooks", "no webhooks:read, no webhooks section")
 
-	for _, action := range []string{"disable", "enable", "retry"} {
+	for _, action := range []string{"disable", "enable", "retry", "repair"} {
 		got := runIn(t, tb, chromedp.Evaluate[int](fmt.Sprintf(`fetch("/console/tenants/acme/%s", {method: "POST",
 			body: new URLSearchParams({csrf: document.querySelector("input[name=csrf]").value, reason: "forged"})}).then(r => r.status)`, action),
 			chromedp.EvalAwaitPromise))

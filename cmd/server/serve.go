@@ -281,7 +281,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Usage:         a.services.usage,
 		OpenAPI:       pnonboard.OpenAPI(),
 		Console: console.New(&console.Options{
-			Logger: logger, Keys: a.services.keys, Tenants: a.services.tenants, Webhooks: a.services.webhooks, Dev: opts.dev,
+			Logger: logger, Keys: a.services.keys, Tenants: a.services.tenants, Webhooks: a.services.webhooks,
+			Tokens: a.services.tokens, Usage: a.services.usage, Dev: opts.dev,
 		}),
 	})
 	return a, nil

@@ -1,10 +1,11 @@
 // Package console is pnonboard's support console: server-rendered pages under /console/ where
-// support staff find a tenant, see why it is stuck, act on it with a reason that lands on its
-// timeline, and follow the webhooks sent about it.
+// support staff find a tenant, see why it is stuck or drifted, act on it with a reason that
+// lands on its timeline, see and revoke the tokens issued for it and what it used this month,
+// and follow the webhooks sent about it.
 //
-// It holds no business rules. Every page calls the services the API calls (tenants, webhooks,
-// auth), and a person's rights are the scopes of the API key they signed in with: an action
-// whose scope the key lacks has no button, and its POST answers 403.
+// It holds no business rules. Every page calls the services the API calls (tenants, tokens,
+// usage, webhooks, auth), and a person's rights are the scopes of the API key they signed in
+// with: an action whose scope the key lacks has no button, and its POST answers 403.
 //
 // Security: sessions are stored hashed in Postgres (internal/auth); the cookie is HttpOnly,
 // SameSite=Strict, and Secure outside dev mode. Every mutating request passes Go's
@@ -26,6 +27,8 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -45,13 +48,18 @@ type Options struct {
 	Keys     *auth.Service
 	Tenants  *tenants.Service
 	Webhooks *webhooks.Service
+	// Tokens, when set, shows the tenant's live Access Manager tokens (tenants:read) with a
+	// revoke button for keys with tokens:write.
+	Tokens *tokens.Service
+	// Usage, when set, shows the tenant's usage this month to keys with usage:read.
+	Usage *usage.Service
 	// Dev drops the cookie's Secure attribute, for dev mode on http://127.0.0.1.
 	Dev bool
 
 	// Extension points, for features that exist only in some builds. Filters add checkboxes to
-	// the tenant list (drifted, once drift exists: issue 14); Actions add tenant actions beside
-	// retry, disable and enable (check drift, repair); Sections add blocks to the tenant page
-	// (tokens: issue 13; drift; usage: issue 15). Each names the scope it needs.
+	// the tenant list after the built-in "drifted"; Actions add tenant actions beside retry,
+	// disable, enable, check and repair; Sections add blocks to the tenant page after Drift,
+	// Tokens and Usage. Each names the scope it needs.
 	Filters  []ListFilter
 	Actions  []Action
 	Sections []Section
@@ -67,7 +75,7 @@ type Options struct {
 }
 
 // ListFilter is a checkbox of the tenant list, shown with Label and sent as Param=on, that
-// narrows the listing through ApplyFunc. Drift's "drifted only" plugs in here:
+// narrows the listing through ApplyFunc. The built-in "drifted only" is one:
 //
 //	console.ListFilter{Param: "drifted", Label: "Drifted only",
 //		ApplyFunc: func(p *tenants.ListParams) { p.Drifted = true }}
@@ -93,6 +101,11 @@ type Action struct {
 	// service decides whether the action is allowed, and the console shows its refusal).
 	OfferedFunc func(t *tenants.Tenant) bool
 	DoFunc      func(ctx context.Context, externalID, reason string, actor auth.Actor) error
+
+	// section names the tenant page section whose buttons the action is ("" for the state
+	// card's), and question the confirm page's heading ("" for "<Label> this tenant?"):
+	// built-in actions only.
+	section, question string
 }
 
 // Section is a block of the tenant page, under Title, for keys with Scope ("" for any key).
@@ -111,6 +124,8 @@ type Console struct {
 	keys     *auth.Service
 	tenants  *tenants.Service
 	webhooks *webhooks.Service
+	tokens   *tokens.Service // nil: no Tokens section
+	usage    *usage.Service  // nil: no Usage section
 	dev      bool
 	timeout  time.Duration
 
@@ -139,7 +154,8 @@ func New(opts *Options) http.Handler {
 	}
 	c := &Console{
 		logger: opts.Logger, keys: opts.Keys, tenants: opts.Tenants, webhooks: opts.Webhooks,
-		dev: opts.Dev, timeout: opts.RequestTimeout, filters: opts.Filters,
+		tokens: opts.Tokens, usage: opts.Usage, dev: opts.Dev, timeout: opts.RequestTimeout,
+		filters: append(builtinFilters(), opts.Filters...),
 	}
 	if c.timeout == 0 {
 		c.timeout = 30 * time.Second
@@ -155,7 +171,14 @@ func New(opts *Options) http.Handler {
 		now = time.Now
 	}
 	c.limiter = newLimiter(failures, window, now)
-	c.actions = append(c.builtinActions(), opts.Actions...)
+	seen := map[string]bool{}
+	for _, f := range c.filters {
+		if seen[f.Param] {
+			panic(fmt.Sprintf("console.New: two list filters are sent as %q", f.Param))
+		}
+		seen[f.Param] = true
+	}
+	c.actions = append(append(c.builtinActions(), c.driftActions()...), opts.Actions...)
 	for _, s := range opts.Sections {
 		t, err := template.New(s.Title).Funcs(funcs()).Parse(s.Template)
 		if err != nil {
@@ -218,6 +241,7 @@ func (c *Console) addRoutes(mux *http.ServeMux) {
 		mux.Handle("GET "+path, c.guard(a.Scope, handle(c, c.confirmAction(a))))
 		mux.Handle("POST "+path, c.guard(a.Scope, handle(c, c.doAction(a))))
 	}
+	c.tokenRoutes(mux)
 	mux.Handle("GET "+Prefix+"/webhooks", c.guard(auth.ScopeWebhooksRead, handle(c, c.listEndpoints)))
 	mux.Handle("GET "+Prefix+"/webhooks/{id}", c.guard(auth.ScopeWebhooksRead, handle(c, c.endpointPage)))
 	mux.Handle("GET "+Prefix+"/webhooks/{id}/deliveries/{deliveryId}/redeliver", c.guard(auth.ScopeWebhooksWrite, handle(c, c.confirmRedeliver)))

@@ -18,14 +18,18 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/console"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+	"github.com/pnonboard/pnonboard/internal/tokens"
+	"github.com/pnonboard/pnonboard/internal/usage"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -36,13 +40,21 @@ type testBundle struct {
 	db      *pgtest.DB
 	keys    *auth.Service
 	tenants *tenants.Service
+	keyring *secrets.Keyring
 	srv     *httptest.Server
 	logs    *logging.Buffer
+	// With setupOpts.tokens: the token service, and the sandbox it calls.
+	tokens *tokens.Service
+	sb     *sandbox.Sandbox
+	// With setupOpts.usage: the usage service.
+	usage *usage.Service
 }
 
 type setupOpts struct {
 	dev     bool
 	console console.Options
+	tokens  bool // the console gets a token service, over a sandbox's Access Manager
+	usage   bool // the console gets a usage service
 }
 
 func setup(t *testing.T, o *setupOpts) *testBundle {
@@ -58,7 +70,7 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 	require.NoError(t, err)
 	keyring, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
 	require.NoError(t, err)
-	b := &testBundle{db: db, keys: auth.NewService(db.Pool, nil), logs: &logging.Buffer{}}
+	b := &testBundle{db: db, keys: auth.NewService(db.Pool, nil), keyring: keyring, logs: &logging.Buffer{}}
 	b.tenants = tenants.NewService(tenants.ServiceOpts{
 		DB: db.Pool, Enqueuer: &provisioner.Enqueuer{Client: inserter}, Opener: keyring,
 		Environments:        []tenants.Environment{{Name: "development", KeysetType: "testing"}, {Name: "production", KeysetType: "production"}},
@@ -68,6 +80,21 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 	opts.Logger = logging.New(b.logs, "json", slog.LevelDebug)
 	opts.Keys, opts.Tenants, opts.Dev = b.keys, b.tenants, o.dev
 	opts.Webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
+	if o.tokens {
+		b.sb = sandbox.New(&sandbox.Options{APIKey: "console-test", RatePerMinute: -1})
+		up := httptest.NewServer(b.sb)
+		t.Cleanup(up.Close)
+		b.tokens = tokens.NewService(tokens.Options{
+			Pool: db.Pool, Tenants: b.tenants, Keyring: keyring, RetryBase: time.Millisecond,
+			Environments: []tokens.Environment{{Name: "development"}, {Name: "production", AccessManager: true, TokenRevoke: true}},
+			Client:       accessmanager.New(up.URL, &http.Client{Timeout: 5 * time.Second}),
+		})
+		opts.Tokens = b.tokens
+	}
+	if o.usage {
+		b.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool})
+		opts.Usage = b.usage
+	}
 	b.srv = httptest.NewServer(console.New(&opts))
 	t.Cleanup(b.srv.Close)
 	return b
@@ -372,19 +399,21 @@ func TestTenantPages(t *testing.T) {
 		require.NotContains(t, second, `rel="next"`)
 	})
 
-	t.Run("DriftedFilterHook", func(t *testing.T) {
+	t.Run("FilterHook", func(t *testing.T) {
 		t.Parallel()
 		applied := make(chan bool, 1)
 		b := setup(t, &setupOpts{console: console.Options{Filters: []console.ListFilter{{
-			Param: "drifted", Label: "Drifted only",
+			Param: "stuck", Label: "Stuck only",
 			ApplyFunc: func(p *tenants.ListParams) { applied <- true; p.State = tenants.StateFailed },
 		}}}})
 		b.tenant(t, "acme", "Acme", tenants.StateActive)
 		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
 		br := b.browser()
 		br.signIn(t, key)
-		require.Contains(t, br.get(t, "/console/tenants").Body, `<label for="f-drifted">Drifted only</label>`)
-		body := br.get(t, "/console/tenants?drifted=on").Body
+		list := br.get(t, "/console/tenants").Body
+		require.Contains(t, list, `<label for="f-stuck">Stuck only</label>`)
+		require.Less(t, strings.Index(list, `id="f-drifted"`), strings.Index(list, `id="f-stuck"`), "after the built-in filter")
+		body := br.get(t, "/console/tenants?stuck=on").Body
 		require.True(t, <-applied)
 		require.NotContains(t, body, "/console/tenants/acme")
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -28,8 +29,10 @@ type errorView struct {
 // those are logged and shown as a bare 500.
 func describe(err error) (status int, msg string, ok bool) {
 	var (
-		state *tenants.StateError
-		param *paramError
+		state        *tenants.StateError
+		param        *paramError
+		notRevocable *tokens.NotRevocableError
+		upstream     *tokens.UpstreamError
 	)
 	switch {
 	case errors.As(err, &state):
@@ -42,6 +45,19 @@ func describe(err error) (status int, msg string, ok bool) {
 		return http.StatusBadRequest, "Some of this page's parameters are not valid.", true
 	case errors.Is(err, tenants.ErrNotFound):
 		return http.StatusNotFound, "No tenant has this externalId.", true
+	case errors.Is(err, tokens.ErrTokenNotFound):
+		return http.StatusNotFound, "This tenant has no live token with this ID (it may have expired).", true
+	case errors.As(err, &notRevocable):
+		if notRevocable.Reason == tokens.ReasonTTLTooLong {
+			return http.StatusConflict, fmt.Sprintf("PubNub revokes only tokens with a TTL of at most 30 days; this one has %d minutes. It ends at its expiry.", notRevocable.TTL), true
+		}
+		return http.StatusConflict, fmt.Sprintf("The %s keyset has token revoke off, so PubNub cannot revoke its tokens; they end at their expiry.", notRevocable.Environment), true
+	case errors.As(err, &upstream):
+		if upstream.Refused() {
+			// Access Manager's own words: never a key or a token (see tokens.UpstreamError.Message).
+			return http.StatusBadGateway, fmt.Sprintf("PubNub Access Manager refused the %s (%d): %s", upstream.Op, upstream.Status(), upstream.Message()), true
+		}
+		return http.StatusServiceUnavailable, fmt.Sprintf("PubNub Access Manager did not answer the %s after %d attempts; try again in a moment.", upstream.Op, upstream.Attempts), true
 	case errors.Is(err, webhooks.ErrEndpointNotFound):
 		return http.StatusNotFound, "No webhook endpoint has this ID.", true
 	case errors.Is(err, webhooks.ErrDeliveryNotFound):

@@ -43,6 +43,9 @@ func funcs() template.FuncMap {
 		"redeliverURL": func(endpointID, deliveryID string) string {
 			return consolePath("webhooks", endpointID, "deliveries", deliveryID, "redeliver")
 		},
+		"revokeTokenURL": func(externalID, tokenID string) string {
+			return consolePath("tenants", externalID, "tokens", tokenID, "revoke")
+		},
 		"time": formatTime,
 		"ptime": func(t *time.Time) string {
 			if t == nil {
@@ -65,6 +68,9 @@ func funcs() template.FuncMap {
 		"detail": detailPairs,
 		"stateClass": func(s tenants.State) string {
 			return "state state-" + string(s)
+		},
+		"keysetClass": func(s tenants.KeysetState) string {
+			return "state keyset-" + string(s)
 		},
 		"join": strings.Join,
 		"scopes": func(scopes []auth.Scope) string {

@@ -166,9 +166,11 @@ func (c *Console) listTenants(ctx context.Context, _ *user, req *tenantListReque
 // --- The tenant page
 
 type tenantRequest struct {
-	externalID string
-	before     int64 // the timeline event to show older ones than; 0 for the newest
-	done       string
+	externalID  string
+	before      int64 // the timeline event to show older ones than; 0 for the newest
+	done        string
+	tokenUser   string // the Tokens section's authorized-user filter
+	tokenCursor string // the Tokens section's page
 }
 
 func (r *tenantRequest) extract(p *params) {
@@ -181,13 +183,18 @@ func (r *tenantRequest) extract(p *params) {
 		r.before = n
 	}
 	r.done = p.query("done", 50)
+	r.tokenUser = p.query("token_user", 92) // PubNub's longest user ID
+	r.tokenCursor = p.query("tokens", 512)
 }
 
 type tenantView struct {
 	T        tenants.View // the outside view: public keys only, never a secret key
 	Advice   string
 	Notice   string
-	Actions  []actionLink
+	Actions  []actionLink // the state card's
+	Drift    *driftView
+	Tokens   *tokensView // nil without the token service
+	Usage    *usageView  // nil without the usage service or usage:read
 	Sections []sectionView
 	Timeline timelineView
 	Webhooks *tenantWebhooks // nil when the key cannot read webhooks
@@ -209,12 +216,37 @@ func (c *Console) tenantPage(ctx context.Context, u *user, req *tenantRequest) (
 		return nil, err
 	}
 	v := tenantView{T: t.View(), Advice: advice(t)}
+	var driftActions []actionLink
 	for _, a := range c.actions {
 		if req.done == a.Name {
 			v.Notice = a.Done
 		}
-		if u.Can(a.Scope) && (a.OfferedFunc == nil || a.OfferedFunc(t)) {
-			v.Actions = append(v.Actions, actionLink{Label: a.Label, URL: consolePath("tenants", t.ExternalID, a.Name), Danger: a.Danger})
+		if !u.Can(a.Scope) || a.OfferedFunc != nil && !a.OfferedFunc(t) {
+			continue
+		}
+		link := actionLink{Label: a.Label, URL: consolePath("tenants", t.ExternalID, a.Name), Danger: a.Danger}
+		if a.section == sectionDrift {
+			driftActions = append(driftActions, link)
+		} else {
+			v.Actions = append(v.Actions, link)
+		}
+	}
+	if req.done == doneTokenRevoked {
+		v.Notice = "Token revoked: PubNub Access Manager no longer accepts it. The revocation is on the timeline."
+	}
+	events, truncated, err := c.readTimeline(ctx, t.ExternalID)
+	if err != nil {
+		return nil, err
+	}
+	v.Drift = driftSection(t, events, driftActions)
+	if c.tokens != nil {
+		if v.Tokens, err = c.tenantTokens(ctx, u, req); err != nil {
+			return nil, err
+		}
+	}
+	if c.usage != nil && u.Can(auth.ScopeUsageRead) {
+		if v.Usage, err = c.tenantUsage(ctx, t); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range c.sections {
@@ -231,7 +263,7 @@ func (c *Console) tenantPage(ctx context.Context, u *user, req *tenantRequest) (
 		}
 		v.Sections = append(v.Sections, sectionView{Title: s.Title, HTML: template.HTML(buf.String())}) // #nosec: html/template output
 	}
-	if v.Timeline, err = c.timeline(ctx, t.ExternalID, req.before); err != nil {
+	if v.Timeline, err = pageTimeline(events, truncated, t.ExternalID, req.before); err != nil {
 		return nil, err
 	}
 	if u.Can(auth.ScopeWebhooksRead) {
@@ -278,18 +310,16 @@ type timelineView struct {
 
 var errBadTimelineCursor = errors.New("console: timeline cursor names no event")
 
-// timeline is a page of the tenant's timeline, newest first: the timelinePerPage events older
-// than before (all if 0). tenants.Service.Events pages oldest first, and only forwards, so
-// this reads the timeline through to its end (at most timelineMax events) and pages from
-// there. A newest-first Events in the tenants service would replace this function.
-func (c *Console) timeline(ctx context.Context, externalID string, before int64) (timelineView, error) {
-	var all []tenants.Event
-	var v timelineView
+// readTimeline is the tenant's whole timeline, newest first. tenants.Service.Events pages
+// oldest first, and only forwards, so this reads the timeline through to its end (at most
+// timelineMax events; truncated then). A newest-first Events in the tenants service would
+// replace this function.
+func (c *Console) readTimeline(ctx context.Context, externalID string) (all []tenants.Event, truncated bool, err error) {
 	cursor := ""
 	for {
 		events, next, err := c.tenants.Events(ctx, externalID, 500, cursor)
 		if err != nil {
-			return timelineView{}, err
+			return nil, false, err
 		}
 		all = append(all, events...)
 		// An empty page with a cursor means "come back": an older transaction is still
@@ -298,12 +328,19 @@ func (c *Console) timeline(ctx context.Context, externalID string, before int64)
 			break
 		}
 		if len(all) >= timelineMax {
-			v.Truncated = true
+			truncated = true
 			break
 		}
 		cursor = next
 	}
 	slices.Reverse(all)
+	return all, truncated, nil
+}
+
+// pageTimeline is a page of the timeline all (newest first): the timelinePerPage events older
+// than before (the newest if 0).
+func pageTimeline(all []tenants.Event, truncated bool, externalID string, before int64) (timelineView, error) {
+	v := timelineView{Truncated: truncated}
 	start := 0
 	if before != 0 {
 		i := slices.IndexFunc(all, func(e tenants.Event) bool { return e.ID == before })
@@ -425,8 +462,12 @@ func (c *Console) confirmPage(a Action, t *tenants.Tenant, reason, problem strin
 	if t.Name != "" {
 		subject, cancel = t.Name+" ("+t.ExternalID+")", consolePath("tenants", t.ExternalID)
 	}
+	heading := a.question
+	if heading == "" {
+		heading = a.Label + " this tenant?"
+	}
 	return &page{name: "confirm", title: a.Label + " " + t.ExternalID, nav: "tenants", status: status, data: confirmView{
-		Heading: a.Label + " this tenant?", Subject: subject, State: string(t.State),
+		Heading: heading, Subject: subject, State: string(t.State),
 		Explain: a.Explain, Reason: a.Reason, Value: reason, Error: problem, Button: a.Label, Danger: a.Danger,
 		Action: consolePath("tenants", t.ExternalID, a.Name), Cancel: cancel,
 	}}

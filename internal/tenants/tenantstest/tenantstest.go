@@ -170,3 +170,18 @@ func Count(t testing.TB, db postgres.DBTX, state tenants.State) int {
 	require.NoError(t, err)
 	return counts[state]
 }
+
+// Change loads the tenant under its row lock, lets fn change it as a worker or an action would
+// (drift found by a check, a retired environment), and saves it. No job is enqueued.
+func Change(t testing.TB, db postgres.DB, externalID string, fn func(tn *tenants.Tenant)) {
+	t.Helper()
+	id := ID(t, db, externalID)
+	require.NoError(t, postgres.WithTx(context.Background(), db, func(ctx context.Context, tx pgx.Tx) error {
+		tn, err := tenants.GetForUpdate(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		fn(tn)
+		return tenants.Save(ctx, tx, tn)
+	}))
+}

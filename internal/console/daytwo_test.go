@@ -1,0 +1,465 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
+	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/console"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
+	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+	"github.com/pnonboard/pnonboard/internal/usage"
+)
+
+// The tenant page's day-two sections: Drift (with Check now and Repair), Tokens (with revoke)
+// and Usage, and the tenant list's drifted filter.
+
+// consoleTime is how the console shows an instant.
+func consoleTime(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// provisioned creates an active tenant holding an app, a customer and a keyset per default
+// environment (development, production), as provisioning would leave it.
+func (b *testBundle) provisioned(t *testing.T, externalID, name string) *tenants.Tenant {
+	t.Helper()
+	b.tenant(t, externalID, name, tenants.StateActive)
+	id := tenantstest.ID(t, b.db.Pool, externalID)
+	for i, env := range []string{"development", "production"} {
+		n := string(rune('1' + i))
+		tenantstest.HoldKeyset(t, b.db.Pool, id, env, tenantstest.Keyset{KeysetID: "ks-" + externalID + "-" + n,
+			PublishKey: "pub-c-" + n, SubscribeKey: "sub-c-" + n, SecretKeySealed: []byte{1}, Assigned: true})
+	}
+	tenantstest.Provisioned(t, b.db.Pool, id, "app-"+externalID, "cust-"+externalID)
+	tn, err := b.tenants.GetByExternalID(context.Background(), externalID)
+	require.NoError(t, err)
+	return tn
+}
+
+// drifted records what a check found on the tenant, now.
+func (b *testBundle) drifted(t *testing.T, externalID string, drift ...tenants.Drift) time.Time {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	tenantstest.Change(t, b.db.Pool, externalID, func(tn *tenants.Tenant) {
+		for i := range drift {
+			drift[i].DetectedAt = now
+		}
+		tn.Drift, tn.LastCheckedAt = drift, &now
+	})
+	return now
+}
+
+func lastEvent(t *testing.T, b *testBundle, externalID string) tenants.Event {
+	t.Helper()
+	events, _, err := b.tenants.Events(context.Background(), externalID, 500, "")
+	require.NoError(t, err)
+	require.NotEmpty(t, events)
+	return events[len(events)-1]
+}
+
+func TestDrift(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ListFilterAndMarker", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.provisioned(t, "globex", "Globex")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"})
+		b.drifted(t, "globex") // checked, in sync
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+
+		all := br.get(t, "/console/tenants").Body
+		require.Contains(t, all, `<label for="f-drifted">Drifted only</label>`)
+		require.Equal(t, 1, strings.Count(all, `class="drift-mark"`), "one row is marked")
+		row := all[strings.Index(all, `href="/console/tenants/acme"`):]
+		row = row[:strings.Index(row, "</tr>")]
+		require.Contains(t, row, "drifted (1)", "the marker is on acme's row")
+
+		only := br.get(t, "/console/tenants?drifted=on")
+		require.Equal(t, http.StatusOK, only.Status)
+		require.Contains(t, only.Body, `href="/console/tenants/acme"`)
+		require.NotContains(t, only.Body, `href="/console/tenants/globex"`)
+		require.Contains(t, only.Body, `id="f-drifted" name="drifted" type="checkbox" checked`)
+		require.NotContains(t, br.get(t, "/console/tenants?drifted=on&q=glo").Body, `href="/console/tenants/`, "with the other filters")
+	})
+
+	t.Run("Section", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		dev, prod := &acme.Keysets[0], &acme.Keysets[1]
+		checked := b.drifted(t, "acme",
+			tenants.Drift{Kind: tenants.DriftKeysetUnassigned, Resource: tenants.KeysetResource(dev), Expected: "assigned to customer cust-acme", Actual: "not assigned"},
+			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(prod), Expected: `"pnonboard-acme-production"`, Actual: "deleted"},
+			tenants.Drift{Kind: tenants.DriftCustomerKeysets, Resource: "customer cust-acme", Expected: "only this tenant's keysets", Actual: `also keyset 999 <img src=x>`},
+		)
+		tenantstest.AddEvents(t, b.db.Pool, "acme", tenants.SystemEvent(tenants.ActionDriftRepaired,
+			map[string]any{"kind": string(tenants.DriftAccessManagerOff), "environment": "development", "keysetId": dev.KeysetID}))
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		body := br.get(t, "/console/tenants/acme").Body
+		drift := body[strings.Index(body, `id="drift"`):]
+		drift = drift[:strings.Index(drift, "</section>")]
+		for _, want := range []string{
+			`<dd id="drift-checked">` + consoleTime(checked) + `</dd>`, `3 found`,
+			"<code>" + string(tenants.DriftKeysetUnassigned) + "</code>", "keyset ks-acme-1 (development)", "assigned to customer cust-acme", "not assigned",
+			"<code>" + string(tenants.DriftKeysetDeleted) + "</code>", "keyset ks-acme-2 (production)", "&#34;pnonboard-acme-production&#34;", ">deleted<",
+			"<code>" + string(tenants.DriftCustomerKeysets) + "</code>", "also keyset 999 &lt;img src=x&gt;",
+			`<td data-label="Detected" class="when">` + consoleTime(checked) + `</td>`,
+			`<span class="fix fix-auto">repaired automatically</span>`, "assigns the keyset to the customer again",
+			`<span class="fix fix-repair">needs repair</span>`, "Repair makes the keyset again, with new keys",
+			`<span class="fix fix-none">cannot be repaired</span>`, "resolve it in the PubNub Admin Portal",
+			"pnonboard will not touch the tenant upstream until that is resolved",
+			"Repaired automatically", "<code>" + string(tenants.DriftAccessManagerOff) + "</code> on keyset ks-acme-1 (development)",
+			`href="/console/tenants/acme/check"`, `href="/console/tenants/acme/repair"`, `hx-target="#drift-dialog"`,
+		} {
+			require.Contains(t, drift, want)
+		}
+		require.NotContains(t, body, "<img src=x>")
+		state := body[strings.Index(body, `id="state-h"`):strings.Index(body, `id="envs-h"`)]
+		require.NotContains(t, state, "/console/tenants/acme/check", "the drift actions are the Drift section's")
+	})
+
+	t.Run("InSyncOrNeverChecked", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		b.tenant(t, "fresh", "Fresh", tenants.StatePending)
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		never := br.get(t, "/console/tenants/fresh").Body
+		require.Contains(t, never, `<dd id="drift-checked">never</dd>`)
+		require.Contains(t, never, "Not checked yet.")
+		require.NotContains(t, never, "/console/tenants/fresh/check", "it holds nothing upstream to check")
+		require.NotContains(t, never, "/console/tenants/fresh/repair")
+
+		b.drifted(t, "acme")
+		synced := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, synced, "No drift: the last check found the tenant as pnonboard made it.")
+		require.Contains(t, synced, `href="/console/tenants/acme/check"`)
+		require.NotContains(t, synced, "/console/tenants/acme/repair", "nothing to repair")
+
+		// Drift the check repairs by itself, or that pnonboard cannot repair: no Repair either.
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftAccessManagerOff, Resource: "keyset ks-acme-2 (production)"},
+			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: "keyset ks-acme-1 (development)"})
+		require.NotContains(t, br.get(t, "/console/tenants/acme").Body, "/console/tenants/acme/repair")
+	})
+
+	t.Run("RetiredKeyset", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		tenantstest.Change(t, b.db.Pool, "acme", func(tn *tenants.Tenant) {
+			now := time.Now()
+			tn.Environments = []string{"production"}
+			tn.Keyset("development").RetiredAt, tn.Keyset("development").AccessLocked = &now, true
+		})
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		body := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetRetired)+`">`+string(tenants.KeysetRetired)+`</span>`)
+		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetActive)+`">`+string(tenants.KeysetActive)+`</span>`)
+	})
+
+	t.Run("CheckNowWithAReadKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
+		k, key := b.key(t, "support: viewer", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, page, `href="/console/tenants/acme/check"`)
+		require.NotContains(t, page, "/console/tenants/acme/repair", "repair needs tenants:write")
+
+		confirm := br.get(t, "/console/tenants/acme/check")
+		require.Equal(t, http.StatusOK, confirm.Status)
+		require.Contains(t, confirm.Body, "Check this tenant against PubNub now?")
+		require.NotContains(t, confirm.Body, `name="reason"`, "no reason asked")
+		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{}).Status, "no CSRF token")
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {"AAAA"}}).Status)
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Empty(t, got.CheckRequested)
+
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusSeeOther, resp.Status, resp.Body)
+		require.Equal(t, "/console/tenants/acme?done=check", resp.Header.Get("Location"))
+		after := br.get(t, resp.Header.Get("Location")).Body
+		require.Contains(t, after, "Check requested")
+		require.Contains(t, after, `id="drift-due"`)
+		require.Contains(t, after, "<code>"+string(tenants.ActionCheckRequested)+"</code>")
+
+		got, err = b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Equal(t, tenants.CheckByOperator, got.CheckRequested)
+		ev := lastEvent(t, b, "acme")
+		require.Equal(t, tenants.ActionCheckRequested, ev.Action)
+		require.Equal(t, k.Actor().String(), ev.Actor, "the key is the actor, as the API records it")
+
+		// Forged: a repair POST with the session's token, without tenants:write.
+		resp = br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusForbidden, resp.Status)
+		require.Contains(t, resp.Body, "lacks the tenants:write scope")
+		require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/repair").Status)
+		got, err = b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Len(t, got.Drift, 1, "nothing repaired")
+	})
+
+	t.Run("CheckNeedsTenantsRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		_, key := b.key(t, "ana", auth.ScopeTenantsDisable)
+		br := b.browser()
+		br.signIn(t, key)
+		csrf := csrfInput.FindStringSubmatch(br.get(t, "/console/tenants/acme/disable").Body)[1]
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusForbidden, resp.Status)
+		require.Contains(t, resp.Body, "lacks the tenants:read scope")
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Empty(t, got.CheckRequested)
+	})
+
+	t.Run("Repair", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme",
+			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"},
+			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: tenants.KeysetResource(&acme.Keysets[0])})
+		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, page, `href="/console/tenants/acme/repair"`)
+		confirm := br.get(t, "/console/tenants/acme/repair")
+		require.Equal(t, http.StatusOK, confirm.Status)
+		require.Contains(t, confirm.Body, "Repair this tenant&#39;s drift?")
+		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{}).Status, "no CSRF token")
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusSeeOther, resp.Status, resp.Body)
+		require.Equal(t, "/console/tenants/acme?done=repair", resp.Header.Get("Location"))
+		after := br.get(t, resp.Header.Get("Location")).Body
+		require.Contains(t, after, "Repair requested")
+		require.Contains(t, after, "<code>"+string(tenants.ActionRepairRequested)+"</code>")
+		require.NotContains(t, after, `href="/console/tenants/acme/repair"`, "what is left cannot be repaired")
+
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.NotEqual(t, tenants.StateActive, got.State, "the tenant's job carries the repair")
+		require.Len(t, got.Drift, 1)
+		require.Equal(t, tenants.DriftKeysetElsewhere, got.Drift[0].Kind, "drift pnonboard cannot undo stays reported")
+		ev := lastEvent(t, b, "acme")
+		require.Equal(t, tenants.ActionRepairRequested, ev.Action)
+		require.Equal(t, k.Actor().String(), ev.Actor)
+
+		// The service refuses a second repair while the first is under way; the confirm page says so.
+		resp = br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusConflict, resp.Status)
+		require.Contains(t, resp.Body, "Cannot repair the tenant")
+	})
+}
+
+// tokenTenant makes an active tenant whose production keyset exists in the sandbox (Access
+// Manager on, token revoke on), holding its keys as provisioning would.
+func (b *testBundle) tokenTenant(t *testing.T, externalID, name string) sandbox.Keyset {
+	t.Helper()
+	on := true
+	made, err := b.sb.Prefill(1, &sandbox.PrefillOpts{
+		ExternalIDFunc: func(int) string { return externalID }, Environments: []string{"production"},
+		ConfigFunc: func(string) sandbox.Config {
+			c := sandbox.DefaultConfig()
+			c.AccessManager = sandbox.AccessManagerConfig{Enabled: true, TokenRevoke: &on}
+			return c
+		},
+	})
+	require.NoError(t, err)
+	var ks sandbox.Keyset
+	for _, k := range b.sb.Keysets() {
+		if k.ID == made[0].KeysetIDs[0] {
+			ks = k
+		}
+	}
+	b.tenant(t, externalID, name, tenants.StateActive)
+	id := tenantstest.ID(t, b.db.Pool, externalID)
+	tenantstest.HoldKeyset(t, b.db.Pool, id, "production", tenantstest.Keyset{KeysetID: ks.ID, PublishKey: ks.PublishKey, SubscribeKey: ks.SubscribeKey,
+		SecretKeySealed: b.keyring.Seal([]byte(ks.SecretKeys[0].Value), tenants.SecretAAD(id, "production")), Assigned: true})
+	tenantstest.Provisioned(t, b.db.Pool, id, made[0].AppID, made[0].CustomerID)
+	return ks
+}
+
+// grant issues a token on the tenant's production keyset, for user ("" for any user).
+func (b *testBundle) grant(t *testing.T, externalID, user string) (id, token string) {
+	t.Helper()
+	issued, err := b.tokens.Grant(context.Background(), externalID, "production", accessmanager.GrantRequest{
+		TTL: 60, AuthorizedUserID: user, Resources: accessmanager.Resources{Channels: map[string]accessmanager.Permissions{"inbox": accessmanager.Read}},
+	}, "test")
+	require.NoError(t, err)
+	return issued.ID, issued.Token
+}
+
+func TestTokens(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ListedNeverShownAndFiltered", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &setupOpts{tokens: true})
+		b.tokenTenant(t, "acme", "Acme")
+		userTok, userToken := b.grant(t, "acme", "user-7")
+		anyTok, anyToken := b.grant(t, "acme", "")
+		_, key := b.key(t, "viewer", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		body := br.get(t, "/console/tenants/acme").Body
+		tokensHTML := body[strings.Index(body, `id="tokens"`):]
+		tokensHTML = tokensHTML[:strings.Index(tokensHTML, "</section>")]
+		for _, want := range []string{"<code>" + userTok + "</code>", "<code>" + anyTok + "</code>", "<code>user-7</code>", "any user", ">production<", `<span class="muted">no</span>`} {
+			require.Contains(t, tokensHTML, want)
+		}
+		require.NotContains(t, body, userToken, "never the token itself")
+		require.NotContains(t, body, anyToken)
+		require.NotContains(t, body, "/revoke", "revoking needs tokens:write")
+
+		one := br.get(t, "/console/tenants/acme?token_user=user-7").Body
+		require.Contains(t, one, userTok)
+		require.NotContains(t, one, anyTok)
+		require.Contains(t, br.get(t, "/console/tenants/acme?token_user=nobody").Body, "No live tokens for this user.")
+		require.Equal(t, http.StatusBadRequest, br.get(t, "/console/tenants/acme?tokens=bogus").Status)
+
+		// Forged: the revoke with the session's token, without tokens:write.
+		require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/tokens/"+userTok+"/revoke").Status)
+		resp := br.do(t, http.MethodPost, "/console/tenants/acme/tokens/"+userTok+"/revoke", url.Values{"csrf": {br.csrf(t)}})
+		require.Equal(t, http.StatusForbidden, resp.Status)
+		require.Contains(t, resp.Body, "lacks the tokens:write scope")
+		require.Empty(t, b.sb.RevokedTokens(b.sb.Keysets()[0].SubscribeKey))
+	})
+
+	t.Run("Revoke", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &setupOpts{tokens: true})
+		ks := b.tokenTenant(t, "acme", "Acme")
+		tok, token := b.grant(t, "acme", "user-7")
+		other, _ := b.grant(t, "acme", "user-8")
+		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		revokeURL := "/console/tenants/acme/tokens/" + tok + "/revoke"
+		require.Contains(t, page, `href="`+revokeURL+`"`)
+		require.Contains(t, page, `href="/console/tenants/acme/tokens/`+other+`/revoke"`)
+
+		confirm := br.get(t, revokeURL)
+		require.Equal(t, http.StatusOK, confirm.Status)
+		require.Contains(t, confirm.Body, "Revoke this token?")
+		require.Contains(t, confirm.Body, "Token "+tok+" of Acme (acme)")
+		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, revokeURL, url.Values{}).Status, "no CSRF token")
+		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, revokeURL, url.Values{"csrf": {csrf}}, "Origin", "https://evil.example").Status)
+		require.Empty(t, b.sb.RevokedTokens(ks.SubscribeKey))
+
+		resp := br.do(t, http.MethodPost, revokeURL, url.Values{"csrf": {csrf}})
+		require.Equal(t, http.StatusSeeOther, resp.Status, resp.Body)
+		require.Equal(t, "/console/tenants/acme?done=token-revoked#tokens", resp.Header.Get("Location"))
+		revoked := b.sb.RevokedTokens(ks.SubscribeKey)
+		require.Len(t, revoked, 1)
+		require.Equal(t, token, revoked[0].Token, "revoked upstream")
+		ev := lastEvent(t, b, "acme")
+		require.Equal(t, tenants.ActionTokenRevoked, ev.Action)
+		require.Equal(t, k.Actor().String(), ev.Actor)
+
+		after := br.get(t, "/console/tenants/acme").Body
+		require.NotContains(t, after, `href="`+revokeURL+`"`, "a revoked token has no button")
+		require.Contains(t, after, `href="/console/tenants/acme/tokens/`+other+`/revoke"`)
+		require.Contains(t, br.get(t, "/console/tenants/acme?done=token-revoked").Body, "Token revoked")
+
+		require.Equal(t, http.StatusNotFound, br.do(t, http.MethodPost, "/console/tenants/acme/tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa/revoke", url.Values{"csrf": {csrf}}).Status)
+		require.Equal(t, http.StatusNotFound, br.do(t, http.MethodPost, "/console/tenants/acme/tokens/"+token[:40]+"/revoke", url.Values{"csrf": {csrf}}).Status, "IDs only, never tokens, in console URLs")
+		require.Equal(t, http.StatusNotFound, br.do(t, http.MethodPost, "/console/tenants/nobody/tokens/"+tok+"/revoke", url.Values{"csrf": {csrf}}).Status)
+	})
+
+	t.Run("WithoutTheTokenService", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.provisioned(t, "acme", "Acme")
+		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
+		br := b.browser()
+		br.signIn(t, key)
+		require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="tokens"`)
+		require.Equal(t, http.StatusNotFound, br.get(t, "/console/tenants/acme/tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa/revoke").Status)
+	})
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &setupOpts{usage: true})
+	acme := b.provisioned(t, "acme", "Acme")
+	month := usage.Month(time.Now())
+	for metric, v := range map[string]float64{"txn_total": 1523044, "mtd_uuid": 20311, "publish": 800112} {
+		_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_daily (tenant_id, environment, day, metric, value) VALUES ($1, '', $2, $3, $4)`,
+			acme.ID, month, metric, v)
+		require.NoError(t, err)
+	}
+	_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_sync_state (tenant_id, environment, metrics, synced_through) VALUES ($1, '', $2, $3)`,
+		acme.ID, b.usage.Metrics(), month)
+	require.NoError(t, err)
+
+	_, key := b.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
+	br := b.browser()
+	br.signIn(t, key)
+	body := br.get(t, "/console/tenants/acme").Body
+	section := body[strings.Index(body, `id="usage"`):]
+	section = section[:strings.Index(section, "</section>")]
+	for _, want := range []string{
+		month.Format("January 2006"), "Synced through " + month.Format(time.DateOnly),
+		"<code>txn_total</code>", ">1,523,044<", "sum of the days",
+		"<code>mtd_uuid</code>", ">20,311<", "month to date",
+		"<code>bytes_stored</code>", // every synced metric, 0 without days
+	} {
+		require.Contains(t, section, want)
+	}
+
+	b.provisioned(t, "globex", "Globex")
+	none := br.get(t, "/console/tenants/globex").Body
+	require.Contains(t, none, "Nothing synced for this month yet.")
+	require.NotContains(t, none, `id="usage-table"`)
+
+	_, plain := b.key(t, "viewer", auth.ScopeTenantsRead)
+	viewer := b.browser()
+	viewer.signIn(t, plain)
+	require.NotContains(t, viewer.get(t, "/console/tenants/acme").Body, `id="usage"`, "usage needs usage:read")
+
+	noUsage := setup(t, nil)
+	noUsage.provisioned(t, "acme", "Acme")
+	_, key = noUsage.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
+	br = noUsage.browser()
+	br.signIn(t, key)
+	require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="usage"`, "no usage service, no section")
+}
+
+func TestFormatNumber(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[float64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1523044: "1,523,044", -20311: "-20,311", 1234.5: "1,234.50", 0.25: "0.25"} {
+		require.Equal(t, want, console.FormatNumber(n), "%v", n)
+	}
+}

@@ -1,0 +1,4 @@
+package console
+
+// FormatNumber is formatNumber, for the external tests.
+func FormatNumber(n float64) string { return formatNumber(n) }
