@@ -280,7 +280,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Tokens:        a.services.tokens,
 		Usage:         a.services.usage,
 		OpenAPI:       pnonboard.OpenAPI(),
-		Console: console.New(&console.Options{
+		Console: console.New(&console.Opts{
 			Logger: logger, Keys: a.services.keys, Tenants: a.services.tenants, Webhooks: a.services.webhooks,
 			Tokens: a.services.tokens, Usage: a.services.usage, Dev: opts.dev,
 		}),

@@ -42,8 +42,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Options wire the console. Logger, Keys, Tenants and Webhooks are required.
-type Options struct {
+// Opts wire the console. Logger, Keys, Tenants and Webhooks are required.
+type Opts struct {
 	Logger   *slog.Logger
 	Keys     *auth.Service
 	Tenants  *tenants.Service
@@ -148,7 +148,7 @@ type section struct {
 
 // New builds the console. A missing dependency or a template that does not parse is a wiring
 // bug and panics here, at start-up.
-func New(opts *Options) http.Handler {
+func New(opts *Opts) http.Handler {
 	if opts == nil || opts.Logger == nil || opts.Keys == nil || opts.Tenants == nil || opts.Webhooks == nil {
 		panic("console.New: Logger, Keys, Tenants and Webhooks are required")
 	}

@@ -52,7 +52,7 @@ type testBundle struct {
 
 type setupOpts struct {
 	dev     bool
-	console console.Options
+	console console.Opts
 	tokens  bool // the console gets a token service, over a sandbox's Access Manager
 	usage   bool // the console gets a usage service
 }
@@ -81,10 +81,10 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 	opts.Keys, opts.Tenants, opts.Dev = b.keys, b.tenants, o.dev
 	opts.Webhooks = webhooks.NewService(webhooks.ServiceOpts{DB: db.Pool, River: inserter, Keyring: keyring})
 	if o.tokens {
-		b.sb = sandbox.New(&sandbox.Options{APIKey: "console-test", RatePerMinute: -1})
+		b.sb = sandbox.New(&sandbox.Opts{APIKey: "console-test", RatePerMinute: -1})
 		up := httptest.NewServer(b.sb)
 		t.Cleanup(up.Close)
-		b.tokens = tokens.NewService(tokens.Options{
+		b.tokens = tokens.NewService(tokens.ServiceOpts{
 			Pool: db.Pool, Tenants: b.tenants, Keyring: keyring, RetryBase: time.Millisecond,
 			Environments: []tokens.Environment{{Name: "development"}, {Name: "production", AccessManager: true, TokenRevoke: true}},
 			Client:       accessmanager.New(up.URL, &http.Client{Timeout: 5 * time.Second}),
@@ -239,7 +239,7 @@ func TestSignIn(t *testing.T) {
 
 	t.Run("FailuresAreRateLimitedPerAddress", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, &setupOpts{console: console.Options{SignInFailures: 3, SignInWindow: time.Hour}})
+		b := setup(t, &setupOpts{console: console.Opts{SignInFailures: 3, SignInWindow: time.Hour}})
 		_, key := b.key(t, "ok", auth.ScopeTenantsRead)
 		for range 3 {
 			require.Equal(t, http.StatusUnauthorized, b.browser().do(t, http.MethodPost, "/console/sign-in", url.Values{"key": {"nope"}}).Status)
@@ -402,7 +402,7 @@ func TestTenantPages(t *testing.T) {
 	t.Run("FilterHook", func(t *testing.T) {
 		t.Parallel()
 		applied := make(chan bool, 1)
-		b := setup(t, &setupOpts{console: console.Options{Filters: []console.ListFilter{{
+		b := setup(t, &setupOpts{console: console.Opts{Filters: []console.ListFilter{{
 			Param: "stuck", Label: "Stuck only",
 			ApplyFunc: func(p *tenants.ListParams) { applied <- true; p.State = tenants.StateFailed },
 		}}}})
@@ -599,7 +599,7 @@ func TestActions(t *testing.T) {
 	t.Run("ExtraActionAndSection", func(t *testing.T) {
 		t.Parallel()
 		called := make(chan string, 1)
-		b := setup(t, &setupOpts{console: console.Options{
+		b := setup(t, &setupOpts{console: console.Opts{
 			Actions: []console.Action{{Name: "check-drift", Label: "Check drift", Scope: auth.ScopeTenantsWrite,
 				Explain: "Compares upstream with the tenant now.", Done: "Drift check requested.",
 				DoFunc: func(_ context.Context, id, _ string, actor auth.Actor) error {
