@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 // sweep runs one drift sweep to its end, then waits for the checks it asked for, and returns
@@ -289,8 +291,9 @@ func TestDrift(t *testing.T) {
 	})
 }
 
-// The sweep's cost is its listings: 1 + ⌈apps/100⌉ + ⌈keysets/100⌉ calls, however many
-// tenants there are (the bench measures 10,000).
+// The sweep's cost is its listings, 1 + ⌈apps/100⌉ + ⌈keysets/100⌉ calls however many
+// tenants there are (the bench measures 10,000), and the configs of the locked keysets (here
+// all of them: the listings leave room for far more under the goal of 500).
 func TestDriftSweepCostsItsListings(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, driftOpts())
@@ -299,10 +302,14 @@ func TestDriftSweepCostsItsListings(t *testing.T) {
 	require.NoError(t, err)
 	list := make([]tenants.Imported, n)
 	envs := []string{"development", "staging", "production"}
+	const disabled = 10 // every 25th
 	for i, p := range made {
-		im := tenants.Imported{ExternalID: p.ExternalID, Name: p.ExternalID, AppID: p.AppID, CustomerID: p.CustomerID}
+		im := tenants.Imported{ExternalID: p.ExternalID, Name: p.ExternalID, AppID: p.AppID, CustomerID: p.CustomerID, Disabled: i%25 == 0}
 		for j, id := range p.KeysetIDs {
 			im.Keysets = append(im.Keysets, tenants.ImportedKeyset{Environment: envs[j], Type: "testing", KeysetID: id})
+			if im.Disabled {
+				require.NoError(t, h.sb.SetAccessManager(id, true))
+			}
 		}
 		list[i] = im
 	}
@@ -312,13 +319,127 @@ func TestDriftSweepCostsItsListings(t *testing.T) {
 	h.startReplica(t)
 	before := len(h.sb.Calls())
 	run := h.sweep(t)
-	require.Equal(t, 1+3+8, len(h.sb.Calls())-before)
-	require.Equal(t, 1+3+8, run.Calls)
+	require.Equal(t, 1+3+8+3*disabled, len(h.sb.Calls())-before)
+	require.Equal(t, 3*disabled, len(h.configsRead(before)))
+	require.Equal(t, 1+3+8+3*disabled, run.Calls)
 	require.Zero(t, run.Suspects)
-	all, _, err := h.tenants.List(context.Background(), tenants.ListParams{Limit: 100})
-	require.NoError(t, err)
-	for _, tn := range all {
+	require.Equal(t, disabled, tenantstest.Count(t, h.db.Pool, tenants.StateDisabled))
+	for _, tn := range tenantstest.All(t, h.db.Pool) {
 		require.NotNil(t, tn.LastCheckedAt)
 		require.Empty(t, tn.Drift)
 	}
+}
+
+// configsRead lists the keysets whose config the calls since before read, in order.
+func (h *harness) configsRead(before int) []string {
+	var ids []string
+	for _, c := range h.sb.Calls()[before:] {
+		if c.Op == sandbox.OpGetKeysetConfig {
+			ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(c.Path, "/v2/keysets/"), "/config"))
+		}
+	}
+	return ids
+}
+
+// A sweep reads only as many locked keysets' configs as its call goal leaves room for,
+// longest unread first, and stamps lastCheckedAt only on tenants it checked in full: one
+// whose config waits for a later sweep keeps its old lastCheckedAt, and Access Manager turned
+// off there is found when its turn comes.
+func TestDriftSweepReadsLockedConfigsInTurn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	opts := driftOpts()
+	opts.driftCallGoal = 4 // three listings (one page each) leave room for one config a sweep
+	h := newHarness(t, opts)
+	h.startReplica(t)
+	for _, id := range []string{"locked-a", "locked-b"} {
+		h.create(t, id, "development")
+		h.waitState(t, id, tenants.StateActive, settle)
+	}
+	h.create(t, "retires", "development", "staging")
+	h.waitState(t, "retires", tenants.StateActive, settle)
+	h.create(t, "open", "development")
+	h.waitState(t, "open", tenants.StateActive, settle)
+	for _, id := range []string{"locked-a", "locked-b"} {
+		_, err := h.tenants.Disable(ctx, id, "", "test")
+		require.NoError(t, err)
+		h.waitState(t, id, tenants.StateDisabled, settle)
+	}
+	h.patch(t, "retires", tenants.Patch{Environments: []string{"development"}})
+	h.waitState(t, "retires", tenants.StateActive, settle)
+
+	lockedA := h.get(t, "locked-a").Keyset("development").KeysetID
+	lockedB := h.get(t, "locked-b").Keyset("development").KeysetID
+	retired := h.get(t, "retires").Keyset("staging")
+	require.Equal(t, tenants.KeysetRetired, retired.State())
+	// Behind pnonboard's back: Access Manager off on a disabled tenant's keyset and on a
+	// retired environment's, neither of which the first sweep has room to read.
+	require.NoError(t, h.sb.SetAccessManager(lockedB, false))
+	require.NoError(t, h.sb.SetAccessManager(retired.KeysetID, false))
+	checkedBefore := map[string]*time.Time{}
+	for _, tn := range h.all(t) {
+		checkedBefore[tn.ExternalID] = tn.LastCheckedAt
+	}
+
+	// First sweep: locked-a's config only.
+	before := len(h.sb.Calls())
+	run := h.sweep(t)
+	require.Equal(t, []string{lockedA}, h.configsRead(before))
+	require.Equal(t, 4, run.Calls)
+	require.Zero(t, run.Suspects, "the keysets turned off are not read yet")
+	for _, id := range []string{"locked-a", "open"} {
+		tn := h.get(t, id)
+		require.NotNil(t, tn.LastCheckedAt, id)
+		require.True(t, tn.LastCheckedAt.After(run.StartedAt), "%s: every check of it was done", id)
+	}
+	for _, id := range []string{"locked-b", "retires"} {
+		tn := h.get(t, id)
+		require.Equal(t, checkedBefore[id], tn.LastCheckedAt, "%s: its locked keyset's config was not read, so it is not checked", id)
+		require.Empty(t, tn.Drift, id)
+	}
+	require.False(t, h.upstreamKeyset(t, lockedB).Config.AccessManager.Enabled, "not found yet")
+
+	// Second sweep: the next never read, locked-b's: found and turned on again.
+	before = len(h.sb.Calls())
+	run = h.sweep(t)
+	require.Equal(t, []string{lockedB}, h.configsRead(before)[:1])
+	require.Equal(t, 1, run.Suspects)
+	tn := h.get(t, "locked-b")
+	require.Empty(t, tn.Drift)
+	require.True(t, tn.LastCheckedAt.After(run.StartedAt))
+	require.True(t, h.upstreamKeyset(t, lockedB).Config.AccessManager.Enabled, "locked again")
+	require.Contains(t, h.actions(t, "locked-b"), tenants.ActionDriftDetected)
+	require.Contains(t, h.actions(t, "locked-b"), tenants.ActionDriftRepaired)
+	require.Equal(t, checkedBefore["retires"], h.get(t, "retires").LastCheckedAt, "still waiting for its turn")
+	require.False(t, h.upstreamKeyset(t, retired.KeysetID).Config.AccessManager.Enabled)
+
+	// Third sweep: the retired environment's keyset, repaired as a disabled tenant's is.
+	before = len(h.sb.Calls())
+	run = h.sweep(t)
+	require.Equal(t, []string{retired.KeysetID}, h.configsRead(before)[:1])
+	require.Equal(t, 1, run.Suspects)
+	tn = h.get(t, "retires")
+	require.Empty(t, tn.Drift)
+	require.Equal(t, tenants.StateActive, tn.State)
+	require.Equal(t, tenants.KeysetRetired, tn.Keyset("staging").State())
+	require.True(t, tn.LastCheckedAt.After(run.StartedAt))
+	require.True(t, h.upstreamKeyset(t, retired.KeysetID).Config.AccessManager.Enabled, "locked again")
+	events, _, err := h.tenants.Events(ctx, "retires", 200, "")
+	require.NoError(t, err)
+	var detected, repaired bool
+	for _, e := range events {
+		switch e.Action {
+		case tenants.ActionDriftDetected:
+			detected = strings.Contains(fmt.Sprint(e.Detail["drift"]), string(tenants.DriftAccessManagerOff))
+		case tenants.ActionDriftRepaired:
+			repaired = e.Detail["kind"] == string(tenants.DriftAccessManagerOff) && e.Detail["keysetId"] == retired.KeysetID
+		}
+	}
+	require.True(t, detected, "drift_detected names access_manager_off")
+	require.True(t, repaired, "drift_repaired names the retired keyset")
+
+	// Fourth sweep: every locked keyset has been read once; the longest ago comes first.
+	before = len(h.sb.Calls())
+	h.sweep(t)
+	require.Equal(t, []string{lockedA}, h.configsRead(before))
 }
