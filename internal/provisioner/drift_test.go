@@ -443,3 +443,94 @@ func TestDriftSweepReadsLockedConfigsInTurn(t *testing.T) {
 	h.sweep(t)
 	require.Equal(t, []string{lockedA}, h.configsRead(before))
 }
+
+// The kinds a person in the portal (or PubNub support) makes that leave a tenant holding
+// something that is not its own, and a deleted app: the sweep finds each, the check reports
+// it as check.go names it. A deleted app is made again on repair, keysets and all; what is
+// someone else's is not repairable (repair has nothing to do), and a change that would use it
+// fails the tenant naming both sides, changing nothing upstream.
+func TestDriftForeignKindsAndADeletedApp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, driftOpts())
+	h.startReplica(t)
+	ids := []string{"extra-keyset", "moved", "foreign", "app-gone"}
+	for _, id := range ids {
+		h.create(t, id, "development")
+	}
+	for _, id := range ids {
+		h.waitState(t, id, tenants.StateActive, settle)
+	}
+	// Resources pnonboard never made: another partner's customer, app and keysets.
+	stranger, err := h.sb.Prefill(1, &sandbox.PrefillOpts{ExternalIDFunc: func(int) string { return "stranger" }})
+	require.NoError(t, err)
+	strangerKeyset, strangerApp := stranger[0].KeysetIDs[0], stranger[0].AppID
+
+	extra := h.get(t, "extra-keyset")
+	require.NoError(t, h.sb.AssignKeyset(strangerKeyset, extra.CustomerID))
+	moved := h.get(t, "moved")
+	movedKeyset := moved.Keyset("development").KeysetID
+	require.NoError(t, h.sb.MoveKeyset(movedKeyset, strangerApp))
+	foreign := h.get(t, "foreign")
+	require.NoError(t, h.sb.SetCustomerExternalID(foreign.CustomerID, "somebody-else"))
+	appGone := h.get(t, "app-gone")
+	require.NoError(t, h.sb.DeleteApp(appGone.AppID))
+
+	run := h.sweep(t)
+	require.Equal(t, 4, run.Suspects)
+	want := map[string]tenants.Drift{
+		"extra-keyset": {Kind: tenants.DriftCustomerKeysets, Resource: tenants.CustomerResource(extra.CustomerID),
+			Expected: "only this tenant's keysets (" + extra.Keyset("development").KeysetID + ")", Actual: "also keysets " + strangerKeyset},
+		"moved": {Kind: tenants.DriftKeysetElsewhere, Resource: tenants.KeysetResource(moved.Keyset("development")),
+			Expected: fmt.Sprintf("%q in app %s", tenants.KeysetName("moved", "development"), moved.AppID),
+			Actual:   fmt.Sprintf("%q in app %s", tenants.KeysetName("moved", "development"), strangerApp)},
+		"foreign": {Kind: tenants.DriftCustomerForeign, Resource: tenants.CustomerResource(foreign.CustomerID),
+			Expected: `externalId "foreign"`, Actual: `externalId "somebody-else"`},
+		"app-gone": {Kind: tenants.DriftAppDeleted, Resource: tenants.AppResource(appGone.AppID),
+			Expected: fmt.Sprintf("%q", tenants.AppName("app-gone")), Actual: "deleted"},
+	}
+	for id, d := range want {
+		tn := h.get(t, id)
+		require.Len(t, tn.Drift, 1, "%s: %v", id, tn.Drift)
+		got := tn.Drift[0]
+		got.DetectedAt = time.Time{}
+		require.Equal(t, d, got, id)
+		require.Equal(t, tenants.StateActive, tn.State, "%s: reported, not failed", id)
+		require.Contains(t, h.actions(t, id), tenants.ActionDriftDetected, id)
+		require.NotContains(t, h.actions(t, id), tenants.ActionDriftRepaired, "%s: not safe, not repaired", id)
+	}
+	require.Equal(t, moved.AppID, h.get(t, "moved").AppID, "nothing adopted")
+
+	// Repair: the app is made again, with its keyset, assigned to the same customer.
+	_, err = h.tenants.Repair(ctx, "app-gone", "test")
+	require.NoError(t, err)
+	tn := h.waitState(t, "app-gone", tenants.StateActive, settle)
+	require.Empty(t, tn.Drift)
+	require.NotEqual(t, appGone.AppID, tn.AppID)
+	require.NotEqual(t, appGone.Keyset("development").KeysetID, tn.Keyset("development").KeysetID)
+	require.Equal(t, appGone.CustomerID, tn.CustomerID, "the customer keeps its place")
+	h.requireUpstreamExactlyOnce(t, tn)
+
+	// What is someone else's has nothing repair can do; a change over it fails, naming both
+	// sides, and nothing is changed upstream.
+	for _, id := range []string{"extra-keyset", "moved", "foreign"} {
+		before := h.sb.CallCount()
+		tn, err := h.tenants.Repair(ctx, id, "test")
+		require.NoError(t, err)
+		require.Equal(t, tenants.StateActive, tn.State, "%s: nothing to repair", id)
+		require.Len(t, tn.Drift, 1, id)
+		require.Equal(t, want[id].Kind, tn.Drift[0].Kind)
+		require.Contains(t, h.actions(t, id), tenants.ActionRepairRequested)
+
+		_, err = h.tenants.Disable(ctx, id, "", "test")
+		require.NoError(t, err)
+		tn = h.waitState(t, id, tenants.StateFailed, settle)
+		require.Contains(t, tn.LastError, want[id].Resource, id)
+		require.Contains(t, tn.LastError, "this tenant's is "+want[id].Expected, id)
+		require.Contains(t, tn.LastError, "upstream it is "+want[id].Actual, id)
+		require.Contains(t, tn.LastError, "nothing was changed upstream", id)
+		require.Zero(t, h.sb.CallCount(sandbox.OpUpdateKeysetConfig)+h.sb.CallCount(sandbox.OpRotateSecretKey), "%s: nothing locked", id)
+		require.Zero(t, h.sb.CallCount()-before, "%s: no call upstream", id)
+	}
+	require.False(t, h.upstreamKeyset(t, movedKeyset).Config.AccessManager.Enabled, "the moved keyset is left alone")
+}
