@@ -1,6 +1,6 @@
 // Package console is pnonboard's support console: server-rendered pages under /console/ where
 // support staff find a tenant, see why it is stuck or drifted, act on it with a reason that
-// lands on its timeline, see and revoke the tokens issued for it and what it used this month,
+// lands on its timeline, see and revoke the tokens issued for it and what it used in the last three months,
 // and follow the webhooks sent about it.
 //
 // It holds no business rules. Every page calls the services the API calls (tenants, tokens,
@@ -51,7 +51,8 @@ type Opts struct {
 	// Tokens, when set, shows the tenant's live Access Manager tokens (tenants:read) with a
 	// revoke button for keys with tokens:write.
 	Tokens *tokens.Service
-	// Usage, when set, shows the tenant's usage this month to keys with usage:read.
+	// Usage, when set, shows the tenant's usage in this month and the two before it to keys
+	// with usage:read.
 	Usage *usage.Service
 	// Dev drops the cookie's Secure attribute, for dev mode on http://127.0.0.1.
 	Dev bool

@@ -55,6 +55,8 @@ type setupOpts struct {
 	console console.Opts
 	tokens  bool // the console gets a token service, over a sandbox's Access Manager
 	usage   bool // the console gets a usage service
+	// usageNow is the usage service's clock (nil: time.Now).
+	usageNow func() time.Time
 }
 
 func setup(t *testing.T, o *setupOpts) *testBundle {
@@ -92,7 +94,7 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 		opts.Tokens = b.tokens
 	}
 	if o.usage {
-		b.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool})
+		b.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool, Now: o.usageNow})
 		opts.Usage = b.usage
 	}
 	b.srv = httptest.NewServer(console.New(&opts))
