@@ -104,9 +104,15 @@ type Action struct {
 	DoFunc      func(ctx context.Context, externalID, reason string, actor auth.Actor) error
 
 	// section names the tenant page section whose buttons the action is ("" for the state
-	// card's), and question the confirm page's heading ("" for "<Label> this tenant?"):
-	// built-in actions only.
+	// card's), question the confirm page's heading ("" for "<Label> this tenant?"), and also
+	// a second scope the key needs beside Scope (checked after it): built-in actions only.
 	section, question string
+	also              auth.Scope
+}
+
+// allowed reports whether u's key has the scopes a needs.
+func (a *Action) allowed(u *user) bool {
+	return u.Can(a.Scope) && (a.also == "" || u.Can(a.also))
 }
 
 // Section is a block of the tenant page, under Title, for keys with Scope ("" for any key).
@@ -239,8 +245,8 @@ func (c *Console) addRoutes(mux *http.ServeMux) {
 		// Reading the tenant for the confirm page needs tenants:read too; the action's own
 		// scope is checked first, so a key without it gets 403 before anything is read.
 		path := Prefix + "/tenants/{externalId}/" + a.Name
-		mux.Handle("GET "+path, c.guard(a.Scope, handle(c, c.confirmAction(a))))
-		mux.Handle("POST "+path, c.guard(a.Scope, handle(c, c.doAction(a))))
+		mux.Handle("GET "+path, c.guard(a.Scope, c.guardAlso(a.also, handle(c, c.confirmAction(a)))))
+		mux.Handle("POST "+path, c.guard(a.Scope, c.guardAlso(a.also, handle(c, c.doAction(a)))))
 	}
 	c.tokenRoutes(mux)
 	mux.Handle("GET "+Prefix+"/webhooks", c.guard(auth.ScopeWebhooksRead, handle(c, c.listEndpoints)))

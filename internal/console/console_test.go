@@ -547,13 +547,20 @@ func TestActions(t *testing.T) {
 	t.Run("ReadOnlyKeySeesNoButtonsAndForgedPostsAreRefused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.tenant(t, "acme", "Acme", tenants.StateActive)
+		// Provisioned and drifted, so that every built-in action would be offered to a key
+		// with its scope (Check now and Repair included).
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
 		_, key := b.key(t, "viewer", auth.ScopeTenantsRead)
 		br := b.browser()
 		br.signIn(t, key)
 		page := br.get(t, "/console/tenants/acme").Body
 		require.NotContains(t, page, `id="actions"`)
-		for _, action := range []string{"retry", "disable", "enable"} {
+		require.NotContains(t, page, `id="drift-actions"`)
+		require.NotContains(t, page, `class="button`, "no action button at all")
+		require.Equal(t, 1, strings.Count(page, "<form method=\"post\""), "the only POST form is sign-out")
+		require.Contains(t, page, `<form method="post" action="/console/sign-out">`)
+		for _, action := range []string{"retry", "disable", "enable", "check", "repair"} {
 			require.NotContains(t, page, "/console/tenants/acme/"+action)
 			require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/"+action).Status)
 			resp := br.do(t, http.MethodPost, "/console/tenants/acme/"+action, url.Values{"csrf": {br.csrf(t)}, "reason": {"forged"}})
