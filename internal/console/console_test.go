@@ -424,15 +424,25 @@ func TestTenantPages(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.tenant(t, "acme", "Acme Corp", tenants.StateActive)
-		tenantstest.HoldKeyset(t, b.db.Pool, tenantstest.ID(t, b.db.Pool, "acme"), "development",
-			tenantstest.Keyset{KeysetID: "ks-1", PublishKey: "pub-c-1", SubscribeKey: "sub-c-1", SecretKeySealed: []byte{1, 2}})
+		id := tenantstest.ID(t, b.db.Pool, "acme")
+		// Each keyset holds its secret as provisioning stores it (sealed; the tenants service can open it).
+		for i, env := range []string{"development", "production"} {
+			n := string(rune('1' + i))
+			tenantstest.HoldKeyset(t, b.db.Pool, id, env, tenantstest.Keyset{KeysetID: "ks-" + n, PublishKey: "pub-c-" + n, SubscribeKey: "sub-c-" + n,
+				SecretKeySealed: b.keyring.Seal([]byte("sec-c-SECRET"+n), tenants.SecretAAD(id, env)), Assigned: true})
+		}
+		tenantstest.Provisioned(t, b.db.Pool, id, "app-7001", "cust-9001")
 		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
 		br := b.browser()
 		br.signIn(t, key)
 		body := br.get(t, "/console/tenants/acme").Body
-		for _, want := range []string{"Acme Corp", `id="tenant-state">active<`, "ks-1", "pub-c-1", "sub-c-1", "development", "production", "<code>created</code>", "Secret keys are never shown"} {
+		for _, want := range []string{"Acme Corp", `id="tenant-state">active<`, "ks-1", "pub-c-1", "sub-c-1", "ks-2", "pub-c-2", "sub-c-2",
+			"development", "production", "<code>created</code>", "Secret keys are never shown",
+			"<dt>Customer ID</dt><dd><code>cust-9001</code></dd>", "<dt>App ID</dt><dd><code>app-7001</code></dd>"} {
 			require.Contains(t, body, want)
 		}
+		require.NotContains(t, body, "sec-c-", "no secret key anywhere in the page")
+		require.NotContains(t, body, "SECRET")
 		require.NotContains(t, body, "Webhooks sent", "the key cannot read webhooks")
 	})
 
