@@ -23,8 +23,8 @@ import (
 )
 
 // Browser tests: the support console and /docs in real headless Chromium against run().
-// Chromium is Debian's chromium package (scripts/ensure-chromium.sh installs it when make test
-// runs as root). Without it these tests skip, except under CI=true, where they fail.
+// Chromium is Debian's chromium package (scripts/ensure-postgres.sh test, which make test runs,
+// installs it with PostgreSQL when it runs as root). Without it these tests skip, except under CI=true, where they fail.
 
 // chromiumPath finds the browser, or ends the test: a skip locally, a failure under CI.
 func chromiumPath(t *testing.T) string {
@@ -34,7 +34,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "Chromium not found: the browser tests need Debian's chromium package (scripts/ensure-chromium.sh installs it; make test runs that script)"
+	msg := "Chromium not found: the browser tests need Debian's chromium package (scripts/ensure-postgres.sh test installs it; make test runs that script)"
 	if v := strings.ToLower(os.Getenv("CI")); v == "true" || v == "1" {
 		t.Fatal(msg + "; CI=true, so this fails instead of skipping")
 	}
