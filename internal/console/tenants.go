@@ -38,6 +38,10 @@ func (c *Console) builtinActions() []Action {
 				"A tenant in flight whose job is waiting (a backoff after an upstream fault, or a rate-limit snooze) has that job run now. " +
 				"An active or disabled tenant has nothing to retry, and the service says so.",
 			Done: "Retry requested: the tenant's job runs now. The state below follows it.",
+			// Offered where the service accepts it; a forged POST on another state gets its 409.
+			OfferedFunc: func(t *tenants.Tenant) bool {
+				return t.State == tenants.StateFailed || slices.Contains(tenants.InFlight(), t.State)
+			},
 			DoFunc: func(ctx context.Context, id, _ string, actor auth.Actor) error {
 				_, err := c.tenants.Retry(ctx, id, actor.String())
 				return err
