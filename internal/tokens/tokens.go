@@ -62,8 +62,8 @@ type Keyring interface {
 
 // Defaults for zero ServiceOpts fields.
 const (
-	// DefaultAttempts bounds the tries of one upstream call: retries are for 5xx, 408, 429 and
-	// transport failures only.
+	// DefaultAttempts bounds the tries of one upstream call: retries are for 5xx, 408 and
+	// transport failures (timeouts, refused or reset connections) only.
 	DefaultAttempts = 3
 	// DefaultCallTimeout bounds one upstream call, its retries included.
 	DefaultCallTimeout = 10 * time.Second
@@ -269,9 +269,11 @@ func (s *Service) withKeys(t *tenants.Tenant, ks *tenants.Keyset, fn func(access
 	return fn(keys)
 }
 
-// upstream runs call, retrying 5xx, 408, 429 and transport failures (never a refusal) up to
-// Attempts times within CallTimeout, with a jittered exponential backoff. Every failure
-// comes back as an *UpstreamError.
+// upstream runs call, retrying what accessmanager.IsRetryable takes (a 5xx, a 408, a transport
+// failure: a timeout, a refused or reset connection; never a refusal, and never a 429, which
+// asks for fewer calls: it goes back to the caller at once) up to Attempts times within
+// CallTimeout, with a jittered exponential backoff. Every failure comes back as an
+// *UpstreamError; input refused before sending (accessmanager.ErrInvalidArgument) as it is.
 func (s *Service) upstream(ctx context.Context, op string, call func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()
