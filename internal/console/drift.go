@@ -29,11 +29,14 @@ func builtinFilters() []ListFilter {
 }
 
 // driftActions are Check now and Repair, as the API's POST /check and /repair: the same
-// service calls, the same scopes.
+// service calls. Repair needs the API's scope, tenants:write. Check now needs tenants:write
+// too, beside the API's tenants:read: a check repairs safe drift upstream by itself (assigns
+// a keyset again, turns Access Manager back on), so in the console, where a read-only key
+// must see no button that changes anything, it is an action of keys that may change tenants.
 func (c *Console) driftActions() []Action {
 	return []Action{
 		{
-			Name: "check", Label: "Check now", Scope: auth.ScopeTenantsRead, section: sectionDrift,
+			Name: "check", Label: "Check now", Scope: auth.ScopeTenantsWrite, also: auth.ScopeTenantsRead, section: sectionDrift,
 			question: "Check this tenant against PubNub now?",
 			Explain: "Reads the tenant's app, keysets and customer back from PubNub now and records every difference from what pnonboard made. " +
 				"A keyset unassigned from the customer is assigned again, and Access Manager turned off where the tenant must be locked is turned on again, by the check itself; " +
