@@ -122,7 +122,8 @@ func fixText(k tenants.DriftKind) string {
 		return "Repair makes the customer again, with the same externalId, and assigns the keysets to it."
 	case tenants.DriftAppRenamed, tenants.DriftKeysetRenamed, tenants.DriftCustomerRenamed:
 		return "Repair renames it back."
-	case tenants.DriftCustomerKeysets, tenants.DriftCustomerForeign, tenants.DriftKeysetElsewhere:
+	case tenants.DriftCustomerKeysets, tenants.DriftCustomerForeign, tenants.DriftKeysetElsewhere,
+		tenants.DriftAppForeign, tenants.DriftKeysetForeign:
 		return "pnonboard cannot undo this: resolve it in the PubNub Admin Portal (or with PubNub support), then check again."
 	}
 	return ""
