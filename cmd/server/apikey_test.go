@@ -68,7 +68,7 @@ func TestRunAPIKey(t *testing.T) {
 		_, _, err = runCmd(t, env, "create", "--name", "x", "--scopes", "admin", "--expires-in", "400d")
 		require.ErrorContains(t, err, "expiresIn")
 		_, _, err = runCmd(t, env, "create", "--scopes", "admin")
-		require.ErrorContains(t, err, "name: is required")
+		require.ErrorContains(t, err, "name: must not be empty or only white space") // the one rule the API states too
 		_, _, err = runCmd(t, env, "revoke", "3b241101-e2bb-4255-8caf-4136c566a962")
 		require.ErrorIs(t, err, auth.ErrNotFound)
 		_, stderr, err := runCmd(t, env, "rotate")
