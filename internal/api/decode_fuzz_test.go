@@ -11,6 +11,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // decodeTargets are the request bodies of the API, by index: what FuzzDecode decodes into.
@@ -62,7 +64,7 @@ func decodeSeeds() []string {
 		`{"name":"   ","scopes":[" admin"]}`,
 		`{"externalId":"a","name":null}`,
 		`{"url":null}`,
-		`{"url":"https://x","eventTypes":["tenant.enabled","tenant.enabled"]}`,
+		`{"url":"https://x","eventTypes":["` + webhooks.TypeEnabled + `","` + webhooks.TypeEnabled + `"]}`,
 		`{"url":"https://x","enabled":"yes"}`,
 		`{"externalId":1,"name":true,"environments":"production","metadata":[]}`,
 		`{"externalId":"a","name":"` + strings.Repeat("é", 255) + `"}`,

@@ -2,6 +2,7 @@ package usage_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -230,7 +231,7 @@ func (h *harness) syncedThrough(t *testing.T, tenantID int64, env string) string
 	var through *time.Time
 	err := h.db.Pool.QueryRow(context.Background(), `SELECT synced_through FROM usage_sync_state WHERE tenant_id = $1 AND environment = $2`,
 		tenantID, env).Scan(&through)
-	if err == pgx.ErrNoRows || through == nil {
+	if errors.Is(err, pgx.ErrNoRows) || through == nil {
 		return ""
 	}
 	require.NoError(t, err)
