@@ -331,7 +331,8 @@ func ownWords(files map[string]*ast.File) map[string]map[string]bool {
 // lifeChecker finds the words of a tenant's life and SQL on the tenants tables in one file.
 type lifeChecker struct {
 	words map[string]lifeWord
-	inner *regexp.Regexp // a word as a value inside a longer string
+	inner *regexp.Regexp   // a word as a value inside a longer string
+	sql   []*regexp.Regexp // SQL naming a tenants table
 }
 
 func newLifeChecker(words map[string]lifeWord) *lifeChecker {
@@ -343,15 +344,20 @@ func newLifeChecker(words map[string]lifeWord) *lifeChecker {
 	// A value inside a longer string: quoted ("active", 'active', `active`), or after = with
 	// no space (state=active, ?state=active). Prose (the tenant is active) is neither.
 	alt := strings.Join(alts, "|")
-	return &lifeChecker{words: words, inner: regexp.MustCompile(`(["'` + "`" + `]|\w=)(` + alt + `)([^\w.-]|$)`)}
+	// SQL names a table after a keyword that takes one (schema-qualified, quoted or not), or
+	// later in a comma-separated FROM list.
+	table := `(?:"?public"?\s*\.\s*)?"?(?:tenants|tenant_keysets|tenant_events)"?\b`
+	sql := []*regexp.Regexp{
+		regexp.MustCompile(`(?is)\b(?:from|join|update|into|table|truncate|using|references|copy|lock)\s+` +
+			`(?:only\s+|if\s+(?:not\s+)?exists\s+)*` + table),
+		regexp.MustCompile(`(?is)\bfrom\s+(?:[\w."]+(?:\s+(?:as\s+)?\w+)?\s*,\s*)+` + table),
+	}
+	return &lifeChecker{words: words, inner: regexp.MustCompile(`(["'` + "`" + `]|\w=)(` + alt + `)([^\w.-]|$)`), sql: sql}
 }
 
-func sqlOnTenantsTables(s string) bool {
-	table := `(?:"?public"?\s*\.\s*)?"?(?:tenants|tenant_keysets|tenant_events)"?\b`
-	keyword := regexp.MustCompile(`(?is)\b(?:from|join|update|into|table|truncate|using|references|copy|lock)\s+` +
-		`(?:only\s+|if\s+(?:not\s+)?exists\s+)*` + table)
-	commaJoin := regexp.MustCompile(`(?is)\bfrom\s+(?:[\w."]+(?:\s+(?:as\s+)?\w+)?\s*,\s*)+` + table)
-	return keyword.MatchString(s) || commaJoin.MatchString(s)
+// sqlOnTenantsTables reports whether s is SQL naming one of the tenants tables.
+func (c *lifeChecker) sqlOnTenantsTables(s string) bool {
+	return slices.ContainsFunc(c.sql, func(re *regexp.Regexp) bool { return re.MatchString(s) })
 }
 
 // check returns the findings in f (at path); own are the words f's package declares itself.
@@ -376,23 +382,14 @@ func (c *lifeChecker) check(fset *token.FileSet, path string, f *ast.File, own m
 				tags[n.Tag] = true // struct tags name JSON members, not states
 			}
 		case *ast.CompositeLit:
-			mt, ok := n.Type.(*ast.MapType)
-			if k, isIdent := func() (*ast.Ident, bool) {
-				if !ok {
-					return nil, false
-				}
-				id, ok := mt.Key.(*ast.Ident)
-				return id, ok
-			}(); isIdent && k.Name == "string" {
-				for _, e := range n.Elts {
-					if kv, ok := e.(*ast.KeyValueExpr); ok {
-						stringKeyed[kv.Key] = true
-					}
-				}
+			var keyType *ast.Ident
+			if mt, ok := n.Type.(*ast.MapType); ok {
+				keyType, _ = mt.Key.(*ast.Ident)
 			}
 			for _, e := range n.Elts {
 				if kv, ok := e.(*ast.KeyValueExpr); ok {
 					keys[kv.Key] = true
+					stringKeyed[kv.Key] = keyType != nil && keyType.Name == "string"
 				}
 			}
 		case *ast.IndexExpr:
@@ -403,10 +400,15 @@ func (c *lifeChecker) check(fset *token.FileSet, path string, f *ast.File, own m
 			}
 			// A concatenation of strings: the SQL rule reads it whole.
 			text, parts := foldStrings(n)
+			partMatches := false
 			for _, p := range parts {
 				inChain[p] = true
+				if lit, ok := p.(*ast.BasicLit); ok {
+					v, _ := strconv.Unquote(lit.Value)
+					partMatches = partMatches || c.sqlOnTenantsTables(v) // reported as itself
+				}
 			}
-			if len(parts) > 1 && sqlOnTenantsTables(text) && !strings.HasPrefix(path, filepath.Join("internal", "tenants")+string(filepath.Separator)) {
+			if len(parts) > 1 && !partMatches && c.sqlOnTenantsTables(text) && !strings.HasPrefix(path, filepath.Join("internal", "tenants")+string(filepath.Separator)) {
 				report(n, "SQL on the tenants tables outside internal/tenants (concatenated): %.80q", text)
 			}
 		case *ast.BasicLit:
@@ -447,7 +449,7 @@ func (c *lifeChecker) check(fset *token.FileSet, path string, f *ast.File, own m
 					}
 				}
 			}
-			if sqlOnTenantsTables(v) && !strings.HasPrefix(path, filepath.Join("internal", "tenants")+string(filepath.Separator)) {
+			if c.sqlOnTenantsTables(v) && !strings.HasPrefix(path, filepath.Join("internal", "tenants")+string(filepath.Separator)) {
 				report(n, "SQL on the tenants tables outside internal/tenants: %.80q", v)
 			}
 		}
