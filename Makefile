@@ -18,10 +18,9 @@ run: build
 	exec ./$(BIN) dev --addr $(ADDR)
 
 ## test: the whole suite (with -race where cgo works); starts its own throwaway Postgres (or uses TEST_DATABASE_URL)
-## and drives headless Chromium for the console's browser tests
+## and drives headless Chromium for the console's browser tests (ensure-postgres.sh test installs both when missing)
 test:
 	@./scripts/ensure-postgres.sh test
-	@./scripts/ensure-chromium.sh
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/api && $(GO) test -run '^$$' -fuzz '^FuzzParams$$' -fuzztime 8s ./internal/api
 

@@ -64,8 +64,10 @@ CREATE TABLE tenant_events (
 );
 CREATE INDEX tenant_events_tenant_idx ON tenant_events (tenant_id, id);
 
--- The shared upstream rate budget (DESIGN §6): one token bucket per upstream account, taken
--- from atomically by every replica before every Admin API call.
+-- The shared upstream rate budget (docs/ARCHITECTURE.md, "The upstream rate budget"): one row
+-- per upstream account, taken from atomically by every replica before every Admin API call.
+-- This first form was a token bucket (tokens, updated_at); 00008_budget_window replaced it with
+-- per-second call counts over the last 61 seconds, and those two columns are no longer read.
 CREATE TABLE upstream_rate_budget (
     name          text             PRIMARY KEY,
     tokens        double precision NOT NULL,

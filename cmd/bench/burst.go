@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,10 +113,12 @@ func (e *benchEnv) burst(ctx context.Context) error {
 	elapsed := time.Since(start)
 	calls := sb.CallCount()
 	tooMany := 0
+	byOp := map[sandbox.Operation]int{}
 	for _, c := range sb.Calls() {
 		if c.Status == http.StatusTooManyRequests {
 			tooMany++
 		}
+		byOp[c.Op]++
 	}
 	names := map[string]int{}
 	for _, a := range sb.Apps() {
@@ -133,6 +138,12 @@ func (e *benchEnv) burst(ctx context.Context) error {
 	fmt.Fprintf(e.stdout, "pace                       %9.1f%% of the limit's floor time; %d fixed windows filled to %.1f%% (target ≥ 95%%)\n",
 		100*float64(ideal)/float64(elapsed), full, 100*use)
 	fmt.Fprintf(e.stdout, "upstream calls per tenant  %10.2f (floor E+2 = %d)\n", float64(calls)/float64(o.burst), envs+2)
+	ops := slices.Sorted(maps.Keys(byOp))
+	parts := make([]string, 0, len(ops))
+	for _, op := range ops {
+		parts = append(parts, fmt.Sprintf("%s %d", op, byOp[op]))
+	}
+	fmt.Fprintf(e.stdout, "calls by operation         %s\n", strings.Join(parts, ", "))
 	fmt.Fprintf(e.stdout, "429 answers                %10d (target 0); duplicates upstream: %d (target 0)\n", tooMany, dups)
 	return nil
 }

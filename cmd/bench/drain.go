@@ -201,7 +201,7 @@ func (e *benchEnv) drain(ctx context.Context) error {
 	fmt.Fprintf(e.stdout, "drained %d tenants in %s (%d upstream calls over %s)\n", o.tenants, elapsed.Round(time.Millisecond), len(calls), span.Round(time.Millisecond))
 	full, use := windowUse(calls, o.ratePerMin)
 	fmt.Fprintf(e.stdout, "upstream calls/min         %10.1f (limit %d a fixed window)\n", perMin, o.ratePerMin)
-	fmt.Fprintf(e.stdout, "fixed windows kept busy    %10d, filled to %.1f%% of the limit (target ≥ 95%%)\n", full, 100*use)
+	fmt.Fprintf(e.stdout, "fixed windows kept busy    %10d, filled to %.1f%% of the limit (target ≥ 98%% of R)\n", full, 100*use)
 	fmt.Fprintf(e.stdout, "429 answers                %10d (target 0)\n", tooMany)
 	fmt.Fprintf(e.stdout, "tenants/min                %10.1f of ceiling R/(E+2) = %.1f (%.1f%%)\n",
 		float64(o.tenants)/elapsed.Minutes(), ceiling, 100*float64(o.tenants)/elapsed.Minutes()/ceiling)

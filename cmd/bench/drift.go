@@ -13,12 +13,15 @@ import (
 	"github.com/pnonboard/pnonboard/internal/tenants"
 )
 
-// drift fills a sandbox with 10,000 tenants' resources and a database with the same tenants,
-// changes a few of them behind pnonboard's back, starts a server, and counts the Admin API
-// calls of its first drift sweep and of the checks it asks for.
+// drift fills a sandbox with 10,000 tenants' resources and a database with the same tenants
+// (1% of them disabled, their keysets locked, so that the sweep reads locked keysets'
+// configs as far as its call goal allows), changes a few of them behind pnonboard's back,
+// starts a server, and counts the Admin API calls of its first drift sweep and of the checks
+// it asks for.
 func (e *benchEnv) drift(ctx context.Context) error {
-	const n, touched = 10_000, 5
-	fmt.Fprintf(e.stdout, "\n## Drift sweep: %d tenants × 3 environments, %d of them changed in the portal\n", n, touched)
+	const n, touched, disabledEvery = 10_000, 6, 100
+	fmt.Fprintf(e.stdout, "\n## Drift sweep: %d tenants × 3 environments (%d disabled), %d of them changed in the portal\n",
+		n, n/disabledEvery, touched)
 	dbURL, err := e.database(ctx, "drift")
 	if err != nil {
 		return err
@@ -34,8 +37,14 @@ func (e *benchEnv) drift(ctx context.Context) error {
 	envs := []string{"development", "staging", "production"}
 	list := make([]tenants.Imported, n)
 	for i, p := range made {
-		im := tenants.Imported{ExternalID: p.ExternalID, Name: p.ExternalID, AppID: p.AppID, CustomerID: p.CustomerID}
+		im := tenants.Imported{ExternalID: p.ExternalID, Name: p.ExternalID, AppID: p.AppID, CustomerID: p.CustomerID,
+			Disabled: i%disabledEvery == 0}
 		for j, id := range p.KeysetIDs {
+			if im.Disabled { // locked upstream as a disable locks it
+				if err := sb.SetAccessManager(id, true); err != nil {
+					return err
+				}
+			}
 			typ := "testing"
 			if envs[j] == "production" {
 				typ = "production"
@@ -61,6 +70,8 @@ func (e *benchEnv) drift(ctx context.Context) error {
 		sb.RenameKeyset(made[4000].KeysetIDs[2], "renamed by hand"),
 		sb.RenameCustomer(made[6000].CustomerID, "Someone Else"),
 		sb.RenameApp(made[8000].AppID, "my app"),
+		// A disabled tenant's keyset opened again; the first in line for a config read.
+		sb.SetAccessManager(made[0].KeysetIDs[2], false),
 	}
 	for _, err := range changes {
 		if err != nil {
@@ -103,16 +114,22 @@ func (e *benchEnv) drift(ctx context.Context) error {
 		for _, c := range counts {
 			drifted += c
 		}
-		if drifted >= touched-1 { // the unassigned keyset is repaired and leaves no drift
+		if drifted >= touched-2 { // the unassigned keyset and Access Manager are repaired and leave no drift
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second) // the last checks and repairs
 	total := sb.CallCount() - before
+	listings := sb.CallCount(sandbox.OpListCustomers) + sb.CallCount(sandbox.OpListApps) + sb.CallCount(sandbox.OpListKeysets)
+	locked := 3 * ((n + disabledEvery - 1) / disabledEvery)
+	configs := sweepCalls - listings
 	fmt.Fprintf(e.stdout, "sweep                      %d calls (goal ≤ 500): %d customers, %d apps, %d keysets listings, %d configs\n",
-		sweepCalls, sb.CallCount(sandbox.OpListCustomers), sb.CallCount(sandbox.OpListApps), sb.CallCount(sandbox.OpListKeysets),
-		sb.CallCount(sandbox.OpGetKeysetConfig))
+		sweepCalls, sb.CallCount(sandbox.OpListCustomers), sb.CallCount(sandbox.OpListApps), sb.CallCount(sandbox.OpListKeysets), configs)
+	if configs > 0 {
+		fmt.Fprintf(e.stdout, "locked keysets             %d configs read of %d (oldest first): every one read within %d sweeps\n",
+			configs, locked, (locked+configs-1)/configs)
+	}
 	fmt.Fprintf(e.stdout, "suspects checked           %d tenants, %d calls (reads and repairs); %d tenants left drifted\n",
 		run.Suspects, total-sweepCalls, drifted)
 	fmt.Fprintf(e.stdout, "sweep time                 %s at 60,000/min; at the default 120/min with a 0.2 background share ≈ %.0f min\n",

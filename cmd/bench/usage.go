@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/usage"
 )
 
@@ -58,7 +59,7 @@ func (e *benchEnv) usage(ctx context.Context) error {
 	defer pool.Close()
 
 	// The sandbox holds the tenants' apps and keysets, made the day before the month.
-	clock := &benchClock{now: signedUp}
+	clock := testclock.New(signedUp)
 	sb := sandbox.New(&sandbox.Opts{APIKey: "bench-sandbox", RatePerMinute: -1, Now: clock.Now})
 	sbSrv := httptest.NewServer(sb)
 	defer sbSrv.Close()
@@ -122,12 +123,12 @@ func (e *benchEnv) usage(ctx context.Context) error {
 	fmt.Fprintf(e.stdout, "\n| monthly CSV, GET /v1/usage (Accept: text/csv) | measured | target |\n|---|---|---|\n")
 	fmt.Fprintf(e.stdout, "| whole month, %d rows, %.1f MB | median %s (min %s, max %s, 5 runs) | < 1 s |\n",
 		lines-1, float64(size)/1e6, ms(times[len(times)/2]), ms(times[0]), ms(times[len(times)-1]))
+	// A failed target is printed in its table and returned, so the bench exits non-zero.
+	var failed []error
 	agree := "yes"
-	for _, m := range metrics {
-		if jsonSums[m] != csvSums[m] {
-			agree = fmt.Sprintf("NO: %s JSON %v, CSV %v", m, jsonSums[m], csvSums[m])
-			break
-		}
+	if err := sumsAgree(metrics, jsonSums, csvSums); err != nil {
+		agree = "NO (the bench fails, saying which)"
+		failed = append(failed, err)
 	}
 	fmt.Fprintf(e.stdout, "| CSV column sums equal the JSON pages' sums | %s | yes |\n", agree)
 	srv.stop()
@@ -149,7 +150,7 @@ func (e *benchEnv) usage(ctx context.Context) error {
 	today := usage.Day(time.Now())
 	fmt.Fprintf(e.stdout, "\n| sync pass (fake clock) | calls | upstream requests | took |\n|---|---|---|---|\n")
 	pass := func(label string, at time.Time, s *usage.Syncer) (int, error) {
-		clock.set(at)
+		clock.Set(at)
 		calls.Store(0)
 		before := sb.CallCount(sandbox.OpGetUsageMetrics)
 		start := time.Now()
@@ -199,25 +200,36 @@ func (e *benchEnv) usage(ctx context.Context) error {
 	fmt.Fprintf(e.stdout, "| calls per day by environment (E = 3) | %d (backfill %d) | %d |\n", byEnvDay, byEnv, 3*n)
 	fmt.Fprintf(e.stdout, "| time a day's app-level calls take at the default budget (120/min, background share %d/min) | %.1f h (computed) | |\n",
 		share, float64(n)/float64(share)/60)
-	return nil
+	if err := callsWithin(n, backfill, perDay); err != nil {
+		failed = append(failed, err)
+	}
+	return errors.Join(failed...)
 }
 
-// benchClock is the sandbox's and the sync's clock.
-type benchClock struct {
-	mu  sync.Mutex
-	now time.Time
+// sumsAgree is nil when every metric's CSV column adds up to what the JSON pages add up to.
+func sumsAgree(metrics []string, jsonSums, csvSums map[string]float64) error {
+	var errs []error
+	for _, m := range metrics {
+		if jsonSums[m] != csvSums[m] {
+			errs = append(errs, fmt.Errorf("%s: the CSV sums to %v, the JSON pages to %v", m, csvSums[m], jsonSums[m]))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-func (c *benchClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *benchClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+// callsWithin is nil when the app-level sync of n tenants kept to one call per tenant: for the
+// backfill, and on each day of perDay.
+func callsWithin(n, backfill int, perDay []int) error {
+	var errs []error
+	if backfill > n {
+		errs = append(errs, fmt.Errorf("the backfill of %d tenants made %d calls, more than one per tenant", n, backfill))
+	}
+	for d, got := range perDay {
+		if got > n {
+			errs = append(errs, fmt.Errorf("day +%d: the app-level sync of %d tenants made %d calls, more than %d", d+1, n, got, n))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func days(from, to time.Time) int { return int(usage.Day(to).Sub(usage.Day(from)).Hours() / 24) }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pnonboard/pnonboard/internal/auth"
 )
 
 // composeFile is the part of docker-compose.yml the test reads.
@@ -137,6 +139,25 @@ func TestCompose(t *testing.T) {
 		docker := string(readme)[strings.Index(string(readme), "\n## Docker\n"):]
 		docker = docker[:strings.Index(docker[1:], "\n## ")+1]
 		require.Contains(t, docker, "docker compose run --rm "+app+" apikey create")
+
+		// The first key's one-liner, in README's Docker section, in docker-compose.yml and in
+		// README's "Your first key", grants every scope there is, in the same words.
+		var want []string
+		for _, s := range auth.AllScopes() {
+			want = append(want, string(s))
+		}
+		scopesOf := func(t *testing.T, where, text string) []string {
+			t.Helper()
+			m := regexp.MustCompile(`apikey create [^\n]*(?:\\\n[^\n]*)?--scopes (\S+)`).FindStringSubmatch(text)
+			require.NotNil(t, m, "%s has an apikey create --scopes line", where)
+			got := strings.Split(m[1], ",")
+			require.ElementsMatch(t, want, got, "%s: the first key gets every scope in internal/auth", where)
+			return got
+		}
+		firstKey := string(readme)[strings.Index(string(readme), "**Your first key**"):]
+		inReadme := scopesOf(t, "README, Your first key", firstKey)
+		require.Equal(t, inReadme, scopesOf(t, "README, Docker", docker), "the same list, in the same order")
+		require.Equal(t, inReadme, scopesOf(t, "docker-compose.yml", string(raw)), "the same list, in the same order")
 		require.Contains(t, docker, "PNONBOARD_ENCRYPTION_KEY")
 		require.Contains(t, docker, "docker compose down && docker compose up")
 		require.Contains(t, cf.Services[app].Environment["PNONBOARD_ENCRYPTION_KEY"], "${PNONBOARD_ENCRYPTION_KEY:?")

@@ -27,15 +27,17 @@ const doctorUsage = `usage: server doctor
 
 Checks that this configuration can provision tenants, one line per check: ok, warn (works,
 act soon) or FAIL with what to fix. Exits 1 when any check fails. Nothing is created upstream:
-it makes four read-only Admin API calls, through the rate budget every replica shares
+it makes five read-only Admin API calls, through the rate budget every replica shares
 (operator class), and checks:
 
   database          reachable, at the migrations this binary expects (the budget lives there)
   admin api         PNONBOARD_PUBNUB_URL answers with PNONBOARD_PUBNUB_API_KEY and PNONBOARD_PUBNUB_VERSION
   permission ...    each Service Integration row pnonboard needs: account:app:rw, account:keyset:rw,
                     account:secret-key:rw (read on an existing keyset; none yet: not checked),
-                    account:oem-customer:rw; a 403 on the read names the row to add. Reads
-                    cannot prove write access: grant each row read & write.
+                    account:usage:r (one day of txn_total for an existing app, as the usage
+                    sync reads it; none yet: not checked), account:oem-customer:rw; a 403 on
+                    the read names the row to add. Reads cannot prove write access: grant
+                    each rw row read & write (usage is read only).
   oem customers     the account is enabled for OEM customers (GET /oem/customers answers)
   profiles          the environment profiles (PNONBOARD_PROFILES_FILE or the built-in ones) meet
                     PubNub's documented keyset config rules, checked locally (there is no dry run)
@@ -159,11 +161,25 @@ func (d *doctor) localChecks() []api.ReadyCheck {
 }
 
 // neededRow is the Service Integration permission row pnonboard needs for resource: it
-// creates, reads and changes every resource it checks.
-func neededRow(resource string) string { return "account:" + resource + ":rw" }
+// creates, reads and changes every resource it checks, but only reads usage (the usage sync;
+// PubNub's usage row has no write).
+func neededRow(resource string) string {
+	if resource == pubnub.ResourceUsage {
+		return "account:" + resource + ":r"
+	}
+	return "account:" + resource + ":rw"
+}
 
-// upstreamChecks makes four read-only Admin API calls, of the operator class: one page of
-// apps and of keysets, the first keyset's secret keys, and the OEM customers.
+// usageMetric and usageDays are what the usage check reads: one metric the usage sync always
+// asks for, over a small range of past days.
+const (
+	usageMetric = "txn_total"
+	usageDays   = 2
+)
+
+// upstreamChecks makes five read-only Admin API calls, of the operator class: one page of
+// apps and of keysets, the first keyset's secret keys, the first app's usage, and the OEM
+// customers.
 func (d *doctor) upstreamChecks(ctx context.Context) []api.ReadyCheck {
 	if d.upstream == nil {
 		return []api.ReadyCheck{{Name: "admin api", Status: api.ReadyWarn, Detail: d.noUpstream}}
@@ -174,7 +190,7 @@ func (d *doctor) upstreamChecks(ctx context.Context) []api.ReadyCheck {
 		base = u.Path
 	}
 
-	_, _, appsErr := d.upstream.ListAppsPage(ctx, 1, 1)
+	apps, _, appsErr := d.upstream.ListAppsPage(ctx, 1, 1)
 	answers := d.answersCheck(appsErr)
 	if answers.Status != api.ReadyOK {
 		return []api.ReadyCheck{answers, {Name: "permissions", Status: api.ReadyWarn,
@@ -195,6 +211,24 @@ func (d *doctor) upstreamChecks(ctx context.Context) []api.ReadyCheck {
 	default:
 		_, err := d.upstream.ListSecretKeys(ctx, keysets[0].ID, true)
 		out = append(out, permissionCheck(pubnub.ResourceSecretKey, "GET "+base+"/keysets/"+keysets[0].ID+"/secret-keys", err))
+	}
+
+	usageRow := neededRow(pubnub.ResourceUsage)
+	switch {
+	case appsErr != nil:
+		out = append(out, api.ReadyCheck{Name: "permission " + usageRow, Status: api.ReadyWarn,
+			Detail: "not checked: it is read for an existing app, and listing apps failed (see above)"})
+	case len(apps) == 0:
+		out = append(out, api.ReadyCheck{Name: "permission " + usageRow, Status: api.ReadyWarn,
+			Detail: "not checked: it is read for an existing app and the account has none yet; run server " +
+				"doctor again after the first signup (the usage sync logs a 403 and retries)"})
+	default:
+		today := d.now().UTC()
+		q := pubnub.UsageQuery{EntityType: "app", EntityID: apps[0].ID, From: today.AddDate(0, 0, -usageDays),
+			To: today, Metrics: []string{usageMetric}}
+		_, err := d.upstream.GetUsageMetrics(ctx, q)
+		out = append(out, permissionCheck(pubnub.ResourceUsage, fmt.Sprintf("GET %s/usage-metrics?entityType=app&entityId=%s&from=%s&to=%s&metrics=%s",
+			base, apps[0].ID, q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), usageMetric), err))
 	}
 
 	what := "GET " + base + "/oem/customers"
@@ -251,6 +285,9 @@ func permissionCheck(resource, what string, err error) api.ReadyCheck {
 	row := neededRow(resource)
 	c := api.ReadyCheck{Name: "permission " + row, Status: api.ReadyOK,
 		Detail: "reads granted (" + what + "); writes are not tried: grant the row read & write"}
+	if resource == pubnub.ResourceUsage {
+		c.Detail = "reads granted (" + what + "); pnonboard only reads usage"
+	}
 	switch {
 	case err == nil:
 	case pubnub.IsForbidden(err):

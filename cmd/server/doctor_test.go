@@ -75,7 +75,7 @@ func TestDoctor(t *testing.T) {
 			require.Contains(t, line, c)
 		}
 	}
-	rows := []string{"account:app:rw", "account:keyset:rw", "account:secret-key:rw", "account:oem-customer:rw"}
+	rows := []string{"account:app:rw", "account:keyset:rw", "account:secret-key:rw", "account:usage:r", "account:oem-customer:rw"}
 	allNames := append([]string{"database", "admin api", "oem customers", "profiles", "api key expiry"}, func() []string {
 		var names []string
 		for _, r := range rows {
@@ -95,20 +95,23 @@ func TestDoctor(t *testing.T) {
 		for _, name := range allNames {
 			requireStatus(t, lines, name, "ok")
 		}
-		require.Contains(t, out, "9 checks: 9 ok, 0 warn, 0 failed")
+		require.Contains(t, out, "10 checks: 10 ok, 0 warn, 0 failed")
 		requireStatus(t, lines, "profiles", "ok", "3 profiles (built-in: development, staging, production)")
 
-		// Four reads, nothing created, each through the shared budget.
+		requireStatus(t, lines, "permission account:usage:r", "ok", "/usage-metrics?entityType=app&entityId=", "metrics=txn_total")
+
+		// Five reads, nothing created, each through the shared budget.
 		calls := b.sb.Calls()
-		require.Len(t, calls, 4, "%v", calls)
+		require.Len(t, calls, 5, "%v", calls)
 		for _, c := range calls {
 			require.Equal(t, http.MethodGet, c.Method, "%v", c)
 		}
+		require.Equal(t, 1, b.sb.CallCount(sandbox.OpGetUsageMetrics), "%v", calls)
 		budget, err := provisioner.NewBudget(b.db.Pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: 6000})
 		require.NoError(t, err)
 		snap, err := budget.Snapshot(t.Context())
 		require.NoError(t, err)
-		require.Equal(t, 4, snap.Used, "every call took a slot of the %q budget", budgetName)
+		require.Equal(t, 5, snap.Used, "every call took a slot of the %q budget", budgetName)
 	})
 
 	t.Run("NoKeysetYet", func(t *testing.T) {
@@ -116,6 +119,7 @@ func TestDoctor(t *testing.T) {
 		lines, out, err := doctor(t, setup(t, &sandbox.Opts{}), nil)
 		require.NoError(t, err, "a warning is not a failure: %s", out)
 		requireStatus(t, lines, "permission account:secret-key:rw", "warn", "not checked", "has none yet")
+		requireStatus(t, lines, "permission account:usage:r", "warn", "not checked", "has none yet")
 	})
 
 	for _, row := range rows {
@@ -132,7 +136,7 @@ func TestDoctor(t *testing.T) {
 
 			lines, out, err := doctor(t, b, nil)
 
-			require.EqualError(t, err, "doctor: 1 of 9 checks failed", out)
+			require.EqualError(t, err, "doctor: 1 of 10 checks failed", out)
 			requireStatus(t, lines, "permission "+row, "FAIL", "missing", "answered 403", "add the row "+row+" to the key's Service Integration")
 			requireStatus(t, lines, "admin api", "ok")
 			for _, other := range rows {
@@ -140,6 +144,8 @@ func TestDoctor(t *testing.T) {
 				case other == row:
 				case row == "account:keyset:rw" && other == "account:secret-key:rw":
 					requireStatus(t, lines, "permission "+other, "warn", "listing keysets failed")
+				case row == "account:app:rw" && other == "account:usage:r":
+					requireStatus(t, lines, "permission "+other, "warn", "listing apps failed")
 				default:
 					requireStatus(t, lines, "permission "+other, "ok")
 				}
@@ -149,6 +155,20 @@ func TestDoctor(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("IssueExamplePermissions", func(t *testing.T) {
+		t.Parallel()
+		// The rows as PNONBOARD_SANDBOX_PERMISSIONS is often first written, without usage:
+		// the usage sync needs account:usage:r, and doctor says so.
+		perms, err := sandbox.ParsePermissions("account:app:rw,account:keyset:rw,account:secret-key:rw,account:oem-customer:rw")
+		require.NoError(t, err)
+		b := withTenant(t, setup(t, &sandbox.Opts{Permissions: perms}))
+
+		lines, out, err := doctor(t, b, nil)
+
+		require.EqualError(t, err, "doctor: 1 of 10 checks failed", out)
+		requireStatus(t, lines, "permission account:usage:r", "FAIL", "answered 403", "add the row account:usage:r")
+	})
 
 	t.Run("WrongKey", func(t *testing.T) {
 		t.Parallel()
@@ -232,7 +252,7 @@ func TestDoctor(t *testing.T) {
 		requireStatus(t, lines, "api key expiry", "warn", "expires on "+in(10), "make a new Service Integration key")
 
 		lines, _, err = doctor(t, b, map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": in(-1)})
-		require.EqualError(t, err, "doctor: 1 of 9 checks failed")
+		require.EqualError(t, err, "doctor: 1 of 10 checks failed")
 		requireStatus(t, lines, "api key expiry", "FAIL", "expired on "+in(-1))
 
 		lines, _, err = doctor(t, b, map[string]string{"PNONBOARD_PUBNUB_API_KEY_EXPIRES": in(200)})
@@ -305,11 +325,11 @@ func TestReadyzVerbose(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, "%v", body)
 		require.Equal(t, map[string]string{
 			"database": "ok", "admin api": "ok", "permission account:app:rw": "ok", "permission account:keyset:rw": "ok",
-			"permission account:secret-key:rw": "ok", "permission account:oem-customer:rw": "ok", "oem customers": "ok",
-			"profiles": "ok", "api key expiry": "ok",
+			"permission account:secret-key:rw": "ok", "permission account:usage:r": "ok", "permission account:oem-customer:rw": "ok",
+			"oem customers": "ok", "profiles": "ok", "api key expiry": "ok",
 		}, names(body))
 		calls := e.sb.CallCount()
-		require.Equal(t, 4, calls)
+		require.Equal(t, 5, calls)
 
 		status, _ = get(t, e, "/readyz?verbose=1", e.key)
 		require.Equal(t, http.StatusOK, status)
@@ -358,5 +378,5 @@ func TestReadyChecksRetryCutShort(t *testing.T) {
 	require.Equal(t, api.ReadyFail, first[0].Status, "%v", first)
 	second := r.run(t.Context())
 	require.Equal(t, api.ReadyOK, second[0].Status, "%v", second)
-	require.Equal(t, 4, sb.CallCount(), "the cut-short run was not kept")
+	require.Equal(t, 5, sb.CallCount(), "the cut-short run was not kept")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
 )
 
 // TestMain runs the tests, or, when a test started this binary as a child process (see
@@ -216,25 +217,39 @@ func TestRunRoles(t *testing.T) {
 }
 
 // TestWrongEncryptionKeyStopsStartUp: a key that cannot open what is stored (a keyset's
-// secret key, a webhook signing secret) stops serve at once, with one line naming the
-// variable, instead of failing requests one by one.
+// secret key, a webhook signing secret, an Access Manager token, each alone) stops serve at
+// once, with one line naming the variable, instead of failing requests one by one.
 func TestWrongEncryptionKeyStopsStartUp(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{"keyset", "webhook endpoint"} {
+	for _, kind := range []string{"keyset", "webhook endpoint", "Access Manager token"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := startE2E(t, map[string]string{"PNONBOARD_WEBHOOK_ALLOW_HTTP": "true", "PNONBOARD_WEBHOOK_ALLOW_PRIVATE": "true"})
-			if kind == "keyset" {
+			switch kind {
+			case "keyset":
 				code, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "sealed", "name": "Sealed"}, "Prefer", "wait=30")
 				require.Equal(t, string(tenants.StateActive), body["state"], "%d %v", code, body)
-			} else {
+			case "webhook endpoint":
 				code, body := e.call(t, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/hooks"})
+				require.Equal(t, http.StatusCreated, code, "%v", body)
+			default:
+				code, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "sealed", "name": "Sealed", "environments": []string{"staging"}}, "Prefer", "wait=30")
+				require.Equal(t, string(tenants.StateActive), body["state"], "%d %v", code, body)
+				code, body = e.call(t, http.MethodPost, "/v1/tenants/sealed/tokens", map[string]any{
+					"environment": "staging", "ttl": 30, "channels": map[string]any{"room": []string{"read"}}})
 				require.Equal(t, http.StatusCreated, code, "%v", body)
 			}
 			require.NoError(t, e.srv.stop(t))
+			if kind == "Access Manager token" { // the token is then the only secret stored
+				tenantstest.SetSecret(t, e.db.Pool, tenantstest.ID(t, e.db.Pool, "sealed"), "staging", nil)
+			}
 
+			// A check that lets the wrong key through would serve until this ends.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
 			env := serveEnv(e.db.URL) // a new, different key
-			err := run(context.Background(), []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
+			err := run(ctx, []string{"server", "serve"}, mapEnv(env), io.Discard, io.Discard)
+			require.NoError(t, ctx.Err(), "start-up did not stop: %v", err)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), "PNONBOARD_ENCRYPTION_KEY")
 			require.Contains(t, err.Error(), kind)

@@ -143,7 +143,10 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 	webhookSecret := func(ctx context.Context) (secrets.Sample, bool, error) {
 		return webhooks.LatestSealedSecret(ctx, a.pool)
 	}
-	if err := secrets.CheckKeyring(ctx, keyring, keysetSecret, webhookSecret); err != nil {
+	accessToken := func(ctx context.Context) (secrets.Sample, bool, error) {
+		return tokens.LatestSealedToken(ctx, a.pool)
+	}
+	if err := secrets.CheckKeyring(ctx, keyring, keysetSecret, webhookSecret, accessToken); err != nil {
 		var wrong *secrets.KeyringError
 		if errors.As(err, &wrong) {
 			return nil, fmt.Errorf("config: %w", err)

@@ -89,15 +89,17 @@ func (e *TransportError) Error() string {
 // works.
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// IsRetryable reports whether err is worth retrying: a 5xx, 408 or 429
+// IsRetryable reports whether err is worth retrying at once: a 5xx or 408
 // answer, or a transport failure (timeout, the http.Client's own Timeout
 // included, refused or reset connection, unreadable answer) that the
-// caller's context did not cause.
+// caller's context did not cause. A 429 is not: Access Manager asks to be
+// called less, and retrying at once is the opposite; it is not permanent
+// either (IsPermanent), so the caller may try again later.
 func IsRetryable(err error) bool {
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		s := apiErr.StatusCode
-		return s >= 500 || s == http.StatusRequestTimeout || s == http.StatusTooManyRequests
+		return s >= 500 || s == http.StatusRequestTimeout
 	}
 	var tErr *TransportError
 	if errors.As(err, &tErr) {

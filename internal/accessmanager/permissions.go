@@ -158,6 +158,18 @@ func (e *ValidationError) Error() string {
 // Is makes errors.Is(err, ErrInvalidArgument) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidArgument }
 
+// FieldErrors returns field → message, the first message of each field
+// (internal/invalid's Fielder, which the API answers with a 422).
+func (e *ValidationError) FieldErrors() map[string]string {
+	out := make(map[string]string, len(e.Fields))
+	for _, f := range e.Fields {
+		if _, ok := out[f.Field]; !ok {
+			out[f.Field] = f.Message
+		}
+	}
+	return out
+}
+
 // ValidTTL reports a TTL outside MinTTL..MaxTTL minutes (the range PubNub
 // accepts) as a *FieldError on "ttl"; nil when valid.
 func ValidTTL(ttl int) error {
@@ -330,6 +342,42 @@ func (r Resources) Words() ResourceWords {
 	}
 	return ResourceWords{Channels: conv(r.Channels), Groups: conv(r.Groups), UUIDs: conv(r.UUIDs)}
 }
+
+// GrantWords is a GrantRequest with its permissions as words ("read",
+// "write", …), as an API takes it.
+type GrantWords struct {
+	TTL              int
+	AuthorizedUserID string
+	Resources        ResourceWords
+	Patterns         ResourceWords
+	Meta             map[string]any
+}
+
+// Request turns the words into a GrantRequest (ParseResources) and checks
+// it (GrantRequest.Validate). It returns a *ValidationError listing every
+// problem, sorted by field: a refused word comes before any other problem of
+// its field, and there is no "resources" problem when names were given but
+// every one was refused (their own problems say why).
+func (w GrantWords) Request() (GrantRequest, error) {
+	resources, errs := ParseResources("", w.Resources)
+	patterns, patErrs := ParseResources("patterns.", w.Patterns)
+	errs = append(errs, patErrs...)
+	req := GrantRequest{TTL: w.TTL, AuthorizedUserID: w.AuthorizedUserID, Resources: resources, Patterns: patterns, Meta: w.Meta}
+	named := w.Resources.names()+w.Patterns.names() > 0
+	for _, fe := range req.Validate() {
+		if fe.Field == "resources" && named {
+			continue
+		}
+		errs = append(errs, fe)
+	}
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return GrantRequest{}, &ValidationError{Fields: errs}
+	}
+	return req, nil
+}
+
+func (w ResourceWords) names() int { return len(w.Channels) + len(w.Groups) + len(w.UUIDs) }
 
 // ParseResources turns permission words into Resources, with
 // ParsePermissions for each name. prefix starts every field named in the

@@ -3,7 +3,11 @@ package accessmanager_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -184,5 +188,72 @@ func TestValidation(t *testing.T) {
 		require.True(t, errors.Is(err, accessmanager.ErrInvalidArgument))
 		require.True(t, accessmanager.IsPermanent(err))
 		require.EqualError(t, err, "accessmanager: invalid grant request: ttl: bad; meta.k: worse")
+	})
+
+	t.Run("ValidationErrorNamesItsFields", func(t *testing.T) {
+		t.Parallel()
+		// The one interface the API reads field errors through (internal/invalid's Fielder).
+		var err error = fmt.Errorf("grant: %w", &accessmanager.ValidationError{Fields: []accessmanager.FieldError{
+			{Field: "channels.a", Message: "first"}, {Field: "channels.a", Message: "second"}, {Field: "ttl", Message: "bad"},
+		}})
+		var f interface{ FieldErrors() map[string]string }
+		require.ErrorAs(t, err, &f)
+		require.Equal(t, map[string]string{"channels.a": "first", "ttl": "bad"}, f.FieldErrors(), "the first message of a field")
+	})
+}
+
+func TestGrantWords(t *testing.T) {
+	t.Parallel()
+
+	t.Run("Valid", func(t *testing.T) {
+		t.Parallel()
+		req, err := accessmanager.GrantWords{
+			TTL: 15, AuthorizedUserID: "u-1",
+			Resources: accessmanager.ResourceWords{Channels: map[string][]string{"room": {"read", "write"}}},
+			Patterns:  accessmanager.ResourceWords{Groups: map[string][]string{"^g-.*$": {"manage"}}},
+			Meta:      map[string]any{"plan": "pro"},
+		}.Request()
+		require.NoError(t, err)
+		require.Equal(t, 15, req.TTL)
+		require.Equal(t, "u-1", req.AuthorizedUserID)
+		require.Equal(t, accessmanager.Read|accessmanager.Write, req.Resources.Channels["room"])
+		require.Equal(t, accessmanager.Manage, req.Patterns.Groups["^g-.*$"])
+		require.Equal(t, map[string]any{"plan": "pro"}, req.Meta)
+		require.Empty(t, req.Validate())
+	})
+
+	fields := func(t *testing.T, w accessmanager.GrantWords) map[string]string {
+		t.Helper()
+		_, err := w.Request()
+		var verr *accessmanager.ValidationError
+		require.ErrorAs(t, err, &verr)
+		require.True(t, slices.IsSortedFunc(verr.Fields, func(a, b accessmanager.FieldError) int { return strings.Compare(a.Field, b.Field) }))
+		return verr.FieldErrors()
+	}
+
+	t.Run("EveryRuleInOneError", func(t *testing.T) {
+		t.Parallel()
+		got := fields(t, accessmanager.GrantWords{
+			TTL:       43_201,
+			Resources: accessmanager.ResourceWords{Channels: map[string][]string{"room": {"fly"}, "ok": {"read"}}},
+			Patterns:  accessmanager.ResourceWords{Channels: map[string][]string{"(": {"read"}}},
+			Meta:      map[string]any{"a": []any{1}},
+		})
+		require.Equal(t, []string{"channels.room", "meta.a", "patterns.channels.(", "ttl"}, slices.Sorted(maps.Keys(got)))
+		require.Contains(t, got["channels.room"], `"fly" is not a permission for channels`)
+		require.Contains(t, got["ttl"], "must be from 1 to 43200 minutes")
+		require.Contains(t, got["patterns.channels.("], "is not an RE2 regular expression")
+	})
+
+	t.Run("NamesRefusedAreNotNoResources", func(t *testing.T) {
+		t.Parallel()
+		got := fields(t, accessmanager.GrantWords{TTL: 5, Resources: accessmanager.ResourceWords{Groups: map[string][]string{"g": {"write"}}}})
+		require.Equal(t, map[string]string{"channelGroups.g": `"write" is not a permission for channelGroups; use read, manage`}, got)
+	})
+
+	t.Run("NoResources", func(t *testing.T) {
+		t.Parallel()
+		got := fields(t, accessmanager.GrantWords{TTL: 5, Resources: accessmanager.ResourceWords{Channels: map[string][]string{}}})
+		require.Equal(t, []string{"resources"}, slices.Collect(maps.Keys(got)))
 	})
 }

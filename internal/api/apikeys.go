@@ -45,10 +45,9 @@ func (r *createAPIKeyRequest) body() (any, bool) { return &r.Body, false }
 
 func (r *createAPIKeyRequest) validate() map[string]string {
 	errs := map[string]string{}
-	if blank(r.Body.Name) {
-		errs["name"] = msgBlank
-	} else if textLen(r.Body.Name) > 100 {
-		errs["name"] = "must be at most 100 characters"
+	if err := auth.CheckName(r.Body.Name); err != nil { // auth's one rule, as Create applies it
+		fields, _ := invalid.FieldsOf(err)
+		maps.Copy(errs, fields)
 	}
 	if _, err := auth.ParseScopes(r.Body.Scopes); err != nil {
 		errs["scopes"] = err.Error()

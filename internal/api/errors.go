@@ -3,12 +3,15 @@ package api
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
@@ -49,13 +52,19 @@ func errorTable() []translation {
 		sentinel(tenants.ErrNotFound, http.StatusNotFound, "tenant_not_found", "no tenant has this externalId"),
 		sentinel(webhooks.ErrEndpointNotFound, http.StatusNotFound, "webhook_endpoint_not_found", "no webhook endpoint has this ID"),
 		sentinel(webhooks.ErrDeliveryNotFound, http.StatusNotFound, "webhook_delivery_not_found", "this endpoint has no delivery with this ID"),
+		sentinel(tokens.ErrTokenNotFound, http.StatusNotFound, "token_not_found", "pnonboard issued no live token with this ID or value for this tenant"),
 		stateConflict,
 		tenantConflict,
 		grantRefused,
+		accessManagerOff,
+		notRevocable,
+		upstreamProblem,
 	}
 }
 
-// fieldErrors is every domain error that names the fields at fault: a 422 listing them.
+// fieldErrors is every domain error that names the fields at fault (invalid.Fielder: an
+// *invalid.Error, an *accessmanager.ValidationError, a *tokens.EnvironmentError): a 422
+// listing them.
 func fieldErrors(err error) (*Error, bool) {
 	fields, ok := invalid.FieldsOf(err)
 	if !ok {
@@ -109,6 +118,64 @@ func grantRefused(err error) (*Error, bool) {
 	return &Error{Status: http.StatusForbidden, Code: "cannot_grant_scope", Cause: err,
 		Detail: "an API key can grant only scopes it holds itself; this one lacks " + strings.Join(missing, ", "),
 		Extra:  map[string]any{"missingScopes": missing}}, true
+}
+
+// accessManagerOff is a grant on a keyset that needs no token.
+func accessManagerOff(err error) (*Error, bool) {
+	var aerr *tokens.AccessManagerOffError
+	if !errors.As(err, &aerr) {
+		return nil, false
+	}
+	return &Error{Status: http.StatusConflict, Code: "access_manager_off", Cause: err,
+		Detail: fmt.Sprintf("the tenant's %s keyset has Access Manager off, so its clients need no token: they connect with the publish and subscribe keys alone", aerr.Environment),
+		Extra:  map[string]any{"environment": aerr.Environment}}, true
+}
+
+// notRevocable is a revocation PubNub cannot make: token revoke off, or a TTL over 30 days.
+func notRevocable(err error) (*Error, bool) {
+	var nerr *tokens.NotRevocableError
+	if !errors.As(err, &nerr) {
+		return nil, false
+	}
+	return &Error{Status: http.StatusConflict, Code: "token_not_revocable", Cause: err, Detail: nerr.Error(),
+		Extra: map[string]any{"reason": nerr.Reason}}, true
+}
+
+// upstreamProblem says what Access Manager answered: a 403 with PubNub's message, a 400 naming
+// the fields PubNub refused, a 502 for another refusal, a 503 when it did not answer (or asked
+// to be called later: a 429 is not retried here, the caller tries again).
+func upstreamProblem(err error) (*Error, bool) {
+	var e *tokens.UpstreamError
+	if !errors.As(err, &e) {
+		return nil, false
+	}
+	extra := map[string]any{"upstreamStatus": e.Status()}
+	switch status := e.Status(); {
+	case status == http.StatusForbidden:
+		return &Error{Status: http.StatusForbidden, Code: "upstream_forbidden", Cause: err, Extra: extra,
+			Detail: "PubNub Access Manager refused the " + e.Op + ": " + e.Message()}, true
+	case status == http.StatusBadRequest:
+		fields := e.Fields()
+		errs := make([]FieldError, 0, len(fields))
+		for _, f := range slices.Sorted(maps.Keys(fields)) {
+			errs = append(errs, FieldError{Field: f, Message: fields[f]})
+		}
+		return &Error{Status: http.StatusBadRequest, Code: "upstream_invalid", Cause: err, Extra: extra, Errors: errs,
+			Detail: "PubNub Access Manager refused the " + e.Op + ": " + e.Message()}, true
+	case e.Refused():
+		return &Error{Status: http.StatusBadGateway, Code: "upstream_refused", Cause: err, Extra: extra,
+			Detail: fmt.Sprintf("PubNub Access Manager refused the %s with %d: %s", e.Op, status, e.Message())}, true
+	}
+	delete(extra, "upstreamStatus")
+	if s := e.Status(); s != 0 {
+		extra["upstreamStatus"] = s
+	}
+	if e.Status() == http.StatusTooManyRequests {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "upstream_unavailable", Cause: err, Extra: extra,
+			Detail: fmt.Sprintf("PubNub Access Manager is limiting the rate of calls (429) and did not complete the %s; try again shortly", e.Op)}, true
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Code: "upstream_unavailable", Cause: err, Extra: extra,
+		Detail: fmt.Sprintf("PubNub Access Manager did not complete the %s after %d attempts; try again", e.Op, e.Attempts)}, true
 }
 
 // mapError translates domain errors; an *Error passes through unchanged.

@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -40,13 +37,6 @@ func (p *tokenPermissionsJSON) words() accessmanager.ResourceWords {
 	return accessmanager.ResourceWords{Channels: p.Channels, Groups: p.ChannelGroups, UUIDs: p.UserIDs}
 }
 
-func (p *tokenPermissionsJSON) names() int {
-	if p == nil {
-		return 0
-	}
-	return len(p.Channels) + len(p.ChannelGroups) + len(p.UserIDs)
-}
-
 type grantTokenRequest struct {
 	externalIDParam
 	Body struct {
@@ -59,14 +49,14 @@ type grantTokenRequest struct {
 		Patterns         *tokenPermissionsJSON `json:"patterns"`
 		Meta             map[string]any        `json:"meta"`
 	}
-	grant accessmanager.GrantRequest // built by validate
 }
 
 func (r *grantTokenRequest) body() (any, bool) { return &r.Body, false }
 
-// validate checks the body's shape and builds the grant: permission words per resource type,
-// ttl 1 to 43,200, at least one resource or pattern, RE2 patterns, scalar meta (the rules of
-// accessmanager.GrantRequest.Validate, with its field names).
+// validate checks the body's shape: an environment and a ttl given, an authorized user ID
+// that is text of PubNub's length. Access Manager's rules (permission words, the ttl range,
+// at least one resource, RE2 patterns, scalar meta) are accessmanager's: grantToken gets its
+// *accessmanager.ValidationError, which the error table answers.
 func (r *grantTokenRequest) validate() map[string]string {
 	b := &r.Body
 	errs := map[string]string{}
@@ -76,41 +66,29 @@ func (r *grantTokenRequest) validate() map[string]string {
 	case textLen(b.Environment) > 64:
 		errs["environment"] = "must be at most 64 characters"
 	}
-	ttl := 0
 	if b.TTL == nil {
 		errs["ttl"] = fmt.Sprintf("is required: minutes, from %d to %d (30 days)", accessmanager.MinTTL, accessmanager.MaxTTL)
-	} else {
-		ttl = *b.TTL
 	}
-	user := ""
 	if b.AuthorizedUserID != nil {
-		user = *b.AuthorizedUserID
-		switch {
+		switch user := *b.AuthorizedUserID; {
 		case blank(user):
 			errs["authorizedUserId"] = msgBlank
 		case textLen(user) > maxAuthorizedUserID:
 			errs["authorizedUserId"] = fmt.Sprintf("must be at most %d characters", maxAuthorizedUserID)
 		}
 	}
-	top := &tokenPermissionsJSON{Channels: b.Channels, ChannelGroups: b.ChannelGroups, UserIDs: b.UserIDs}
-	resources, resErrs := accessmanager.ParseResources("", top.words())
-	patterns, patErrs := accessmanager.ParseResources("patterns.", b.Patterns.words())
-	for _, fe := range append(resErrs, patErrs...) {
-		errs[fe.Field] = fe.Message
-	}
-	r.grant = accessmanager.GrantRequest{TTL: ttl, AuthorizedUserID: user, Resources: resources, Patterns: patterns, Meta: b.Meta}
-	named := top.names()+b.Patterns.names() > 0
-	for _, fe := range r.grant.Validate() {
-		switch {
-		case fe.Field == "ttl" && b.TTL == nil:
-		case fe.Field == "resources" && named: // every name given was refused above
-		default:
-			if _, ok := errs[fe.Field]; !ok {
-				errs[fe.Field] = fe.Message
-			}
-		}
-	}
 	return errs
+}
+
+// grantWords is the body as Access Manager's request, permissions still as words.
+func (r *grantTokenRequest) grantWords() accessmanager.GrantWords {
+	b := &r.Body
+	w := accessmanager.GrantWords{TTL: *b.TTL, Meta: b.Meta, Patterns: b.Patterns.words(),
+		Resources: accessmanager.ResourceWords{Channels: b.Channels, Groups: b.ChannelGroups, UUIDs: b.UserIDs}}
+	if b.AuthorizedUserID != nil {
+		w.AuthorizedUserID = *b.AuthorizedUserID
+	}
+	return w
 }
 
 // tokenResourcesJSON is a token's resources or patterns as permission words. Users and spaces
@@ -173,9 +151,13 @@ func (grantTokenResponse) setHeaders(h http.Header) { h.Set("Cache-Control", "no
 // grantToken grants a token on the tenant's environment keyset (201), signed by pnonboard with
 // the keyset's secret key.
 func (s *Server) grantToken(ctx context.Context, req *grantTokenRequest) (grantTokenResponse, error) {
-	issued, err := s.tokens.Grant(ctx, req.externalID, req.Body.Environment, req.grant, auth.ActorFrom(ctx).String())
+	grant, err := req.grantWords().Request()
 	if err != nil {
-		return grantTokenResponse{}, tokenProblem(err)
+		return grantTokenResponse{}, err
+	}
+	issued, err := s.tokens.Grant(ctx, req.externalID, req.Body.Environment, grant, auth.ActorFrom(ctx).String())
+	if err != nil {
+		return grantTokenResponse{}, err
 	}
 	return grantTokenResponse{ID: issued.ID, Token: issued.Token, Environment: issued.Environment, parsedTokenJSON: parsedJSON(issued.Parsed)}, nil
 }
@@ -194,7 +176,7 @@ func (r *revokeTokenRequest) extract(p *params) {
 // 204, also when it was already revoked or has expired.
 func (s *Server) revokeToken(ctx context.Context, req *revokeTokenRequest) (noContent, error) {
 	if err := s.tokens.Revoke(ctx, req.externalID, req.ref, auth.ActorFrom(ctx).String()); err != nil {
-		return noContent{}, tokenProblem(err)
+		return noContent{}, err
 	}
 	return noContent{}, nil
 }
@@ -233,7 +215,7 @@ type listTokensResponse struct {
 func (s *Server) listTokens(ctx context.Context, req *listTokensRequest) (listTokensResponse, error) {
 	list, next, err := s.tokens.List(ctx, req.externalID, req.params)
 	if err != nil {
-		return listTokensResponse{}, tokenProblem(err)
+		return listTokensResponse{}, err
 	}
 	out := listTokensResponse{Data: make([]tokenRecordJSON, len(list))}
 	for i, r := range list {
@@ -284,68 +266,4 @@ func (s *Server) parseToken(_ context.Context, req *parseTokenRequest) (parseTok
 		return parseTokenResponse{}, validationError(map[string]string{"token": "is not an Access Manager v3 token: " + msg})
 	}
 	return parseTokenResponse{Version: t.Version, parsedTokenJSON: parsedJSON(t)}, nil
-}
-
-// tokenProblem maps the token service's errors to problems; anything else (tenants.ErrNotFound,
-// a *tenants.StateError, a bad cursor) goes on to the shared table.
-func tokenProblem(err error) error {
-	var (
-		verr *accessmanager.ValidationError
-		eerr *tokens.EnvironmentError
-		aerr *tokens.AccessManagerOffError
-		nerr *tokens.NotRevocableError
-		uerr *tokens.UpstreamError
-	)
-	switch {
-	case errors.As(err, &verr):
-		fields := map[string]string{}
-		for _, f := range verr.Fields {
-			fields[f.Field] = f.Message
-		}
-		return validationError(fields)
-	case errors.As(err, &eerr):
-		return validationError(map[string]string{"environment": fmt.Sprintf("the tenant has no environment %q; it has %s",
-			eerr.Environment, strings.Join(eerr.Known, ", "))})
-	case errors.As(err, &aerr):
-		return &Error{Status: http.StatusConflict, Code: "access_manager_off", Cause: err,
-			Detail: fmt.Sprintf("the tenant's %s keyset has Access Manager off, so its clients need no token: they connect with the publish and subscribe keys alone", aerr.Environment),
-			Extra:  map[string]any{"environment": aerr.Environment}}
-	case errors.As(err, &nerr):
-		return &Error{Status: http.StatusConflict, Code: "token_not_revocable", Cause: err, Detail: nerr.Error(),
-			Extra: map[string]any{"reason": nerr.Reason}}
-	case errors.Is(err, tokens.ErrTokenNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "token_not_found", Cause: err,
-			Detail: "pnonboard issued no live token with this ID or value for this tenant"}
-	case errors.As(err, &uerr):
-		return upstreamProblem(uerr)
-	}
-	return err
-}
-
-// upstreamProblem says what Access Manager answered: a 403 with PubNub's message, a 400 naming
-// the fields PubNub refused, a 502 for another refusal, a 503 when it did not answer.
-func upstreamProblem(e *tokens.UpstreamError) *Error {
-	extra := map[string]any{"upstreamStatus": e.Status()}
-	switch status := e.Status(); {
-	case status == http.StatusForbidden:
-		return &Error{Status: http.StatusForbidden, Code: "upstream_forbidden", Cause: e, Extra: extra,
-			Detail: "PubNub Access Manager refused the " + e.Op + ": " + e.Message()}
-	case status == http.StatusBadRequest:
-		fields := e.Fields()
-		errs := make([]FieldError, 0, len(fields))
-		for _, f := range slices.Sorted(maps.Keys(fields)) {
-			errs = append(errs, FieldError{Field: f, Message: fields[f]})
-		}
-		return &Error{Status: http.StatusBadRequest, Code: "upstream_invalid", Cause: e, Extra: extra, Errors: errs,
-			Detail: "PubNub Access Manager refused the " + e.Op + ": " + e.Message()}
-	case e.Refused():
-		return &Error{Status: http.StatusBadGateway, Code: "upstream_refused", Cause: e, Extra: extra,
-			Detail: fmt.Sprintf("PubNub Access Manager refused the %s with %d: %s", e.Op, status, e.Message())}
-	}
-	delete(extra, "upstreamStatus")
-	if s := e.Status(); s != 0 {
-		extra["upstreamStatus"] = s
-	}
-	return &Error{Status: http.StatusServiceUnavailable, Code: "upstream_unavailable", Cause: e, Extra: extra,
-		Detail: fmt.Sprintf("PubNub Access Manager did not complete the %s after %d attempts; try again", e.Op, e.Attempts)}
 }

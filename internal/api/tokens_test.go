@@ -4,19 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pnonboard/pnonboard"
+	"github.com/pnonboard/pnonboard/internal/accessmanager"
+	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+	"github.com/pnonboard/pnonboard/internal/tokens"
 )
 
 const sandboxKey = "api-test-sandbox-key"
@@ -242,6 +249,132 @@ func TestTokenEndpoints(t *testing.T) {
 	})
 }
 
+// withTokens is b's API over the same database and sandbox with another token service: envs
+// as the environment profiles say, and transport (nil: http.DefaultTransport) carrying its
+// data-plane calls.
+func (b *tokensBundle) withTokens(t *testing.T, envs []tokens.Environment, transport http.RoundTripper) *testServer {
+	t.Helper()
+	sbSrv := httptest.NewServer(b.sb)
+	t.Cleanup(sbSrv.Close)
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	svc := tokens.NewService(tokens.ServiceOpts{
+		Pool: b.db.Pool, Tenants: b.tenants, Keyring: b.keyring, Environments: envs, RetryBase: time.Millisecond,
+		Client: accessmanager.New(sbSrv.URL, &http.Client{Transport: transport, Timeout: 5 * time.Second}),
+	})
+	ts := *b.testServer
+	ts.handler = api.NewServer(&api.ServerOpts{
+		Logger: slog.New(slog.DiscardHandler), Ready: func(context.Context) error { return nil },
+		Keys: b.keys, Tenants: b.tenants, Webhooks: b.webhooks, Tokens: svc, OpenAPI: pnonboard.OpenAPI(),
+	})
+	ts.srv = httptest.NewServer(ts.handler)
+	t.Cleanup(ts.srv.Close)
+	return &ts
+}
+
+// TestTokenRevokeRefusals: PubNub cannot revoke a token of a keyset with token revoke off, nor
+// one whose TTL passes 30 days; pnonboard answers 409 token_not_revocable with the reason and
+// asks Access Manager nothing.
+func TestTokenRevokeRefusals(t *testing.T) {
+	t.Parallel()
+
+	t.Run("TokenRevokeOff", func(t *testing.T) {
+		t.Parallel()
+		b := setupTokens(t)
+		ts := b.withTokens(t, []tokens.Environment{{Name: "development"}, {Name: "staging", AccessManager: true, TokenRevoke: false}}, nil)
+		resp := ts.do(t, http.MethodPost, "/v1/tenants/acme/tokens", b.writer, grantBody())
+		require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+		id := resp.JSON(t)["id"].(string)
+
+		resp = ts.do(t, http.MethodDelete, "/v1/tenants/acme/tokens/"+id, b.writer, nil)
+		require.Equal(t, http.StatusConflict, resp.Status, string(resp.Body))
+		p := resp.JSON(t)
+		require.Equal(t, "token_not_revocable", p["code"])
+		require.Equal(t, tokens.ReasonTokenRevokeOff, p["reason"])
+		require.Contains(t, p["detail"], "token revoke (accessManager.tokenRevoke) off")
+		require.Zero(t, b.sb.CallCount(sandbox.OpRevokeToken))
+	})
+
+	t.Run("TTLOverThirtyDays", func(t *testing.T) {
+		t.Parallel()
+		b := setupTokens(t)
+		resp := b.do(t, http.MethodPost, "/v1/tenants/acme/tokens", b.writer, grantBody())
+		require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+		id := resp.JSON(t)["id"].(string)
+		// Only a token pnonboard did not make could have one (it grants 30 days at most); the
+		// rule is PubNub's.
+		ctx := context.Background()
+		_, err := b.db.Pool.Exec(ctx, `ALTER TABLE issued_tokens DROP CONSTRAINT issued_tokens_ttl_minutes_check`)
+		require.NoError(t, err)
+		_, err = b.db.Pool.Exec(ctx, `UPDATE issued_tokens SET ttl_minutes = 43201 WHERE id = $1`, id)
+		require.NoError(t, err)
+
+		resp = b.do(t, http.MethodDelete, "/v1/tenants/acme/tokens/"+id, b.writer, nil)
+		require.Equal(t, http.StatusConflict, resp.Status, string(resp.Body))
+		p := resp.JSON(t)
+		require.Equal(t, "token_not_revocable", p["code"])
+		require.Equal(t, tokens.ReasonTTLTooLong, p["reason"])
+		require.Contains(t, p["detail"], "at most 43200 minutes (30 days); this one has 43201")
+		require.Zero(t, b.sb.CallCount(sandbox.OpRevokeToken))
+	})
+}
+
+// TestTokenUpstreamAnswers: what Access Manager answers, as the caller sees it.
+func TestTokenUpstreamAnswers(t *testing.T) {
+	t.Parallel()
+
+	// PubNub's 400 names the failing field in its details; the problem names it in this API's
+	// terms. The sandbox checked the signature; the answer is replaced by a 400 of PubNub's shape.
+	t.Run("BadRequestNamesTheField", func(t *testing.T) {
+		t.Parallel()
+		b := setupTokens(t)
+		ts := b.withTokens(t, []tokens.Environment{{Name: "development"}, {Name: "staging", AccessManager: true, TokenRevoke: true}},
+			roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				res, err := http.DefaultTransport.RoundTrip(r)
+				if err != nil || res.StatusCode != http.StatusOK {
+					return res, err
+				}
+				res.Body.Close()
+				body := `{"error":{"message":"Invalid meta","source":"grant","details":[{"message":"Meta values must be a string, a number or a boolean.","location":"permissions.meta.plan","locationType":"body"}]},"service":"Access Manager","status":400}`
+				return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+					Header: http.Header{"Content-Type": {"text/javascript; charset=UTF-8"}}, Body: io.NopCloser(strings.NewReader(body)),
+					ContentLength: int64(len(body)), Request: r}, nil
+			}))
+		resp := ts.do(t, http.MethodPost, "/v1/tenants/acme/tokens", b.writer, grantBody())
+		require.Equal(t, http.StatusBadRequest, resp.Status, string(resp.Body))
+		p := requireDecode[struct {
+			problemBody
+			UpstreamStatus int `json:"upstreamStatus"`
+		}](t, resp)
+		require.Equal(t, "upstream_invalid", p.Code)
+		require.Equal(t, 400, p.UpstreamStatus)
+		require.Contains(t, p.Detail, "Invalid meta")
+		require.Len(t, p.Errors, 1)
+		require.Equal(t, "meta.plan", p.Errors[0].Field)
+		require.Equal(t, "Meta values must be a string, a number or a boolean.", p.Errors[0].Message)
+		require.Equal(t, 1, b.sb.CallCount(sandbox.OpGrantToken), "a refusal is not retried")
+	})
+
+	// A 429 is not retried: the caller is told at once to try again.
+	t.Run("TooManyRequestsIsA503AtOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setupTokens(t)
+		b.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusTooManyRequests}, -1)
+		resp := b.do(t, http.MethodPost, "/v1/tenants/acme/tokens", b.writer, grantBody())
+		require.Equal(t, http.StatusServiceUnavailable, resp.Status, string(resp.Body))
+		p := resp.JSON(t)
+		require.Equal(t, "upstream_unavailable", p["code"])
+		require.EqualValues(t, 429, p["upstreamStatus"])
+		require.Contains(t, p["detail"], "limiting the rate")
+		require.Equal(t, 1, b.sb.CallCount(sandbox.OpGrantToken))
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // TestGrantTokenValidation: every bad body is a 422 naming the field, and reaches no one.
 func TestGrantTokenValidation(t *testing.T) {
 	t.Parallel()
@@ -327,4 +460,45 @@ func TestTokenRouteScopes(t *testing.T) {
 	require.True(t, slices.Contains(auth.AllScopes(), auth.ScopeTokensWrite))
 	_, err := auth.ParseScopes([]string{"tokens:write"})
 	require.NoError(t, err)
+}
+
+// TestCursorRefusalIsOneRow: every listing refuses a cursor it did not make with the same
+// problem, the error table's one cursor row: the tokens listing, the tenants listing, and the
+// usage report as JSON and as CSV.
+func TestCursorRefusalIsOneRow(t *testing.T) {
+	t.Parallel()
+	b := setupTokens(t)
+	usageKey := b.key(t, auth.ScopeUsageRead)
+	get := func(path, key, accept string) problemBody {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, b.srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		res, err := b.srv.Client().Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		b.spec.check(t, req, res.StatusCode, res.Header, raw)
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, "%s %s: %s", path, accept, raw)
+		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+		return requireDecode[problemBody](t, &response{Status: res.StatusCode, Header: res.Header, Body: raw})
+	}
+	want := get("/v1/tenants/acme/tokens?cursor=nope", b.reader, "")
+	require.Equal(t, "validation_failed", want.Code)
+	require.Len(t, want.Errors, 1)
+	require.Equal(t, "cursor", want.Errors[0].Field)
+	for _, c := range []struct{ path, key, accept string }{
+		{"/v1/tenants?cursor=nope", b.reader, ""},
+		{"/v1/usage?cursor=nope", usageKey, ""},
+		{"/v1/usage?cursor=nope", usageKey, "text/csv"},
+	} {
+		got := get(c.path, c.key, c.accept)
+		require.Equal(t, want.Errors, got.Errors, "%s %s", c.path, c.accept)
+		require.Equal(t, want.Code, got.Code)
+		require.Equal(t, want.Detail, got.Detail)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pnonboard/pnonboard/internal/invalid"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/usage"
 )
@@ -212,7 +212,7 @@ func (s *Server) usageReport(ctx context.Context, req *usageReportRequest) (usag
 	var after int64
 	if req.cursor != "" {
 		if after, err = decodeUsageCursor(req.cursor); err != nil {
-			return usageReportResponse{}, validationError(map[string]string{"cursor": "is not a cursor from this listing"})
+			return usageReportResponse{}, err
 		}
 	}
 	rows, next, err := s.usage.Report(ctx, month, after, req.limit)
@@ -244,18 +244,20 @@ func encodeUsageCursor(after int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("ur:" + strconv.FormatInt(after, 10)))
 }
 
+// decodeUsageCursor reads encodeUsageCursor's cursor; invalid.ErrCursor for anything else,
+// which the error table answers as for every listing.
 func decodeUsageCursor(c string) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return 0, err
+		return 0, invalid.ErrCursor
 	}
 	rest, ok := strings.CutPrefix(string(b), "ur:")
 	if !ok {
-		return 0, errors.New("not a usage cursor")
+		return 0, invalid.ErrCursor
 	}
 	id, err := strconv.ParseInt(rest, 10, 64)
 	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != rest {
-		return 0, errors.New("not a usage cursor")
+		return 0, invalid.ErrCursor
 	}
 	return id, nil
 }
@@ -339,12 +341,10 @@ func (s *Server) usageReportCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	month, err := s.reportMonth(&req)
 	if err == nil && req.cursor != "" {
-		if _, cerr := decodeUsageCursor(req.cursor); cerr != nil {
-			err = validationError(map[string]string{"cursor": "is not a cursor from this listing"})
-		}
+		_, err = decodeUsageCursor(req.cursor)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, s.mapError(err))
 		return
 	}
 	metrics := s.usage.Metrics()

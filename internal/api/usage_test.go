@@ -21,8 +21,12 @@ import (
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/postgres"
+	"github.com/pnonboard/pnonboard/internal/provisioner"
+	"github.com/pnonboard/pnonboard/internal/pubnub"
+	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/usage"
 )
 
@@ -351,4 +355,101 @@ type flushRecorder struct {
 func (r *flushRecorder) Flush() {
 	r.flushed = append(r.flushed, r.Body.Len())
 	r.ResponseRecorder.Flush()
+}
+
+// TestUsageOfOneEnvironment: with the by-environment sync on, GET
+// /v1/tenants/{externalId}/usage?environment=<env> is that keyset's series: after a real sync
+// against the sandbox, exactly the sandbox's values for that keyset, every day and metric,
+// with totals as the series' kind says; without environment, the app's (the keysets' sum).
+func TestUsageOfOneEnvironment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := newTestServer(t)
+	metrics := ts.usage.Metrics()
+	// Signed up on 2030-01-10; on 2030-03-01 at noon the last day PubNub has is 2030-02-28.
+	signedUp := time.Date(2030, 1, 10, 10, 0, 0, 0, time.UTC)
+	clock := testclock.New(time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC))
+	sb := sandbox.New(&sandbox.Opts{APIKey: sandboxKey, RatePerMinute: -1, Now: clock.Now})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(sbSrv.Close)
+
+	envs := []string{"development", "staging", "production"}
+	made, err := sb.Prefill(1, &sandbox.PrefillOpts{
+		ExternalIDFunc: func(int) string { return "envs" }, Environments: envs,
+		AppNameFunc: tenants.AppName, KeysetNameFunc: tenants.KeysetName, CreatedAt: signedUp,
+	})
+	require.NoError(t, err)
+	im := tenants.Imported{ExternalID: "envs", Name: "Envs", AppID: made[0].AppID, CustomerID: made[0].CustomerID, CreatedAt: signedUp}
+	profiles := provisioner.DefaultProfiles()
+	for i, env := range envs {
+		p, ok := profiles.Get(env)
+		require.True(t, ok, env)
+		im.Keysets = append(im.Keysets, tenants.ImportedKeyset{Environment: env, Type: string(p.KeysetType), KeysetID: made[0].KeysetIDs[i]})
+	}
+	_, err = tenants.ImportProvisioned(ctx, ts.db.Pool, []tenants.Imported{im})
+	require.NoError(t, err)
+
+	syncer := usage.NewSyncer(usage.SyncerOpts{Pool: ts.db.Pool, Upstream: pubnub.New(sbSrv.URL+"/v2", sb.APIKey(), "", nil),
+		Metrics: metrics, ByEnvironment: true, Now: clock.Now})
+	var cur usage.Cursor
+	require.NoError(t, syncer.Pass(ctx, &cur, time.Time{}))
+	require.Equal(t, len(envs), sb.CallCount(sandbox.OpGetUsageMetrics), "one call per keyset")
+
+	// The API as a server with PNONBOARD_USAGE_BY_ENVIRONMENT=true serves it.
+	byEnv := *ts
+	byEnv.srv = httptest.NewServer(api.NewServer(&api.ServerOpts{
+		Logger: slog.New(slog.DiscardHandler), Ready: func(context.Context) error { return nil },
+		Keys: ts.keys, Tenants: ts.tenants, Webhooks: ts.webhooks, OpenAPI: pnonboard.OpenAPI(),
+		Usage: usage.NewService(usage.ServiceOpts{Pool: ts.db.Pool, Metrics: metrics, ByEnvironment: true, Now: clock.Now}),
+	}))
+	t.Cleanup(byEnv.srv.Close)
+	key := ts.key(t, auth.ScopeUsageRead)
+
+	// requireSandboxSeries gets the series of env ("" for the app) and checks it against the
+	// sandbox's values of entity on every day since sign-up.
+	requireSandboxSeries := func(t *testing.T, env, entityType, entityID string) {
+		t.Helper()
+		path := "/v1/tenants/envs/usage?from=2030-01-10&to=2030-03-01"
+		if env != "" {
+			path += "&environment=" + env
+		}
+		resp := byEnv.get(t, path, key, "")
+		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+		var got usageSeriesBody
+		require.NoError(t, json.Unmarshal(resp.Body, &got))
+		if env == "" {
+			require.Nil(t, got.Environment)
+		} else {
+			require.Equal(t, env, *got.Environment)
+		}
+		require.Equal(t, "2030-02-28", *got.SyncedThrough)
+		require.Len(t, got.Metrics, len(metrics))
+		for i, m := range got.Metrics {
+			require.Equal(t, metrics[i], m.Name)
+			require.Len(t, m.Days, 31+28-9, "%s %s: every day from the 10th of January to the end of February", env, m.Name)
+			want := 0.0
+			for j, d := range m.Days {
+				day := signedUp.AddDate(0, 0, j)
+				require.Equal(t, day.Format(time.DateOnly), d.Date)
+				v, ok := sb.UsageValue(entityType, entityID, m.Name, day)
+				require.True(t, ok, "%s %s %s", entityType, m.Name, d.Date)
+				require.Equal(t, v, d.Value, "%s %s %s: the sandbox's value", env, m.Name, d.Date)
+				if m.TotalKind == "sum" {
+					want += v
+				} else {
+					want = v
+				}
+			}
+			require.Equal(t, want, m.Total, "%s %s total (%s)", env, m.Name, m.TotalKind)
+		}
+	}
+	for i, env := range envs {
+		t.Run(env, func(t *testing.T) { requireSandboxSeries(t, env, "keyset", made[0].KeysetIDs[i]) })
+	}
+	t.Run("App", func(t *testing.T) { requireSandboxSeries(t, "", "app", made[0].AppID) })
+
+	// The environments' series differ from each other (so each is its own keyset's).
+	stagingDay, _ := sb.UsageValue("keyset", made[0].KeysetIDs[1], "txn_total", signedUp.AddDate(0, 0, 1))
+	productionDay, _ := sb.UsageValue("keyset", made[0].KeysetIDs[2], "txn_total", signedUp.AddDate(0, 0, 1))
+	require.NotEqual(t, stagingDay, productionDay, "the sandbox gives each keyset its own values")
 }

@@ -182,14 +182,11 @@ type CreateParams struct {
 // cannot be shown again. Returns *invalid.Error for bad params, or *GrantError
 // (ErrCannotGrant) when GrantedBy lacks a scope asked for.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, error) {
+	if err := CheckName(p.Name); err != nil {
+		return nil, "", err
+	}
 	name := strings.TrimSpace(p.Name)
 	switch {
-	case name == "":
-		return nil, "", invalid.Field("name", "is required")
-	case utf8.RuneCountInString(name) > nameMaxLen:
-		return nil, "", invalid.Field("name", fmt.Sprintf("must be at most %d characters", nameMaxLen))
-	case !isText(name):
-		return nil, "", invalid.Field("name", "must be UTF-8 text without control characters")
 	case len(p.Scopes) == 0:
 		return nil, "", invalid.Field("scopes", "at least one scope is required")
 	case p.ExpiresIn < 0 || p.ExpiresIn > MaxKeyExpiry:
@@ -235,6 +232,21 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, err
 		}
 		return key, plaintext, nil
 	}
+}
+
+// CheckName is the rule for a key's name, the one the API and the CLI apply: not empty or
+// only white space, at most 100 characters (as given, as JSON Schema counts maxLength), UTF-8
+// text without control characters. Returns an *invalid.Error for field name, or nil.
+func CheckName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return invalid.Field("name", "must not be empty or only white space")
+	case utf8.RuneCountInString(name) > nameMaxLen:
+		return invalid.Field("name", fmt.Sprintf("must be at most %d characters", nameMaxLen))
+	case !isText(name):
+		return invalid.Field("name", "must be UTF-8 text without control characters")
+	}
+	return nil
 }
 
 // List returns every key, newest first, revoked and expired included.

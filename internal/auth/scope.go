@@ -15,7 +15,8 @@ import (
 // holds (CreateParams.GrantedBy), so admin alone cannot mint, say, credentials:read.
 type Scope string
 
-// The scopes (docs/ARCHITECTURE.md, Auth and input).
+// The scopes; docs/ARCHITECTURE.md (section 10, Auth and input) and README (API keys) say
+// what each grants.
 const (
 	ScopeTenantsRead    Scope = "tenants:read"
 	ScopeTenantsWrite   Scope = "tenants:write"

@@ -14,6 +14,15 @@ import (
 	"github.com/pnonboard/pnonboard/internal/testclock"
 )
 
+// TestSessionLifetimes pins the console's session lifetimes to what issue 16 asks: idle
+// expiry 8 h, absolute 24 h. The other session tests are written in terms of the constants, so
+// only this one fails if a constant drifts.
+func TestSessionLifetimes(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 8*time.Hour, auth.SessionIdleTimeout)
+	require.Equal(t, 24*time.Hour, auth.SessionMaxAge)
+}
+
 func TestSessions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -1,6 +1,6 @@
 // Package console is pnonboard's support console: server-rendered pages under /console/ where
 // support staff find a tenant, see why it is stuck or drifted, act on it with a reason that
-// lands on its timeline, see and revoke the tokens issued for it and what it used this month,
+// lands on its timeline, see and revoke the tokens issued for it and what it used in the last three months,
 // and follow the webhooks sent about it.
 //
 // It holds no business rules. Every page calls the services the API calls (tenants, tokens,
@@ -51,7 +51,8 @@ type Opts struct {
 	// Tokens, when set, shows the tenant's live Access Manager tokens (tenants:read) with a
 	// revoke button for keys with tokens:write.
 	Tokens *tokens.Service
-	// Usage, when set, shows the tenant's usage this month to keys with usage:read.
+	// Usage, when set, shows the tenant's usage in this month and the two before it to keys
+	// with usage:read.
 	Usage *usage.Service
 	// Dev drops the cookie's Secure attribute, for dev mode on http://127.0.0.1.
 	Dev bool
@@ -103,9 +104,15 @@ type Action struct {
 	DoFunc      func(ctx context.Context, externalID, reason string, actor auth.Actor) error
 
 	// section names the tenant page section whose buttons the action is ("" for the state
-	// card's), and question the confirm page's heading ("" for "<Label> this tenant?"):
-	// built-in actions only.
+	// card's), question the confirm page's heading ("" for "<Label> this tenant?"), and also
+	// a second scope the key needs beside Scope (checked after it): built-in actions only.
 	section, question string
+	also              auth.Scope
+}
+
+// allowed reports whether u's key has the scopes a needs.
+func (a *Action) allowed(u *user) bool {
+	return u.Can(a.Scope) && (a.also == "" || u.Can(a.also))
 }
 
 // Section is a block of the tenant page, under Title, for keys with Scope ("" for any key).
@@ -238,8 +245,8 @@ func (c *Console) addRoutes(mux *http.ServeMux) {
 		// Reading the tenant for the confirm page needs tenants:read too; the action's own
 		// scope is checked first, so a key without it gets 403 before anything is read.
 		path := Prefix + "/tenants/{externalId}/" + a.Name
-		mux.Handle("GET "+path, c.guard(a.Scope, handle(c, c.confirmAction(a))))
-		mux.Handle("POST "+path, c.guard(a.Scope, handle(c, c.doAction(a))))
+		mux.Handle("GET "+path, c.guard(a.Scope, c.guardAlso(a.also, handle(c, c.confirmAction(a)))))
+		mux.Handle("POST "+path, c.guard(a.Scope, c.guardAlso(a.also, handle(c, c.doAction(a)))))
 	}
 	c.tokenRoutes(mux)
 	mux.Handle("GET "+Prefix+"/webhooks", c.guard(auth.ScopeWebhooksRead, handle(c, c.listEndpoints)))

@@ -55,6 +55,8 @@ type setupOpts struct {
 	console console.Opts
 	tokens  bool // the console gets a token service, over a sandbox's Access Manager
 	usage   bool // the console gets a usage service
+	// usageNow is the usage service's clock (nil: time.Now).
+	usageNow func() time.Time
 }
 
 func setup(t *testing.T, o *setupOpts) *testBundle {
@@ -92,7 +94,7 @@ func setup(t *testing.T, o *setupOpts) *testBundle {
 		opts.Tokens = b.tokens
 	}
 	if o.usage {
-		b.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool})
+		b.usage = usage.NewService(usage.ServiceOpts{Pool: db.Pool, Now: o.usageNow})
 		opts.Usage = b.usage
 	}
 	b.srv = httptest.NewServer(console.New(&opts))
@@ -422,15 +424,25 @@ func TestTenantPages(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.tenant(t, "acme", "Acme Corp", tenants.StateActive)
-		tenantstest.HoldKeyset(t, b.db.Pool, tenantstest.ID(t, b.db.Pool, "acme"), "development",
-			tenantstest.Keyset{KeysetID: "ks-1", PublishKey: "pub-c-1", SubscribeKey: "sub-c-1", SecretKeySealed: []byte{1, 2}})
+		id := tenantstest.ID(t, b.db.Pool, "acme")
+		// Each keyset holds its secret as provisioning stores it (sealed; the tenants service can open it).
+		for i, env := range []string{"development", "production"} {
+			n := string(rune('1' + i))
+			tenantstest.HoldKeyset(t, b.db.Pool, id, env, tenantstest.Keyset{KeysetID: "ks-" + n, PublishKey: "pub-c-" + n, SubscribeKey: "sub-c-" + n,
+				SecretKeySealed: b.keyring.Seal([]byte("sec-c-SECRET"+n), tenants.SecretAAD(id, env)), Assigned: true})
+		}
+		tenantstest.Provisioned(t, b.db.Pool, id, "app-7001", "cust-9001")
 		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
 		br := b.browser()
 		br.signIn(t, key)
 		body := br.get(t, "/console/tenants/acme").Body
-		for _, want := range []string{"Acme Corp", `id="tenant-state">active<`, "ks-1", "pub-c-1", "sub-c-1", "development", "production", "<code>created</code>", "Secret keys are never shown"} {
+		for _, want := range []string{"Acme Corp", `id="tenant-state">active<`, "ks-1", "pub-c-1", "sub-c-1", "ks-2", "pub-c-2", "sub-c-2",
+			"development", "production", "<code>created</code>", "Secret keys are never shown",
+			"<dt>Customer ID</dt><dd><code>cust-9001</code></dd>", "<dt>App ID</dt><dd><code>app-7001</code></dd>"} {
 			require.Contains(t, body, want)
 		}
+		require.NotContains(t, body, "sec-c-", "no secret key anywhere in the page")
+		require.NotContains(t, body, "SECRET")
 		require.NotContains(t, body, "Webhooks sent", "the key cannot read webhooks")
 	})
 
@@ -545,13 +557,20 @@ func TestActions(t *testing.T) {
 	t.Run("ReadOnlyKeySeesNoButtonsAndForgedPostsAreRefused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.tenant(t, "acme", "Acme", tenants.StateActive)
+		// Provisioned and drifted, so that every built-in action would be offered to a key
+		// with its scope (Check now and Repair included).
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
 		_, key := b.key(t, "viewer", auth.ScopeTenantsRead)
 		br := b.browser()
 		br.signIn(t, key)
 		page := br.get(t, "/console/tenants/acme").Body
 		require.NotContains(t, page, `id="actions"`)
-		for _, action := range []string{"retry", "disable", "enable"} {
+		require.NotContains(t, page, `id="drift-actions"`)
+		require.NotContains(t, page, `class="button`, "no action button at all")
+		require.Equal(t, 1, strings.Count(page, "<form method=\"post\""), "the only POST form is sign-out")
+		require.Contains(t, page, `<form method="post" action="/console/sign-out">`)
+		for _, action := range []string{"retry", "disable", "enable", "check", "repair"} {
 			require.NotContains(t, page, "/console/tenants/acme/"+action)
 			require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/"+action).Status)
 			resp := br.do(t, http.MethodPost, "/console/tenants/acme/"+action, url.Values{"csrf": {br.csrf(t)}, "reason": {"forged"}})

@@ -16,7 +16,6 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 	"github.com/pnonboard/pnonboard/internal/tenants/tenantstest"
-	"github.com/pnonboard/pnonboard/internal/usage"
 )
 
 // The tenant page's day-two sections: Drift (with Check now and Repair), Tokens (with revoke)
@@ -173,17 +172,14 @@ func TestDrift(t *testing.T) {
 		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetActive)+`">`+string(tenants.KeysetActive)+`</span>`)
 	})
 
-	t.Run("CheckNowWithAReadKey", func(t *testing.T) {
+	t.Run("CheckNow", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		acme := b.provisioned(t, "acme", "Acme")
-		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
-		k, key := b.key(t, "support: viewer", auth.ScopeTenantsRead)
+		b.provisioned(t, "acme", "Acme")
+		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		br := b.browser()
 		br.signIn(t, key)
-		page := br.get(t, "/console/tenants/acme").Body
-		require.Contains(t, page, `href="/console/tenants/acme/check"`)
-		require.NotContains(t, page, "/console/tenants/acme/repair", "repair needs tenants:write")
+		require.Contains(t, br.get(t, "/console/tenants/acme").Body, `href="/console/tenants/acme/check"`)
 
 		confirm := br.get(t, "/console/tenants/acme/check")
 		require.Equal(t, http.StatusOK, confirm.Status)
@@ -211,28 +207,55 @@ func TestDrift(t *testing.T) {
 		ev := lastEvent(t, b, "acme")
 		require.Equal(t, tenants.ActionCheckRequested, ev.Action)
 		require.Equal(t, k.Actor().String(), ev.Actor, "the key is the actor, as the API records it")
-
-		// Forged: a repair POST with the session's token, without tenants:write.
-		resp = br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
-		require.Equal(t, http.StatusForbidden, resp.Status)
-		require.Contains(t, resp.Body, "lacks the tenants:write scope")
-		require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/repair").Status)
-		got, err = b.tenants.GetByExternalID(context.Background(), "acme")
-		require.NoError(t, err)
-		require.Len(t, got.Drift, 1, "nothing repaired")
 	})
 
-	t.Run("CheckNeedsTenantsRead", func(t *testing.T) {
+	// A check may repair upstream by itself, so in the console it is tenants:write's: a
+	// read-only key sees neither drift button, and its forged POSTs, CSRF token and all, are
+	// refused. (The API's POST /check stays tenants:read.)
+	t.Run("ReadKeyCannotCheckOrRepair", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		acme := b.provisioned(t, "acme", "Acme")
+		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
+		_, key := b.key(t, "support: viewer", auth.ScopeTenantsRead)
+		br := b.browser()
+		br.signIn(t, key)
+		page := br.get(t, "/console/tenants/acme").Body
+		require.Contains(t, page, "needs repair", "the drift is shown")
+		require.NotContains(t, page, `id="drift-actions"`)
+		require.NotContains(t, page, "/console/tenants/acme/check", "checking needs tenants:write in the console")
+		require.NotContains(t, page, "/console/tenants/acme/repair", "repair needs tenants:write")
+
+		csrf := br.csrf(t)
+		for _, action := range []string{"check", "repair"} {
+			require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/"+action).Status, action)
+			resp := br.do(t, http.MethodPost, "/console/tenants/acme/"+action, url.Values{"csrf": {csrf}})
+			require.Equal(t, http.StatusForbidden, resp.Status, action)
+			require.Contains(t, resp.Body, "lacks the tenants:write scope", action)
+		}
+		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
+		require.NoError(t, err)
+		require.Empty(t, got.CheckRequested, "no check requested")
+		require.Len(t, got.Drift, 1, "nothing repaired")
+		require.Equal(t, tenants.ActionCreated, lastEvent(t, b, "acme").Action, "nothing on the timeline")
+	})
+
+	t.Run("CheckNeedsTenantsReadToo", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.provisioned(t, "acme", "Acme")
-		_, key := b.key(t, "ana", auth.ScopeTenantsDisable)
-		br := b.browser()
-		br.signIn(t, key)
-		csrf := csrfInput.FindStringSubmatch(br.get(t, "/console/tenants/acme/disable").Body)[1]
-		resp := br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {csrf}})
-		require.Equal(t, http.StatusForbidden, resp.Status)
-		require.Contains(t, resp.Body, "lacks the tenants:read scope")
+		_, disabler := b.key(t, "ana", auth.ScopeTenantsDisable)
+		_, writer := b.key(t, "bob", auth.ScopeTenantsWrite)
+		for key, lacks := range map[string]auth.Scope{disabler: auth.ScopeTenantsWrite, writer: auth.ScopeTenantsRead} {
+			br := b.browser()
+			br.signIn(t, key)
+			csrf := csrfInput.FindStringSubmatch(br.get(t, "/console/").Body)
+			require.NotNil(t, csrf)
+			resp := br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {csrf[1]}})
+			require.Equal(t, http.StatusForbidden, resp.Status)
+			require.Contains(t, resp.Body, "lacks the "+string(lacks)+" scope")
+			require.Equal(t, http.StatusForbidden, br.get(t, "/console/tenants/acme/check").Status)
+		}
 		got, err := b.tenants.GetByExternalID(context.Background(), "acme")
 		require.NoError(t, err)
 		require.Empty(t, got.CheckRequested)
@@ -410,18 +433,54 @@ func TestTokens(t *testing.T) {
 	})
 }
 
+// usageDay stores a day's figure of metric for the tenant's whole app, as the usage sync does.
+func (b *testBundle) usageDay(t *testing.T, tenantID int64, day, metric string, v float64) {
+	t.Helper()
+	_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_daily (tenant_id, environment, day, metric, value) VALUES ($1, '', $2, $3, $4)`,
+		tenantID, day, metric, v)
+	require.NoError(t, err)
+}
+
+// usageTable is the Usage section's table of month ("2006-01"), "" when it has none.
+func usageTable(body, month string) string {
+	i := strings.Index(body, `id="usage-`+month+`"`)
+	if i < 0 {
+		return ""
+	}
+	return body[i : i+strings.Index(body[i:], "</table>")]
+}
+
+// usageRow is the row of metric in table.
+func usageRow(t *testing.T, table, metric string) string {
+	t.Helper()
+	i := strings.Index(table, "<code>"+metric+"</code>")
+	require.GreaterOrEqual(t, i, 0, "no row for %s in %s", metric, table)
+	return table[i : i+strings.Index(table[i:], "</tr>")]
+}
+
 func TestUsage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, &setupOpts{usage: true})
+	// February 2026: the section shows February (so far), January and December 2025.
+	now := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	b := setup(t, &setupOpts{usage: true, usageNow: func() time.Time { return now }})
 	acme := b.provisioned(t, "acme", "Acme")
-	month := usage.Month(time.Now())
-	for metric, v := range map[string]float64{"txn_total": 1523044, "mtd_uuid": 20311, "publish": 800112} {
-		_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_daily (tenant_id, environment, day, metric, value) VALUES ($1, '', $2, $3, $4)`,
-			acme.ID, month, metric, v)
-		require.NoError(t, err)
+	for _, d := range []struct {
+		day, metric string
+		v           float64
+	}{
+		{"2026-02-01", "txn_total", 1_000_000}, {"2026-02-02", "txn_total", 523_044},
+		{"2026-02-01", "mtd_uuid", 20_000}, {"2026-02-02", "mtd_uuid", 20_311},
+		// January: mtd_uuid's total is its last day's value (1,250), not the sum nor the peak.
+		{"2026-01-05", "txn_total", 700}, {"2026-01-31", "txn_total", 300},
+		{"2026-01-15", "mtd_uuid", 1_900}, {"2026-01-31", "mtd_uuid", 1_250},
+		{"2026-01-20", "publish", 42},
+		// December: nothing. November, a fourth month back, is not shown.
+		{"2025-11-30", "txn_total", 987_654},
+	} {
+		b.usageDay(t, acme.ID, d.day, d.metric, d.v)
 	}
 	_, err := b.db.Pool.Exec(context.Background(), `INSERT INTO usage_sync_state (tenant_id, environment, metrics, synced_through) VALUES ($1, '', $2, $3)`,
-		acme.ID, b.usage.Metrics(), month)
+		acme.ID, b.usage.Metrics(), "2026-02-02")
 	require.NoError(t, err)
 
 	_, key := b.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
@@ -430,19 +489,35 @@ func TestUsage(t *testing.T) {
 	body := br.get(t, "/console/tenants/acme").Body
 	section := body[strings.Index(body, `id="usage"`):]
 	section = section[:strings.Index(section, "</section>")]
-	for _, want := range []string{
-		month.Format("January 2006"), "Synced through " + month.Format(time.DateOnly),
-		"<code>txn_total</code>", ">1,523,044<", "sum of the days",
-		"<code>mtd_uuid</code>", ">20,311<", "month to date",
-		"<code>bytes_stored</code>", // every synced metric, 0 without days
-	} {
-		require.Contains(t, section, want)
-	}
+	require.Contains(t, section, "Synced through 2026-02-02")
+	require.Contains(t, section, "the last 3 months")
+	feb, jan := strings.Index(section, "February 2026"), strings.Index(section, "January 2026")
+	dec := strings.Index(section, "December 2025")
+	require.True(t, feb >= 0 && jan > feb && dec > jan, "the three months, newest first")
+	require.NotContains(t, section, "November 2025")
+	require.NotContains(t, section, "987,654", "a fourth month back is not shown")
+
+	this := usageTable(section, "2026-02")
+	require.Contains(t, usageRow(t, this, "txn_total"), ">1,523,044<")
+	require.Contains(t, usageRow(t, this, "txn_total"), "sum of the days")
+	require.Contains(t, usageRow(t, this, "mtd_uuid"), ">20,311<")
+	require.Contains(t, usageRow(t, this, "mtd_uuid"), "month to date")
+	require.Contains(t, usageRow(t, this, "bytes_stored"), ">0<", "every synced metric, 0 without days")
+
+	last := usageTable(section, "2026-01")
+	require.Contains(t, usageRow(t, last, "txn_total"), ">1,000<")
+	require.Contains(t, usageRow(t, last, "mtd_uuid"), ">1,250<", "the month's last day, as the API totals mtd_*")
+	require.Contains(t, usageRow(t, last, "mtd_uuid"), "last synced day")
+	require.Contains(t, usageRow(t, last, "publish"), ">42<")
+	require.Contains(t, usageRow(t, last, "publish"), `<td data-label="Days">1</td>`)
+
+	require.Empty(t, usageTable(section, "2025-12"), "no table for a month with no days")
+	require.Contains(t, section, "No usage stored for December 2025.")
 
 	b.provisioned(t, "globex", "Globex")
 	none := br.get(t, "/console/tenants/globex").Body
-	require.Contains(t, none, "Nothing synced for this month yet.")
-	require.NotContains(t, none, `id="usage-table"`)
+	require.Contains(t, none, "Nothing synced for this tenant yet.")
+	require.NotContains(t, none, `class="usage-table`)
 
 	_, plain := b.key(t, "viewer", auth.ScopeTenantsRead)
 	viewer := b.browser()

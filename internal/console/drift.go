@@ -29,11 +29,14 @@ func builtinFilters() []ListFilter {
 }
 
 // driftActions are Check now and Repair, as the API's POST /check and /repair: the same
-// service calls, the same scopes.
+// service calls. Repair needs the API's scope, tenants:write. Check now needs tenants:write
+// too, beside the API's tenants:read: a check repairs safe drift upstream by itself (assigns
+// a keyset again, turns Access Manager back on), so in the console, where a read-only key
+// must see no button that changes anything, it is an action of keys that may change tenants.
 func (c *Console) driftActions() []Action {
 	return []Action{
 		{
-			Name: "check", Label: "Check now", Scope: auth.ScopeTenantsRead, section: sectionDrift,
+			Name: "check", Label: "Check now", Scope: auth.ScopeTenantsWrite, also: auth.ScopeTenantsRead, section: sectionDrift,
 			question: "Check this tenant against PubNub now?",
 			Explain: "Reads the tenant's app, keysets and customer back from PubNub now and records every difference from what pnonboard made. " +
 				"A keyset unassigned from the customer is assigned again, and Access Manager turned off where the tenant must be locked is turned on again, by the check itself; " +
@@ -119,7 +122,8 @@ func fixText(k tenants.DriftKind) string {
 		return "Repair makes the customer again, with the same externalId, and assigns the keysets to it."
 	case tenants.DriftAppRenamed, tenants.DriftKeysetRenamed, tenants.DriftCustomerRenamed:
 		return "Repair renames it back."
-	case tenants.DriftCustomerKeysets, tenants.DriftCustomerForeign, tenants.DriftKeysetElsewhere:
+	case tenants.DriftCustomerKeysets, tenants.DriftCustomerForeign, tenants.DriftKeysetElsewhere,
+		tenants.DriftAppForeign, tenants.DriftKeysetForeign:
 		return "pnonboard cannot undo this: resolve it in the PubNub Admin Portal (or with PubNub support), then check again."
 	}
 	return ""

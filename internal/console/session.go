@@ -135,6 +135,21 @@ func (c *Console) guard(scope auth.Scope, next http.Handler) http.Handler {
 	})
 }
 
+// guardAlso, inside guard, answers 403 unless the signed-in key also has scope ("" for none):
+// for the actions that need two scopes.
+func (c *Console) guardAlso(scope auth.Scope, next http.Handler) http.Handler {
+	if scope == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u := userFrom(r.Context()); !u.Can(scope) {
+			c.render(w, r, u, forbidden(fmt.Sprintf("Your key (%s) lacks the %s scope this needs.", u.Name(), scope)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // toSignIn sends the browser to the sign-in page, to come back to this page after (GETs
 // only: a POST's form cannot be replayed).
 func (c *Console) toSignIn(r *http.Request) *page {

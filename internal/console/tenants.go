@@ -38,6 +38,10 @@ func (c *Console) builtinActions() []Action {
 				"A tenant in flight whose job is waiting (a backoff after an upstream fault, or a rate-limit snooze) has that job run now. " +
 				"An active or disabled tenant has nothing to retry, and the service says so.",
 			Done: "Retry requested: the tenant's job runs now. The state below follows it.",
+			// Offered where the service accepts it; a forged POST on another state gets its 409.
+			OfferedFunc: func(t *tenants.Tenant) bool {
+				return t.State == tenants.StateFailed || slices.Contains(tenants.InFlight(), t.State)
+			},
 			DoFunc: func(ctx context.Context, id, _ string, actor auth.Actor) error {
 				_, err := c.tenants.Retry(ctx, id, actor.String())
 				return err
@@ -221,7 +225,7 @@ func (c *Console) tenantPage(ctx context.Context, u *user, req *tenantRequest) (
 		if req.done == a.Name {
 			v.Notice = a.Done
 		}
-		if !u.Can(a.Scope) || a.OfferedFunc != nil && !a.OfferedFunc(t) {
+		if !a.allowed(u) || a.OfferedFunc != nil && !a.OfferedFunc(t) {
 			continue
 		}
 		link := actionLink{Label: a.Label, URL: consolePath("tenants", t.ExternalID, a.Name), Danger: a.Danger}
@@ -274,8 +278,9 @@ func (c *Console) tenantPage(ctx context.Context, u *user, req *tenantRequest) (
 	return &page{name: "tenant", title: t.Name + " (" + t.ExternalID + ")", nav: "tenants", data: v}, nil
 }
 
-// advice says what to do about a tenant's lastError, by the step that failed. It is help
-// text keyed by the provisioner's step names; what may happen next is the service's to decide.
+// advice says what to do about a tenant's lastError, by the step that failed and the drift
+// that blocks it. It is help text keyed by the provisioner's step names and the drift kinds;
+// what may happen next is the service's to decide.
 func advice(t *tenants.Tenant) string {
 	if t.State != tenants.StateFailed {
 		if t.LastError != "" {
@@ -283,20 +288,115 @@ func advice(t *tenants.Tenant) string {
 		}
 		return ""
 	}
-	step := t.FailedStep
+	if a := blockedAdvice(t); a != "" {
+		return a
+	}
+	a := stepAdvice(t)
+	if needsRepair(t) {
+		a += " The last check also found drift that Repair undoes (Drift section): Repair undoes it and resumes the tenant too."
+	}
+	return a
+}
+
+// blockedAdvice is the advice for a tenant whose job stopped because the last check found a
+// held resource gone or someone else's ("" when none is): retrying alone meets the same drift
+// and fails again, so the advice is what clears it.
+func blockedAdvice(t *tenants.Tenant) string {
+	var gone, foreign []string
+	for _, d := range t.Blocking() {
+		if d.Kind.Foreign() {
+			foreign = append(foreign, d.Resource)
+		} else {
+			gone = append(gone, d.Resource)
+		}
+	}
+	doing := stepDoing(t.FailedStep)
+	switch {
+	case len(foreign) > 0:
+		a := "pnonboard stopped before " + doing + ": the last check found " + strings.Join(foreign, ", ") +
+			" to be someone else's now (Drift section), and it touches nothing of the tenant's until that is resolved, so a retry fails again. " +
+			"Resolve it in the PubNub Admin Portal (or with PubNub support), then Check now (Drift section); once the check no longer reports it, retry."
+		if len(gone) > 0 {
+			a += " Repair (Drift section) makes " + strings.Join(gone, ", ") + " again, which no longer exists upstream."
+		}
+		return a
+	case len(gone) > 0:
+		return "Nothing was changed upstream: " + strings.Join(gone, ", ") + " no longer exists in PubNub (deleted in the Admin Portal; see the Drift section), " +
+			"so a retry fails again. Repair (Drift section) makes it again (a keyset with new keys, which the tenant.updated webhook carries), " +
+			"and the tenant then carries on with " + doing + "."
+	}
+	return ""
+}
+
+// stepAdvice is what to do about a failure at the tenant's failed step.
+func stepAdvice(t *tenants.Tenant) string {
+	step, env, _ := strings.Cut(t.FailedStep, ":")
+	// A tenant that was provisioned once is being changed (or repaired): a keyset made now is
+	// an added environment's, or one Repair makes again.
+	dayTwo := t.ProvisionedAt != nil
 	switch {
 	case step == "verify":
 		return "pnonboard found something upstream that is not this tenant's, and stopped rather than touch it; the error names both sides. " +
 			"Resolve it in the PubNub Admin Portal (or with PubNub support), then retry."
+	case step == "create_keyset" && dayTwo:
+		return "Making the keyset of the " + env + " environment (an environment added to the tenant, or a keyset Repair makes again) stopped: PubNub refused it for good. " +
+			"Fix what the error names (the account's keyset limit, the service-integration key's permissions, a name already taken), then retry: " +
+			"the keyset is made once, then assigned to the customer; the tenant's other environments keep working meanwhile."
+	case step == "assign_keysets" && dayTwo:
+		return "Assigning the tenant's new keyset to its customer (an added environment, or a keyset made again) stopped: PubNub refused it for good. " +
+			"Fix what the error names (at most 5 keysets per customer, the service-integration key's permissions), then retry: the assignment is sent again; the keyset is not made twice."
 	case strings.HasPrefix(step, "create_"), step == "assign_keysets":
 		return "PubNub refused to create or assign a resource for good. Fix what the error names (account limits, the service-integration key's permissions, a name already taken), " +
 			"then retry: provisioning resumes at this step, and nothing already made is made twice."
-	case strings.HasPrefix(step, "disable_keyset"), strings.HasPrefix(step, "settle_rotation"):
+	case step == "rename_customer":
+		return "Renaming the PubNub customer to the tenant's name (after a name change, or Repair renaming it back) stopped. " +
+			"Fix what the error names (the service-integration key's permissions, the customer's state in the Admin Portal), then retry: the rename is sent again; nothing else is redone."
+	case step == "rename_app":
+		return "Renaming the app back to the name pnonboard gave it (a Repair of a rename made in the Admin Portal) stopped. " +
+			"Fix what the error names, then retry: the rename is sent again."
+	case step == "rename_keyset":
+		return "Renaming the " + env + " keyset back to the name pnonboard gave it (a Repair of a rename made in the Admin Portal) stopped. " +
+			"Fix what the error names, then retry: the rename is sent again."
+	case step == "retire_keyset":
+		return "Retiring the " + env + " environment stopped while locking its keyset (Access Manager on, secret rotated, tokens revoked): it may still accept clients. " +
+			"Fix what the error names, then retry to finish locking it; the tenant's other environments are untouched."
+	case step == "disable_keyset", step == "settle_rotation":
 		return "Disabling stopped at this keyset; the others may already be locked. Fix what the error names, then retry to finish the disable."
-	case strings.HasPrefix(step, "enable_keyset"):
-		return "Enabling stopped at this keyset. Fix what the error names, then retry to finish the enable."
+	case step == "enable_keyset":
+		return "Unlocking this keyset (an enable, or a removed environment added again) stopped. Fix what the error names, then retry to finish it."
 	}
 	return "Fix what the error names, then retry: the tenant resumes where it stopped."
+}
+
+// stepDoing names what a failed step was doing, for a person ("step x" for one it does not
+// know).
+func stepDoing(failedStep string) string {
+	step, env, _ := strings.Cut(failedStep, ":")
+	switch step {
+	case "create_app":
+		return "making the app"
+	case "create_keyset":
+		return "making the " + env + " environment's keyset"
+	case "create_customer":
+		return "making the customer"
+	case "assign_keysets":
+		return "assigning the keysets to the customer"
+	case "rename_customer":
+		return "renaming the customer"
+	case "rename_app":
+		return "renaming the app back"
+	case "rename_keyset":
+		return "renaming the " + env + " keyset back"
+	case "retire_keyset":
+		return "locking the keyset of the removed " + env + " environment"
+	case "disable_keyset", "settle_rotation":
+		return "locking the " + env + " keyset (the disable)"
+	case "enable_keyset":
+		return "unlocking the " + env + " keyset"
+	case "", "verify", "check":
+		return "its next change"
+	}
+	return "step " + failedStep
 }
 
 // --- The timeline, newest first

@@ -11,15 +11,26 @@ import (
 	"github.com/pnonboard/pnonboard/internal/usage"
 )
 
-// Usage (issue 15): the tenant page's Usage section, this month's totals of every synced
-// metric for the tenant's whole app, as GET /v1/tenants/{externalId}/usage answers by default
-// (usage:read).
+// Usage (issue 15): the tenant page's Usage section, the totals of every synced metric for
+// the tenant's whole app in each of the last usageMonths calendar months (UTC), newest first:
+// for each month what GET /v1/tenants/{externalId}/usage?from=<1st>&to=<1st of the next>
+// answers (usage:read). The totals are the usage service's (Series), so an mtd_* metric's is
+// its last day's value there as in the API.
+
+// usageMonths is how many months the section shows: this month and the two before it.
+const usageMonths = 3
 
 type usageView struct {
-	Month         string // "November 2026"
 	SyncedThrough string // the last day synced, "" when nothing is yet
-	Metrics       []usageMetric
-	Any           bool // some metric has a day stored
+	Months        []usageMonth
+}
+
+type usageMonth struct {
+	Month   string // "November 2026"
+	ID      string // "2026-11", for the table's id
+	Current bool   // this month, still running
+	Metrics []usageMetric
+	Any     bool // some metric has a day stored
 }
 
 type usageMetric struct {
@@ -29,28 +40,38 @@ type usageMetric struct {
 	Days  int    // days with a value
 }
 
-// tenantUsage is the tenant's usage this month (UTC), by the usage service's clock.
+// tenantUsage is the tenant's usage in this month and the usageMonths-1 before it (UTC, by
+// the usage service's clock), newest first: one Series per month, as the API reads a month.
 func (c *Console) tenantUsage(ctx context.Context, t *tenants.Tenant) (*usageView, error) {
-	from := usage.Month(c.usage.Now())
-	series, err := c.usage.Series(ctx, usage.SeriesParams{TenantID: t.ID, From: from, To: from.AddDate(0, 1, 0), Metrics: c.usage.Metrics()})
-	if err != nil {
-		return nil, err
-	}
-	v := &usageView{Month: from.Format("January 2006")}
-	if series.SyncedThrough != nil {
-		v.SyncedThrough = series.SyncedThrough.Format(time.DateOnly)
-	}
-	for _, m := range series.Metrics {
-		v.Metrics = append(v.Metrics, usageMetric{Name: m.Name, Total: formatNumber(m.Total), How: totalHow(m.TotalKind), Days: len(m.Days)})
-		v.Any = v.Any || len(m.Days) > 0
+	v := &usageView{}
+	this := usage.Month(c.usage.Now())
+	for i := range usageMonths {
+		from := this.AddDate(0, -i, 0)
+		series, err := c.usage.Series(ctx, usage.SeriesParams{TenantID: t.ID, From: from, To: from.AddDate(0, 1, 0), Metrics: c.usage.Metrics()})
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 && series.SyncedThrough != nil {
+			v.SyncedThrough = series.SyncedThrough.Format(time.DateOnly)
+		}
+		m := usageMonth{Month: from.Format("January 2006"), ID: from.Format("2006-01"), Current: i == 0}
+		for _, ms := range series.Metrics {
+			m.Metrics = append(m.Metrics, usageMetric{Name: ms.Name, Total: formatNumber(ms.Total), How: totalHow(ms.TotalKind, i == 0), Days: len(ms.Days)})
+			m.Any = m.Any || len(ms.Days) > 0
+		}
+		v.Months = append(v.Months, m)
 	}
 	return v, nil
 }
 
-// totalHow says how a total of kind k is made, for a person.
-func totalHow(k usage.TotalKind) string {
+// totalHow says how a total of kind k is made, for a person; current says the month is
+// still running.
+func totalHow(k usage.TotalKind, current bool) string {
 	switch k {
 	case usage.TotalLast:
+		if !current {
+			return "the month's last synced day's value"
+		}
 		return "month to date (the last day's value)"
 	case usage.TotalMean:
 		return "mean of the days"

@@ -1,7 +1,9 @@
-// Package invalid is how the domain packages say "the caller's input breaks a rule": one error
-// type naming the fields at fault (the API answers it with a 422 listing them), and the one
-// sentinel every listing returns for a cursor it did not make. The domain packages import it;
-// it imports nothing.
+// Package invalid is how the domain packages say "the caller's input breaks a rule": one small
+// interface, Fielder, for every error that names the fields at fault (the API answers it with a
+// 422 listing them), a ready-made error implementing it, and the one sentinel every listing
+// returns for a cursor it did not make. The domain packages import it, or, when they may
+// import nothing of this module (internal/accessmanager), implement Fielder themselves; it
+// imports nothing.
 package invalid
 
 import (
@@ -14,6 +16,13 @@ import (
 
 // ErrCursor says a listing was handed a cursor it did not make.
 var ErrCursor = errors.New("invalid cursor")
+
+// Fielder is an error about input that breaks rules: FieldErrors returns field → what is
+// wrong with it, for every field at fault (the field names are the API's JSON names).
+type Fielder interface {
+	error
+	FieldErrors() map[string]string
+}
 
 // Error is input that breaks one or more rules: field → what is wrong with it.
 type Error struct{ fields map[string]string }
@@ -41,11 +50,14 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("invalid input: %s", strings.Join(parts, "; "))
 }
 
-// FieldsOf returns the fields at fault when err is (or wraps) an *Error.
+// FieldsOf returns the fields at fault when err is (or wraps) a Fielder: an *Error, or any
+// domain error with a FieldErrors method. One that names no field is not taken: a refusal
+// must say what to fix.
 func FieldsOf(err error) (map[string]string, bool) {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.FieldErrors(), true
+	var e Fielder
+	if !errors.As(err, &e) {
+		return nil, false
 	}
-	return nil, false
+	fields := e.FieldErrors()
+	return fields, len(fields) > 0
 }

@@ -16,9 +16,10 @@ import (
 // A check reads back everything a tenant holds and compares it with what pnonboard made
 // (compare): its drift. It runs when an operator asks (POST /check), when the drift sweep's
 // listings disagree with the tenant, and, as the verify step, before a job uses holdings
-// nothing has confirmed for a while. Safe differences become work for the same job (assign
-// again, lock again); the rest are reported, and a resource that is gone or someone else's
-// stops every later step until it is repaired.
+// nothing has confirmed for a while, or those of a failed tenant an operator retries. Safe
+// differences become work for the same job (assign again, lock again); the rest are
+// reported, and a resource that is gone or someone else's (its app elsewhere, or named as
+// pnonboard names another tenant's) stops every later step until it is repaired.
 
 // observed is what upstream holds of one tenant's resources.
 type observed struct {
@@ -85,6 +86,11 @@ func compare(t *tenants.Tenant, o observed) []tenants.Drift {
 		switch {
 		case o.app == nil:
 			add(tenants.DriftAppDeleted, res, quoted(name), "deleted")
+		case o.app.Name != name && derivedName(o.app.Name):
+			// Another tenant's name: the app is someone else's (an upstream that reused an ID,
+			// a restored backup, a hand edit), never to be used, nor renamed, by this tenant.
+			add(tenants.DriftAppForeign, res, fmt.Sprintf("%q, the app of tenant %q", name, t.ExternalID),
+				fmt.Sprintf("%q, %s", o.app.Name, ownerOf(o.app.Name, "", "app")))
 		case o.app.Name != name && !t.AppRenamePending:
 			add(tenants.DriftAppRenamed, res, quoted(name), quoted(o.app.Name))
 		}
@@ -103,6 +109,10 @@ func compare(t *tenants.Tenant, o observed) []tenants.Drift {
 			continue
 		case up.AppID != t.AppID:
 			add(tenants.DriftKeysetElsewhere, res, fmt.Sprintf("%q in app %s", k.UpstreamName, t.AppID), fmt.Sprintf("%q in app %s", up.Name, up.AppID))
+			continue
+		case up.Name != k.UpstreamName && derivedName(up.Name) && !ownName(t, up.Name):
+			add(tenants.DriftKeysetForeign, res, fmt.Sprintf("%q in app %s, the keyset of tenant %q", k.UpstreamName, t.AppID, t.ExternalID),
+				fmt.Sprintf("%q in app %s, %s", up.Name, up.AppID, ownerOf(up.Name, "-"+k.Environment, "keyset")))
 			continue
 		case up.Name != k.UpstreamName && !k.RenamePending:
 			add(tenants.DriftKeysetRenamed, res, quoted(k.UpstreamName), quoted(up.Name))
@@ -151,6 +161,47 @@ func compare(t *tenants.Tenant, o observed) []tenants.Drift {
 	return found
 }
 
+// namePrefix begins every name pnonboard derives (tenants.AppName, tenants.KeysetName).
+const namePrefix = "pnonboard-"
+
+// derivedName reports whether name has the shape of a name pnonboard derives for some
+// externalId: "pnonboard-<externalId>[-<environment>]", or its long form cut to fit with
+// "~" and 16 hex digits of a hash. A held app or keyset whose name differs from the tenant's
+// own and has that shape is another tenant's, not a rename made in the portal.
+func derivedName(name string) bool {
+	rest, ok := strings.CutPrefix(name, namePrefix)
+	if !ok || len(name) > tenants.MaxUpstreamName {
+		return false
+	}
+	if i := strings.IndexByte(rest, '~'); i >= 0 {
+		tag := rest[i+1:]
+		if len(name) != tenants.MaxUpstreamName || len(tag) < 16 || strings.Trim(tag[:16], "0123456789abcdef") != "" {
+			return false
+		}
+		rest = rest[:i] + tag[16:]
+	}
+	return tenants.ValidExternalID(rest)
+}
+
+// ownName reports whether name is one pnonboard gives a resource of t (its app, any of its
+// keysets): a keyset named as another of the tenant's own is a rename, still the tenant's.
+func ownName(t *tenants.Tenant, name string) bool {
+	if name == tenants.AppName(t.ExternalID) {
+		return true
+	}
+	return slices.ContainsFunc(t.Keysets, func(k tenants.Keyset) bool { return k.UpstreamName == name })
+}
+
+// ownerOf says whose derived name name is: the tenant whose externalId it spells (with
+// suffix, the environment's, after it), when it can be read back.
+func ownerOf(name, suffix, what string) string {
+	rest := strings.TrimPrefix(name, namePrefix)
+	if ext, ok := strings.CutSuffix(rest, suffix); ok && !strings.Contains(ext, "~") && tenants.ValidExternalID(ext) {
+		return fmt.Sprintf("the %s of tenant %q", what, ext)
+	}
+	return "another tenant's " + what
+}
+
 func accessManagerOn(cfg *pubnub.KeysetConfig) bool {
 	return cfg.AccessManager != nil && cfg.AccessManager.Enabled != nil && *cfg.AccessManager.Enabled
 }
@@ -171,12 +222,16 @@ func (a *attempt) check(ctx context.Context, t *tenants.Tenant) error {
 		if err != nil {
 			return err
 		}
+		var events []tenants.Event
+		if ev, ok := t.Begin(); ok {
+			events = append(events, ev) // a retried tenant, verified before it starts
+		}
 		fresh := t.Observe(found, time.Now().UTC())
 		detail := map[string]any{"drift": len(t.Drift)}
 		if by != "" {
 			detail["requestedBy"] = string(by)
 		}
-		events := []tenants.Event{tenants.SystemEvent(tenants.ActionChecked, detail)}
+		events = append(events, tenants.SystemEvent(tenants.ActionChecked, detail))
 		if len(fresh) > 0 {
 			events = append(events, tenants.SystemEvent(tenants.ActionDriftDetected, map[string]any{"drift": fresh}))
 		}

@@ -118,6 +118,33 @@ func TestDayTwo(t *testing.T) {
 		require.Equal(t, 3, updated)
 	})
 
+	// The acceptance's case: staging added (Access Manager on, from its profile at create)
+	// costs exactly one create and one assign.
+	t.Run("AddStagingCostsOneCreateAndOneAssign", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		h.startReplica(t)
+		h.create(t, "staged", "development")
+		h.waitState(t, "staged", tenants.StateActive, settle)
+		before := len(h.sb.Calls())
+		creates, assigns := h.sb.CallCount(sandbox.OpCreateKeyset), h.sb.CallCount(sandbox.OpAssignKeysets)
+
+		h.patch(t, "staged", tenants.Patch{Environments: []string{"development", "staging"}})
+		tn := h.waitState(t, "staged", tenants.StateActive, settle)
+		require.Equal(t, 2, len(h.sb.Calls())-before, "one create and one assign, nothing else")
+		require.Equal(t, creates+1, h.sb.CallCount(sandbox.OpCreateKeyset))
+		require.Equal(t, assigns+1, h.sb.CallCount(sandbox.OpAssignKeysets))
+		staging := tn.Keyset("staging")
+		require.NotNil(t, staging)
+		require.Equal(t, tenants.KeysetActive, staging.State())
+		require.Equal(t, []string{"development", "staging"}, tn.Environments)
+		up := h.upstreamKeyset(t, staging.KeysetID)
+		require.True(t, up.Config.AccessManager.Enabled, "staging's profile, set at create")
+		require.Equal(t, tn.CustomerID, up.CustomerID, "assigned")
+		h.requireUpstreamExactlyOnce(t, tn)
+		requirePatchBy(t, h, "staged", "test")
+	})
+
 	t.Run("SixEnvironmentsAreRefused", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
@@ -164,6 +191,135 @@ func TestDayTwo(t *testing.T) {
 			h.requireUpstreamExactlyOnce(t, tn)
 			require.Equal(t, "Lossy Ltd", h.sb.Customers()[0].Name)
 			require.Equal(t, "Lossy Ltd", tn.CustomerName)
+		})
+	}
+}
+
+// requireLost checks that a call of op was answered 500 (the lost fault fired).
+func requireLost(t *testing.T, h *harness, op sandbox.Operation) {
+	t.Helper()
+	for _, c := range h.sb.Calls() {
+		if c.Op == op && c.Status == 500 {
+			return
+		}
+	}
+	t.Fatalf("no answer of %s was lost", op)
+}
+
+// requirePatchBy checks the tenant's timeline records its (last) PATCH as asked by actor,
+// with what it was before and after.
+func requirePatchBy(t *testing.T, h *harness, externalID, actor string) {
+	t.Helper()
+	events, _, err := h.tenants.Events(context.Background(), externalID, 200, "")
+	require.NoError(t, err)
+	for _, e := range events {
+		if e.Action == tenants.ActionUpdateRequested {
+			require.Equal(t, actor, e.Actor)
+			require.Contains(t, e.Detail, "before")
+			require.Contains(t, e.Detail, "after")
+			return
+		}
+	}
+	t.Fatalf("no %s on the timeline of %s", tenants.ActionUpdateRequested, externalID)
+}
+
+// The steps a repair and a retirement take are leak-safe too: an answer lost after upstream
+// did the work still ends with one of everything, the work done once.
+func TestDayTwoLostAnswers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	lossy := func(t *testing.T) *harness {
+		h := newHarness(t, harnessOpts{retryBase: 50 * time.Millisecond})
+		h.startReplica(t)
+		return h
+	}
+	// checkThenRepair has a check find what portal did, then repairs it with op's answer lost once.
+	checkThenRepair := func(t *testing.T, h *harness, id string, kind tenants.DriftKind, op sandbox.Operation) *tenants.Tenant {
+		t.Helper()
+		_, err := h.tenants.RequestCheck(ctx, id, "test")
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(h.get(t, id).Drift) == 1 }, settle, 20*time.Millisecond)
+		require.Equal(t, kind, h.get(t, id).Drift[0].Kind)
+		h.sb.InjectFault(op, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
+		_, err = h.tenants.Repair(ctx, id, "operator-1")
+		require.NoError(t, err)
+		tn := h.waitState(t, id, tenants.StateActive, settle)
+		requireLost(t, h, op)
+		require.Empty(t, tn.Drift)
+		h.requireUpstreamExactlyOnce(t, tn)
+		events, _, err := h.tenants.Events(ctx, id, 200, "")
+		require.NoError(t, err)
+		var repaired bool
+		for _, e := range events {
+			if e.Action == tenants.ActionRepairRequested {
+				require.Equal(t, "operator-1", e.Actor)
+				repaired = true
+			}
+		}
+		require.True(t, repaired, "the repair is on the timeline")
+		return tn
+	}
+
+	t.Run("LostAnswerRenameApp", func(t *testing.T) {
+		t.Parallel()
+		h := lossy(t)
+		h.create(t, "app", "development")
+		tn := h.waitState(t, "app", tenants.StateActive, settle)
+		require.NoError(t, h.sb.RenameApp(tn.AppID, "my app"))
+		checkThenRepair(t, h, "app", tenants.DriftAppRenamed, sandbox.OpUpdateApp)
+		require.Equal(t, 2, h.sb.CallCount(sandbox.OpUpdateApp), "the lost rename, then the same again")
+		require.Equal(t, tenants.AppName("app"), h.sb.Apps()[0].Name)
+	})
+
+	t.Run("LostAnswerRenameKeyset", func(t *testing.T) {
+		t.Parallel()
+		h := lossy(t)
+		h.create(t, "keyset", "development", "staging")
+		tn := h.waitState(t, "keyset", tenants.StateActive, settle)
+		staging := tn.Keyset("staging").KeysetID
+		require.NoError(t, h.sb.RenameKeyset(staging, "someone's idea"))
+		checkThenRepair(t, h, "keyset", tenants.DriftKeysetRenamed, sandbox.OpUpdateKeyset)
+		require.Equal(t, 2, h.sb.CallCount(sandbox.OpUpdateKeyset), "the lost rename, then the same again")
+		require.Equal(t, tenants.KeysetName("keyset", "staging"), h.upstreamKeyset(t, staging).Name)
+	})
+
+	t.Run("LostAnswerRecreateCustomer", func(t *testing.T) {
+		t.Parallel()
+		h := lossy(t)
+		h.create(t, "customer", "development", "staging")
+		tn := h.waitState(t, "customer", tenants.StateActive, settle)
+		require.NoError(t, h.sb.DeleteCustomer(tn.CustomerID))
+		after := checkThenRepair(t, h, "customer", tenants.DriftCustomerDeleted, sandbox.OpCreateCustomer)
+		require.NotEqual(t, tn.CustomerID, after.CustomerID, "made again")
+		require.Len(t, h.sb.Customers(), 1, "once, though its answer was lost")
+		require.Equal(t, 2, h.sb.CallCount(sandbox.OpCreateCustomer), "the first provisioning and the lost one: found, not sent again")
+		require.Equal(t, "customer", h.sb.Customers()[0].ExternalID)
+		require.Contains(t, h.actions(t, "customer"), tenants.ActionCustomerAdopted, "the lost create found by its externalId")
+	})
+
+	// Retiring locks the keyset: Access Manager on, then the secret rotated. Either answer lost.
+	for _, op := range []sandbox.Operation{sandbox.OpUpdateKeysetConfig, sandbox.OpRotateSecretKey} {
+		t.Run("LostAnswerRetireKeyset"+string(op), func(t *testing.T) {
+			t.Parallel()
+			h := lossy(t)
+			h.create(t, "retiring", "development", "staging")
+			tn := h.waitState(t, "retiring", tenants.StateActive, settle)
+			staging := tn.Keyset("staging").KeysetID
+			secretBefore := mainSecret(h.upstreamKeyset(t, staging))
+			rotations := h.sb.CallCount(sandbox.OpRotateSecretKey)
+
+			h.sb.InjectFault(op, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
+			h.patch(t, "retiring", tenants.Patch{Environments: []string{"development"}})
+			tn = h.waitState(t, "retiring", tenants.StateActive, settle)
+			requireLost(t, h, op)
+			require.Equal(t, tenants.KeysetRetired, tn.Keyset("staging").State())
+			up := h.upstreamKeyset(t, staging)
+			require.True(t, up.Config.AccessManager.Enabled)
+			require.NotEqual(t, secretBefore, mainSecret(up), "secret rotated")
+			require.Equal(t, rotations+1, h.sb.CallCount(sandbox.OpRotateSecretKey), "rotated once, not again after the lost answer")
+			require.Len(t, up.SecretKeys, 1, "no second rotation left a secret expiring")
+			h.requireUpstreamExactlyOnce(t, tn) // the stored secret is the real, rotated one
+			requirePatchBy(t, h, "retiring", "test")
 		})
 	}
 }

@@ -45,6 +45,7 @@ type harnessOpts struct {
 	clientTimeout time.Duration // default 2 s
 	announcer     provisioner.Announcer
 	retryBase     time.Duration // the worker's first backoff; default one second
+	driftCallGoal int           // the drift sweep's CallGoal; zero: its default
 }
 
 func newHarness(t *testing.T, opts harnessOpts) *harness {
@@ -114,7 +115,7 @@ func (h *harness) startReplica(t *testing.T) *river.Client[pgx.Tx] {
 	rc, err := river.NewClient(riverpgxv5.New(h.db.Pool), &river.Config{
 		Logger: testLogger(t),
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
-		Workers: workersWith(worker, provisioner.NewDriftWorker(provisioner.DriftWorkerOpts{Pool: h.db.Pool, Upstream: client, Logger: workerLogger}),
+		Workers: workersWith(worker, provisioner.NewDriftWorker(provisioner.DriftWorkerOpts{Pool: h.db.Pool, Upstream: client, Logger: workerLogger, CallGoal: h.opts.driftCallGoal}),
 			&provisioner.SweepWorker{Pool: h.db.Pool, QuietFor: time.Millisecond}),
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,

@@ -53,6 +53,115 @@ func TestHeldResources(t *testing.T) {
 		require.Len(t, h.sb.Customers(), 1)
 	})
 
+	// A held app that upstream names as pnonboard names another tenant's app is that tenant's
+	// (an upstream that reused an app ID): the tenant fails at the verify step naming both,
+	// and nothing is created in the other tenant's app.
+	t.Run("AnotherTenantsAppFails", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		rc := h.startReplica(t)
+		h.create(t, "victim", "staging")
+		victim := h.waitState(t, "victim", tenants.StateActive, settle)
+		require.NoError(t, rc.Stop(ctx)) // no job runs until "mixed" holds the victim's app
+
+		mixed := h.create(t, "mixed", "staging")
+		tenantstest.HoldApp(t, h.db.Pool, mixed.ID, victim.AppID)
+		keysetsBefore := len(h.sb.Keysets())
+		h.startReplica(t)
+
+		tn := h.waitState(t, "mixed", tenants.StateFailed, settle)
+		require.Equal(t, "verify", tn.FailedStep)
+		require.Contains(t, tn.LastError, "app "+victim.AppID+":")
+		require.Contains(t, tn.LastError, `"pnonboard-mixed", the app of tenant "mixed"`)
+		require.Contains(t, tn.LastError, `"pnonboard-victim", the app of tenant "victim"`)
+		require.Contains(t, tn.LastError, "nothing was changed upstream")
+		require.Len(t, tn.Drift, 1)
+		require.Equal(t, tenants.DriftAppForeign, tn.Drift[0].Kind)
+		require.True(t, tn.Drift[0].Kind.Foreign())
+
+		require.Len(t, h.sb.Keysets(), keysetsBefore, "no keyset created")
+		for _, k := range h.sb.Keysets() {
+			require.NotEqual(t, tenants.KeysetName("mixed", "staging"), k.Name)
+			if k.AppID == victim.AppID {
+				require.Equal(t, victim.Keysets[0].KeysetID, k.ID, "the victim's app holds only its own keyset")
+			}
+		}
+		require.Len(t, h.sb.Customers(), 1, "no customer made for mixed")
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpCreateKeyset), "only the victim's keyset was ever created")
+		victimNow, err := h.tenants.GetByExternalID(ctx, "victim")
+		require.NoError(t, err)
+		require.Equal(t, tenants.StateActive, victimNow.State)
+	})
+
+	// A keyset in the tenant's own app that upstream names as pnonboard names another tenant's
+	// keyset is not the tenant's either: it fails at verify, and nothing is assigned.
+	t.Run("AnotherTenantsKeysetNameInOwnAppFails", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		client := pubnub.New(h.sbURL, h.sb.APIKey(), "2026-02-09", nil)
+		app, err := client.CreateApp(ctx, tenants.AppName("mixed"))
+		require.NoError(t, err)
+		profile, ok := h.profiles.Get("staging")
+		require.True(t, ok)
+		theirs, err := client.CreateKeyset(ctx, pubnub.CreateKeysetParams{
+			Name: tenants.KeysetName("victim", "staging"), AppID: app.ID, Type: profile.KeysetType, Config: profile.Config,
+		})
+		require.NoError(t, err)
+		mixed := h.create(t, "mixed", "staging")
+		tenantstest.HoldApp(t, h.db.Pool, mixed.ID, app.ID)
+		tenantstest.HoldKeyset(t, h.db.Pool, mixed.ID, "staging", tenantstest.Keyset{KeysetID: theirs.Keyset.ID, PublishKey: "pub-c-x", SubscribeKey: "sub-c-x"})
+		h.startReplica(t)
+
+		tn := h.waitState(t, "mixed", tenants.StateFailed, settle)
+		require.Equal(t, "verify", tn.FailedStep)
+		require.Contains(t, tn.LastError, "keyset "+theirs.Keyset.ID+" (staging):")
+		require.Contains(t, tn.LastError, `"pnonboard-mixed-staging" in app `+app.ID+`, the keyset of tenant "mixed"`)
+		require.Contains(t, tn.LastError, `"pnonboard-victim-staging" in app `+app.ID+`, the keyset of tenant "victim"`)
+		require.Len(t, tn.Drift, 1)
+		require.Equal(t, tenants.DriftKeysetForeign, tn.Drift[0].Kind)
+		require.Zero(t, h.sb.CallCount(sandbox.OpCreateCustomer, sandbox.OpAssignKeysets), "nothing assigned")
+		require.Empty(t, h.sb.Customers())
+	})
+
+	// An operator's retry of a failed tenant reads its holdings back before using them, however
+	// recently they were confirmed: here the keyset the tenant held when it failed was swapped
+	// for another tenant's (a restored backup, an upstream that reused IDs), and the retry fails
+	// at verify instead of creating the customer with someone else's keyset.
+	t.Run("ARetryReadsTheHoldingsOfAFailedTenantBack", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOpts{})
+		rc := h.startReplica(t)
+		h.create(t, "victim", "staging")
+		victim := h.waitState(t, "victim", tenants.StateActive, settle)
+		h.sb.InjectFault(sandbox.OpCreateCustomer, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "no OEM permission yet"}, 1)
+		h.create(t, "swapped", "staging")
+		tn := h.waitState(t, "swapped", tenants.StateFailed, settle)
+		require.Equal(t, "create_customer", tn.FailedStep)
+		require.NotNil(t, tn.VerifiedAt, "its app and keyset were confirmed by their creation moments ago")
+		require.NoError(t, rc.Stop(ctx))
+
+		tenantstest.HoldKeyset(t, h.db.Pool, tn.ID, "staging", tenantstest.Keyset{KeysetID: victim.Keysets[0].KeysetID, PublishKey: "pub-c-x", SubscribeKey: "sub-c-x"})
+		reads := h.sb.CallCount(sandbox.OpGetApp, sandbox.OpGetKeyset)
+		creates := h.sb.CallCount(sandbox.OpCreateCustomer, sandbox.OpAssignKeysets)
+		h.startReplica(t)
+		_, err := h.tenants.Retry(ctx, "swapped", "test")
+		require.NoError(t, err)
+
+		tn = h.waitState(t, "swapped", tenants.StateFailed, settle)
+		require.Equal(t, "verify", tn.FailedStep)
+		require.Contains(t, tn.LastError, "keyset "+victim.Keysets[0].KeysetID)
+		require.Contains(t, tn.LastError, `"pnonboard-victim-staging" in app `+victim.AppID)
+		require.Contains(t, tn.LastError, `"pnonboard-swapped-staging" in app `+tn.AppID)
+		require.Equal(t, reads+2, h.sb.CallCount(sandbox.OpGetApp, sandbox.OpGetKeyset), "the app and the keyset were read back")
+		require.Equal(t, creates, h.sb.CallCount(sandbox.OpCreateCustomer, sandbox.OpAssignKeysets), "no customer made with the victim's keyset")
+		require.Len(t, h.sb.Customers(), 1)
+		for _, k := range h.sb.Keysets() {
+			if k.ID == victim.Keysets[0].KeysetID {
+				require.Equal(t, victim.CustomerID, k.CustomerID, "still the victim's alone")
+			}
+		}
+	})
+
 	t.Run("TwoCandidatesForALostCreateFailWithBothIDs", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})

@@ -21,7 +21,8 @@ import (
 // 83): usually the newest page alone reaches past the marker. The first read goes where the
 // caller estimates the end is; a wrong estimate costs one call, its answer's total says where
 // the end is. So a lost answer costs one or two listing calls however large the account.
-// Without creation times to go by it reads every page, as a full walk would.
+// Without creation times to go by it reads every page, as a full walk would; a listing seen
+// out of creation order it walks in full from the first page (see findRecent).
 
 // markerSkew is how far PubNub's creation times may run behind our database's clock.
 const markerSkew = 30 * time.Second
@@ -50,6 +51,12 @@ func newestPage(total int) (limit, page int) {
 
 // findRecent returns the items of a listing that match, among those made since (less
 // markerSkew). estimate is the caller's guess of the listing's total.
+//
+// It checks the assumption it rests on as it reads: the creation times of the items it sees,
+// in listing order (each page's, and each page against the one after it), must never go
+// backwards. When they do, the listing is not in creation order, the newest pages may hold
+// old items only, and "not found" would mean nothing: it walks the whole listing instead
+// (fullWalk), as it would without creation times.
 func findRecent[T any](ctx context.Context, list page[T], estimate int, created func(T) time.Time, match func(T) bool, since time.Time) ([]T, error) {
 	horizon := since.Add(-markerSkew)
 	limit, p := newestPage(estimate)
@@ -65,15 +72,34 @@ func findRecent[T any](ctx context.Context, list page[T], estimate int, created 
 		}
 	}
 	var found []T
+	var later time.Time // the first creation time on the pages read after this one
 	for {
 		older := false
+		var first, last time.Time
 		for _, it := range items {
 			if match(it) {
 				found = append(found, it)
 			}
-			if at := created(it); !at.IsZero() && at.Before(horizon) {
+			at := created(it)
+			if at.IsZero() {
+				continue
+			}
+			if !last.IsZero() && at.Before(last) {
+				return fullWalk(ctx, list, match) // this page is not in creation order
+			}
+			if first.IsZero() {
+				first = at
+			}
+			last = at
+			if at.Before(horizon) {
 				older = true
 			}
+		}
+		if !later.IsZero() && !last.IsZero() && later.Before(last) {
+			return fullWalk(ctx, list, match) // this page holds items newer than the next one's
+		}
+		if !first.IsZero() {
+			later = first
 		}
 		if older || p <= 1 {
 			return found, nil // every page before this one is older still
@@ -81,6 +107,28 @@ func findRecent[T any](ctx context.Context, list page[T], estimate int, created 
 		p--
 		if items, _, err = list(ctx, p, limit); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// fullWalk reads every page of a listing, from the first, and returns every item that
+// matches, whenever it was made: with the listing's order unknown, creation times prove
+// nothing, and a candidate too many fails the tenant (an operator looks) where one too few
+// would make a duplicate.
+func fullWalk[T any](ctx context.Context, list page[T], match func(T) bool) ([]T, error) {
+	var found []T
+	for p := 1; ; p++ {
+		items, total, err := list(ctx, p, pubnub.PageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if match(it) {
+				found = append(found, it)
+			}
+		}
+		if len(items) == 0 || p*pubnub.PageSize >= total {
+			return found, nil
 		}
 	}
 }

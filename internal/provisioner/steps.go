@@ -24,9 +24,13 @@ import (
 //  3. Commit the result (the upstream ID) and clear the marker.
 //
 // A crash or lost response anywhere leaves either no resource, or one that step 1 finds, so
-// one tenant resource never becomes two upstream resources. Whatever a tenant holds from an
-// earlier job is checked upstream (the verify step) before it is used: a held app or keyset
-// that upstream says belongs to someone else fails the tenant instead of being assigned.
+// one tenant resource never becomes two upstream resources. Adoption takes only a resource
+// with the tenant's deterministic name (a keyset: in the tenant's app; a customer: with its
+// externalId and no keysets but the tenant's). Whatever a tenant holds from an earlier job is
+// checked upstream (the verify step) before it is used when nothing confirmed it within
+// VerifyAfter, and always when an operator retries a failed tenant: a held app or keyset that
+// upstream says belongs to someone else (another app, or another tenant's derived name) fails
+// the tenant, naming both, instead of being created into or assigned.
 
 // errUnexpectedAnswer marks an upstream answer that contradicts what we asked for.
 var errUnexpectedAnswer = errors.New("unexpected answer from PubNub")

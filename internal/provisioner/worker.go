@@ -266,6 +266,12 @@ type step struct {
 // nextStep is the first thing the tenant still needs, or nil when it is at its desired state.
 func (a *attempt) nextStep(t *tenants.Tenant) *step {
 	if t.State == tenants.StatePending {
+		if t.HoldsUpstream() {
+			// An operator's retry of a failed tenant (a new tenant holds nothing): whatever
+			// confirmed its holdings before it failed, read them back before using any of it.
+			// The check starts the tenant in the same transaction.
+			return &step{"verify", a.check}
+		}
 		return &step{"start", a.start}
 	}
 	switch {

@@ -80,12 +80,15 @@ const (
 	DriftCustomerKeysets  DriftKind = "customer_keysets"   // reported: holds keysets that are not ours
 	DriftCustomerForeign  DriftKind = "customer_foreign"   // reported: the held ID has another externalId
 	DriftKeysetElsewhere  DriftKind = "keyset_elsewhere"   // reported: moved to another app
+	DriftAppForeign       DriftKind = "app_foreign"        // reported: named as pnonboard names another tenant's app
+	DriftKeysetForeign    DriftKind = "keyset_foreign"     // reported: named as pnonboard names another tenant's keyset
 )
 
 // DriftKinds lists the drift kinds.
 func DriftKinds() []DriftKind {
 	return []DriftKind{DriftKeysetUnassigned, DriftAccessManagerOff, DriftKeysetDeleted, DriftKeysetRenamed,
-		DriftAppDeleted, DriftAppRenamed, DriftCustomerDeleted, DriftCustomerRenamed, DriftCustomerKeysets, DriftCustomerForeign, DriftKeysetElsewhere}
+		DriftAppDeleted, DriftAppRenamed, DriftCustomerDeleted, DriftCustomerRenamed, DriftCustomerKeysets, DriftCustomerForeign, DriftKeysetElsewhere,
+		DriftAppForeign, DriftKeysetForeign}
 }
 
 // Safe reports whether the drift check repairs k by itself.
@@ -94,7 +97,8 @@ func (k DriftKind) Safe() bool { return k == DriftKeysetUnassigned || k == Drift
 // Foreign reports whether k means a resource the tenant holds is someone else's now: no
 // job uses anything of a tenant with such drift.
 func (k DriftKind) Foreign() bool {
-	return k == DriftCustomerKeysets || k == DriftCustomerForeign || k == DriftKeysetElsewhere
+	return k == DriftCustomerKeysets || k == DriftCustomerForeign || k == DriftKeysetElsewhere ||
+		k == DriftAppForeign || k == DriftKeysetForeign
 }
 
 // Gone reports whether k means a resource the tenant holds no longer exists upstream.

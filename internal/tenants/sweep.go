@@ -122,16 +122,20 @@ type KeysetRef struct {
 	KeysetID    string
 }
 
+// lockedUnread holds for a keyset k of tenant t that must be locked (tenant disabled or
+// environment retired) and is, and whose configuration was not read since $1.
+const lockedUnread = `k.keyset_id IS NOT NULL AND k.access_locked
+	AND (t.desired_state = 'disabled' OR k.retired_at IS NOT NULL)
+	AND (k.config_checked_at IS NULL OR k.config_checked_at < $1)`
+
 // LockedToRead returns up to limit keysets of tenants at rest that must be locked (tenant
 // disabled or environment retired), whose configuration was read longest ago and not since
 // since: the listings do not show Access Manager, so the sweep reads a few configs a run.
 func LockedToRead(ctx context.Context, db postgres.DBTX, since time.Time, limit int) ([]KeysetRef, error) {
 	rows, err := db.Query(ctx, `
 		SELECT k.tenant_id, k.environment, k.keyset_id FROM tenant_keysets k JOIN tenants t ON t.id = k.tenant_id
-		WHERE `+atRest+` AND k.keyset_id IS NOT NULL AND k.access_locked
-			AND (t.desired_state = 'disabled' OR k.retired_at IS NOT NULL)
-			AND (k.config_checked_at IS NULL OR k.config_checked_at < $1)
-		ORDER BY k.config_checked_at NULLS FIRST, k.tenant_id LIMIT $2`, since, limit)
+		WHERE `+atRest+` AND `+lockedUnread+`
+		ORDER BY k.config_checked_at NULLS FIRST, k.tenant_id, k.position LIMIT $2`, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list locked keysets: %w", err)
 	}
@@ -175,16 +179,45 @@ func RequestChecks(ctx context.Context, tx pgx.Tx, enq Enqueuer, since time.Time
 	return len(asked), nil
 }
 
-// MarkSwept records that every tenant at rest and not suspected (no check pending) was
-// found in sync at at: its last check, and a confirmation that what it holds is its own.
-func MarkSwept(ctx context.Context, db postgres.DBTX, since, at time.Time) (int, error) {
-	tag, err := db.Exec(ctx, `
-		UPDATE tenants t SET last_checked_at = $2, verified_at = $2
-		WHERE `+atRest+` AND t.drift = '[]' AND (t.app_id IS NOT NULL OR t.customer_id IS NOT NULL)`, since, at)
+// MarkSwept records, at at, that every tenant at rest and not suspected (no check pending)
+// was found in sync by the listings of the sweep begun at since: a confirmation that what it
+// holds is its own. Its last check is stamped only when every check of it was done, that is
+// when the configuration of each of its locked keysets was read too (since since); one left
+// for a later sweep keeps its last check time. It returns how many were confirmed and how
+// many of them checked.
+func MarkSwept(ctx context.Context, db postgres.DBTX, since, at time.Time) (confirmed, checked int, err error) {
+	rows, err := db.Query(ctx, `
+		WITH swept AS (
+			SELECT t.id, NOT EXISTS (SELECT 1 FROM tenant_keysets k WHERE k.tenant_id = t.id AND `+lockedUnread+`) AS whole
+			FROM tenants t
+			WHERE `+atRest+` AND t.drift = '[]' AND (t.app_id IS NOT NULL OR t.customer_id IS NOT NULL)
+		)
+		UPDATE tenants t SET verified_at = $2, last_checked_at = CASE WHEN s.whole THEN $2 ELSE t.last_checked_at END
+		FROM swept s WHERE t.id = s.id
+		RETURNING s.whole`, since, at)
 	if err != nil {
-		return 0, fmt.Errorf("mark swept: %w", err)
+		return 0, 0, fmt.Errorf("mark swept: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	wholes, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return 0, 0, fmt.Errorf("mark swept: %w", err)
+	}
+	for _, whole := range wholes {
+		if whole {
+			checked++
+		}
+	}
+	return len(wholes), checked, nil
+}
+
+// CountHolding counts the tenants holding something upstream (an app or a customer): what
+// the drift sweep's call goal scales with.
+func CountHolding(ctx context.Context, db postgres.DBTX) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE app_id IS NOT NULL OR customer_id IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count tenants holding resources: %w", err)
+	}
+	return n, nil
 }
 
 // CountDrift counts the tenants with drift of each kind; every kind is present.
@@ -252,6 +285,9 @@ type Imported struct {
 	ExternalID, Name, AppID, CustomerID string
 	Keysets                             []ImportedKeyset
 	CreatedAt                           time.Time // when it signed up (zero: now)
+	// Disabled records the tenant disabled, its keysets locked (Access Manager on upstream,
+	// secret rotated once: the caller makes upstream match).
+	Disabled bool
 }
 
 // ImportedKeyset is one of an Imported tenant's keysets.
@@ -277,12 +313,17 @@ func ImportProvisioned(ctx context.Context, db postgres.DB, list []Imported) ([]
 			if !im.CreatedAt.IsZero() {
 				signedUp = &im.CreatedAt
 			}
+			state, desired, generation := StateActive, DesiredActive, 0
+			if im.Disabled {
+				state, desired, generation = StateDisabled, DesiredDisabled, 1
+			}
 			if err := tx.QueryRow(ctx, `
 				INSERT INTO tenants (external_id, name, environments, metadata, state, desired_state, app_id, customer_id,
-					customer_name, verified_at, provisioned_at, created_at)
-				VALUES ($1, $2, $3, '{}', 'active', 'active', $4, $5, $2, now(), coalesce($6, now()), coalesce($6, now()))
+					customer_name, verified_at, provisioned_at, created_at, lock_generation, disabled_at)
+				VALUES ($1, $2, $3, '{}', $7, $8, $4, $5, $2, now(), coalesce($6, now()), coalesce($6, now()), $9,
+					CASE WHEN $9 > 0 THEN now() END)
 				RETURNING id`,
-				im.ExternalID, im.Name, envs, im.AppID, im.CustomerID, signedUp).Scan(&id); err != nil {
+				im.ExternalID, im.Name, envs, im.AppID, im.CustomerID, signedUp, state, desired, generation).Scan(&id); err != nil {
 				return fmt.Errorf("import tenant %q: %w", im.ExternalID, err)
 			}
 			ids = append(ids, id)
@@ -293,10 +334,10 @@ func ImportProvisioned(ctx context.Context, db postgres.DB, list []Imported) ([]
 				}
 				if _, err := tx.Exec(ctx, `
 					INSERT INTO tenant_keysets (tenant_id, environment, position, upstream_name, keyset_type, keyset_id,
-						publish_key, subscribe_key, secret_key_sealed, assigned)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true)`,
+						publish_key, subscribe_key, secret_key_sealed, assigned, access_locked, rotate_for, rotated_for)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true, $10 > 0, $10, $10)`,
 					id, k.Environment, i, KeysetName(im.ExternalID, k.Environment), k.Type, k.KeysetID, k.PublishKey,
-					k.SubscribeKey, sealed); err != nil {
+					k.SubscribeKey, sealed, generation); err != nil {
 					return fmt.Errorf("import keyset of %q: %w", im.ExternalID, err)
 				}
 			}

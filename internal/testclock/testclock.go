@@ -1,5 +1,5 @@
-// Package testclock is the one settable clock tests hand to code that takes a Now func:
-// safe for concurrent use, moved only by the test.
+// Package testclock is the one settable clock that tests (and the bench) hand to code that
+// takes a Now func: safe for concurrent use, moved only by whoever holds it.
 package testclock
 
 import (

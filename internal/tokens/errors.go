@@ -11,7 +11,8 @@ import (
 
 // Errors returned by Service, besides tenants.ErrNotFound, *tenants.StateError (a grant for a
 // tenant that is not active) and *accessmanager.ValidationError (a grant request PubNub would
-// refuse). The API maps each to a problem.
+// refuse). The API maps each to a problem (internal/api's error table); the errors that name
+// fields (*EnvironmentError, *accessmanager.ValidationError) implement invalid.Fielder.
 var (
 	// ErrTokenNotFound means the tenant has no token pnonboard issued with this ID or value (or
 	// it expired and was pruned).
@@ -34,6 +35,11 @@ type EnvironmentError struct {
 
 func (e *EnvironmentError) Error() string {
 	return fmt.Sprintf("the tenant has no environment %q (it has %s)", e.Environment, strings.Join(e.Known, ", "))
+}
+
+// FieldErrors names the field at fault (internal/invalid's Fielder): the API answers a 422.
+func (e *EnvironmentError) FieldErrors() map[string]string {
+	return map[string]string{"environment": fmt.Sprintf("the tenant has no environment %q; it has %s", e.Environment, strings.Join(e.Known, ", "))}
 }
 
 // AccessManagerOffError is ErrAccessManagerOff for one environment.

@@ -2,7 +2,10 @@ package tokens_test
 
 import (
 	"context"
+	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +111,83 @@ func TestTokenRevokeTenantWorker(t *testing.T) {
 		require.NoError(t, b.worker.Work(ctx, revokeJob(tokens.RevokeTenantArgs{TenantID: b.tenant.ID, Generation: b.gen})))
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM issued_tokens WHERE revoked_at IS NULL AND lock_generation < $1`, b.gen).Scan(&left))
 		require.Zero(t, left)
+	})
+
+	t.Run("AFailedAttemptResumesWhereItStopped", func(t *testing.T) {
+		t.Parallel()
+		// One revocation at a time, in ID order: the third is refused with a 403 (as while a
+		// secret rotation settles), once.
+		var h *harness
+		revokes := 0
+		var mu sync.Mutex
+		h = newHarness(t, &harnessOpts{transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodDelete {
+				mu.Lock()
+				if revokes++; revokes == 3 {
+					h.sb.InjectFault(sandbox.OpRevokeToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "Invalid signature"}, 1)
+				}
+				mu.Unlock()
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})})
+		var ids []string
+		byID := map[string]string{}
+		for _, ch := range []string{"a", "b", "c", "d", "e"} {
+			issued, err := h.svc.Grant(ctx, "acme", "staging", grantReq("room-"+ch), "key:test")
+			require.NoError(t, err)
+			ids, byID[issued.ID] = append(ids, issued.ID), issued.Token
+		}
+		slices.Sort(ids) // the worker's order
+		gen := h.disable(t, h.tenant)
+		worker := tokens.NewRevokeTenantWorker(h.opts)
+		worker.Parallel, worker.BatchSize = 1, 3
+		job := revokeJob(tokens.RevokeTenantArgs{TenantID: h.tenant.ID, Generation: gen})
+		sub := h.keysets["staging"].SubscribeKey
+
+		revokedIDs := func() []string {
+			rows, err := h.db.Pool.Query(ctx, `SELECT id FROM issued_tokens WHERE revoked_at IS NOT NULL ORDER BY id`)
+			require.NoError(t, err)
+			list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			require.NoError(t, err)
+			return list
+		}
+		revokedEvents := func() []string {
+			var out []string
+			for _, e := range h.events(t, h.tenant) {
+				if e.Action == tenants.ActionTokenRevoked {
+					out = append(out, e.Detail["tokenId"].(string))
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
+		upstream := func() []string {
+			var out []string
+			for _, r := range h.sb.RevokedTokens(sub) {
+				out = append(out, r.Token)
+			}
+			return out
+		}
+
+		err := worker.Work(ctx, job)
+		var up *tokens.UpstreamError
+		require.ErrorAs(t, err, &up)
+		require.Equal(t, 403, up.Status())
+		require.Equal(t, 3, h.sb.CallCount(sandbox.OpRevokeToken), "two revoked, the third refused")
+		require.Equal(t, ids[:2], revokedIDs(), "exactly the first two are recorded")
+		require.Equal(t, ids[:2], revokedEvents())
+		require.ElementsMatch(t, []string{byID[ids[0]], byID[ids[1]]}, upstream())
+
+		// River's retry: only what is left goes upstream, and nothing is recorded twice.
+		require.NoError(t, worker.Work(ctx, job))
+		require.Equal(t, 3+3, h.sb.CallCount(sandbox.OpRevokeToken), "the retry sends the three remaining revocations only")
+		require.Equal(t, ids, revokedIDs())
+		require.Equal(t, ids, revokedEvents(), "one token_revoked per token: none for the first two again")
+		want := make([]string, len(ids))
+		for i, id := range ids {
+			want[i] = byID[id]
+		}
+		require.ElementsMatch(t, want, upstream())
 	})
 
 	t.Run("ARefusedTokenIsRecordedAndSkipped", func(t *testing.T) {

@@ -62,8 +62,8 @@ type Keyring interface {
 
 // Defaults for zero ServiceOpts fields.
 const (
-	// DefaultAttempts bounds the tries of one upstream call: retries are for 5xx, 408, 429 and
-	// transport failures only.
+	// DefaultAttempts bounds the tries of one upstream call: retries are for 5xx, 408 and
+	// transport failures (timeouts, refused or reset connections) only.
 	DefaultAttempts = 3
 	// DefaultCallTimeout bounds one upstream call, its retries included.
 	DefaultCallTimeout = 10 * time.Second
@@ -147,8 +147,9 @@ type Issued struct {
 // *accessmanager.ValidationError for a request PubNub would refuse; and an *UpstreamError when
 // Access Manager refuses or does not answer.
 func (s *Service) Grant(ctx context.Context, externalID, environment string, req accessmanager.GrantRequest, actor string) (*Issued, error) {
-	// req is validated by Client.Grant, before anything is sent (once is enough: patterns are
-	// compiled to be checked).
+	// req is validated by Client.Grant, before anything is sent: an *accessmanager.ValidationError
+	// (an invalid.Fielder). The API has checked it already, from the words of its body
+	// (accessmanager.GrantWords.Request); the second check costs microseconds.
 	t, err := s.opts.Tenants.GetByExternalID(ctx, externalID)
 	if err != nil {
 		return nil, err
@@ -204,6 +205,11 @@ func (s *Service) Grant(ctx context.Context, externalID, environment string, req
 	}
 	// Read the tenant after the token is recorded: a disable (or retirement) committed before
 	// this read is seen here; one committed after it finds the recorded token when it revokes.
+	// It stays a statement of its own, after the insert has committed: one statement (a CTE, a
+	// subquery in RETURNING) reads with the snapshot taken before its insert commits, and a
+	// batch runs both in one transaction that commits after the read, so a disable committing
+	// in between would neither be seen nor see the token; a row lock on the tenant (FOR SHARE)
+	// would keep the argument but write the tenant row on every grant.
 	if state, gen, err = tenants.LockState(insCtx, s.opts.Pool, t.ID); err != nil {
 		return nil, fmt.Errorf("record token of %q/%s: %w", externalID, environment, err)
 	}
@@ -269,9 +275,11 @@ func (s *Service) withKeys(t *tenants.Tenant, ks *tenants.Keyset, fn func(access
 	return fn(keys)
 }
 
-// upstream runs call, retrying 5xx, 408, 429 and transport failures (never a refusal) up to
-// Attempts times within CallTimeout, with a jittered exponential backoff. Every failure
-// comes back as an *UpstreamError.
+// upstream runs call, retrying what accessmanager.IsRetryable takes (a 5xx, a 408, a transport
+// failure: a timeout, a refused or reset connection; never a refusal, and never a 429, which
+// asks for fewer calls: it goes back to the caller at once) up to Attempts times within
+// CallTimeout, with a jittered exponential backoff. Every failure comes back as an
+// *UpstreamError; input refused before sending (accessmanager.ErrInvalidArgument) as it is.
 func (s *Service) upstream(ctx context.Context, op string, call func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()

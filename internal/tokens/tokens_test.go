@@ -2,11 +2,14 @@ package tokens_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/accessmanager"
@@ -107,6 +110,10 @@ func TestTokenGrant(t *testing.T) {
 		var ee *tokens.EnvironmentError
 		require.ErrorAs(t, err, &ee)
 		require.Equal(t, []string{"development", "staging"}, ee.Known)
+		// It names its field through the one interface the API reads (a 422 on environment).
+		fields, ok := invalid.FieldsOf(err)
+		require.True(t, ok)
+		require.Equal(t, map[string]string{"environment": `the tenant has no environment "production"; it has development, staging`}, fields)
 		_, err = h.svc.Grant(ctx, "nobody", "staging", grantReq("room-1"), "key:test")
 		require.ErrorIs(t, err, tenants.ErrNotFound)
 	})
@@ -120,6 +127,9 @@ func TestTokenGrant(t *testing.T) {
 		var ve *accessmanager.ValidationError
 		require.ErrorAs(t, err, &ve)
 		require.Equal(t, "ttl", ve.Fields[0].Field)
+		fields, ok := invalid.FieldsOf(err)
+		require.True(t, ok)
+		require.Contains(t, fields["ttl"], "must be from 1 to 43200 minutes")
 	})
 
 	t.Run("RotatedOutSecretIsRefusedWithPubNubsMessage", func(t *testing.T) {
@@ -160,6 +170,28 @@ func TestTokenGrant(t *testing.T) {
 		require.Zero(t, rows)
 	})
 
+	t.Run("TooManyRequestsIsNotRetried", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, nil)
+		h.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusTooManyRequests}, -1)
+		_, err := h.svc.Grant(ctx, "acme", "staging", grantReq("room-1"), "key:test")
+		var up *tokens.UpstreamError
+		require.ErrorAs(t, err, &up)
+		require.Equal(t, http.StatusTooManyRequests, up.Status())
+		require.Equal(t, 1, up.Attempts, "a 429 asks for fewer calls: it goes back to the caller")
+		require.False(t, up.Refused(), "nor is it a refusal for good")
+		require.Equal(t, 1, h.sb.CallCount(sandbox.OpGrantToken))
+	})
+
+	t.Run("RequestTimeoutIsRetried", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, nil)
+		h.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusRequestTimeout}, 1)
+		_, err := h.svc.Grant(ctx, "acme", "staging", grantReq("room-1"), "key:test")
+		require.NoError(t, err)
+		require.Equal(t, 2, h.sb.CallCount(sandbox.OpGrantToken))
+	})
+
 	t.Run("TimeoutIsRetried", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, nil)
@@ -190,6 +222,60 @@ func TestTokenGrant(t *testing.T) {
 		require.NoError(t, h.db.Pool.QueryRow(ctx, `SELECT lock_generation FROM issued_tokens`).Scan(&gen))
 		require.Equal(t, 0, gen)
 	})
+}
+
+// TestTokenGrantHotPath: a grant is on a partner's end-user login path. It calls Access
+// Manager once and nothing of the Admin API (so it spends no rate budget), and it writes one
+// row: every table of the database holds what it held, but for one more issued_tokens row.
+func TestTokenGrantHotPath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	_, err := h.svc.Grant(ctx, "acme", "staging", grantReq("room-0"), "key:test") // a row to keep as it is
+	require.NoError(t, err)
+
+	before, calls := h.tableRows(t), h.sb.Calls()
+	require.Contains(t, before, "public.upstream_rate_budget", "the budget is among the tables compared")
+	_, err = h.svc.Grant(ctx, "acme", "staging", grantReq("room-1"), "key:test")
+	require.NoError(t, err)
+	after, callsAfter := h.tableRows(t), h.sb.Calls()
+
+	newCalls := callsAfter[len(calls):]
+	require.Len(t, newCalls, 1, "%v", newCalls)
+	require.Equal(t, sandbox.OpGrantToken, newCalls[0].Op)
+	require.Equal(t, http.StatusOK, newCalls[0].Status)
+
+	require.ElementsMatch(t, slices.Collect(maps.Keys(before)), slices.Collect(maps.Keys(after)))
+	for table, rows := range before {
+		if table == "public.issued_tokens" {
+			continue
+		}
+		require.Equal(t, rows, after[table], "%s changed", table)
+	}
+	old, now := before["public.issued_tokens"], after["public.issued_tokens"]
+	require.Len(t, now, len(old)+1)
+	for _, r := range old {
+		require.Contains(t, now, r, "an issued_tokens row changed")
+	}
+}
+
+// tableRows returns every row of every table of the database, as text, by table.
+func (h *harness) tableRows(t *testing.T) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := h.db.Pool.Query(ctx, `
+		SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
+		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`)
+	require.NoError(t, err)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	out := map[string][]string{}
+	for _, table := range tables {
+		var content []string
+		require.NoError(t, h.db.Pool.QueryRow(ctx, `SELECT coalesce(array_agg(t::text ORDER BY t::text), '{}') FROM `+table+` t`).Scan(&content))
+		out[table] = content
+	}
+	return out
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,28 +22,11 @@ import (
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/secrets"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/testclock"
 	"github.com/pnonboard/pnonboard/internal/usage"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m, os.Getenv) }
-
-// clock is a settable clock shared by the sandbox and the sync, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // t0 is when the tests' tenants are provisioned (by the sandbox's clock): far enough ahead of
 // the database's own clock that every tenant row exists before it.
@@ -62,7 +44,7 @@ func date(t *testing.T, s string) time.Time {
 // moves; tenants are provisioned by the real provisioner, through the shared budget.
 type harness struct {
 	db       *pgtest.DB
-	clock    *clock
+	clock    *testclock.Clock // the sandbox's and the sync's
 	sb       *sandbox.Sandbox
 	budget   *provisioner.Budget
 	client   *pubnub.Client
@@ -81,7 +63,7 @@ type harnessOpts struct {
 func newHarness(t *testing.T, opts harnessOpts) *harness {
 	t.Helper()
 	ctx := context.Background()
-	c := &clock{now: t0()}
+	c := testclock.New(t0())
 	sbOpts := &sandbox.Opts{RatePerMinute: -1}
 	if opts.sandbox != nil {
 		sbOpts = opts.sandbox
@@ -231,10 +213,13 @@ func (h *harness) syncedThrough(t *testing.T, tenantID int64, env string) string
 	var through *time.Time
 	err := h.db.Pool.QueryRow(context.Background(), `SELECT synced_through FROM usage_sync_state WHERE tenant_id = $1 AND environment = $2`,
 		tenantID, env).Scan(&through)
-	if errors.Is(err, pgx.ErrNoRows) || through == nil {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return ""
 	}
 	require.NoError(t, err)
+	if through == nil {
+		return ""
+	}
 	return through.Format(time.DateOnly)
 }
 

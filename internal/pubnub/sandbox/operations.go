@@ -42,19 +42,20 @@ const (
 //
 // [U] How PubNub treats an arbitrary date is unknown. The sandbox reads each
 // date as "the latest doc set on or before it" and takes the strictest
-// plausible minimum: the oldest doc set in which the reference saw the
-// endpoint's page, nothing older.
+// plausible minimum: the oldest doc set known to document the endpoint,
+// nothing older (docs/pubnub.md, "Doc sets per endpoint group").
 const (
 	// MinSecretKeyVersion is the oldest version served by the secret-key
 	// endpoints (list, rotate): their pages exist from the 2025-11-01 doc
-	// set (the reference's corrected §7).
+	// set.
 	MinSecretKeyVersion = "2025-11-01"
 	// MinListKeysetsVersion is the oldest version served by GET /v2/keysets:
 	// the list-keysets page is in the 2025-11-01 doc set.
 	MinListKeysetsVersion = "2025-11-01"
 	// MinCoreVersion is the oldest version served by the other apps and
-	// keysets endpoints, keyset config and usage metrics: the reference saw
-	// their pages from 2025-11-15 only, so 2025-11-01 is refused for them.
+	// keysets endpoints, keyset config and usage metrics: their pages are
+	// known from the 2025-11-15 doc set only, so 2025-11-01 is refused for
+	// them.
 	MinCoreVersion = "2025-11-15"
 	// MinOEMVersion is the oldest version served by the OEM customer
 	// endpoints: no doc set before 2026-02-09 contains them.

@@ -45,8 +45,8 @@ const (
 // Access Manager limits.
 const (
 	// maxTimestampSkew is how far a request's timestamp may be from the
-	// sandbox clock. [U] PubNub's tolerance is undocumented; a minute is the
-	// reference's reading.
+	// sandbox clock. [U] PubNub's tolerance is undocumented; a minute is
+	// assumed (docs/pubnub.md, Access Manager v3).
 	maxTimestampSkew = time.Minute
 	// A grant's ttl is 1 to 43,200 minutes (a recorded live 400).
 	minGrantTTL, maxGrantTTL = 1, 43_200

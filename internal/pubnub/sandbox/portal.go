@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,96 @@ func (s *Sandbox) DeleteCustomer(id string) error {
 			return fmt.Errorf("customer %s: %w", id, ErrNotFound)
 		}
 		st.removeCustomerLocked(c)
+		return nil
+	})
+}
+
+// DeleteApp deletes an app with its keysets (and their customer
+// assignments), as the portal's delete does. Returns ErrNotFound for an
+// unknown app.
+func (s *Sandbox) DeleteApp(id string) error {
+	return s.mutate(func(st *store) error {
+		if _, ok := st.apps[id]; !ok {
+			return fmt.Errorf("app %s: %w", id, ErrNotFound)
+		}
+		for _, k := range slices.Clone(st.appKeysets[id]) {
+			st.removeKeysetLocked(k)
+		}
+		delete(st.appKeysets, id)
+		delete(st.apps, id)
+		st.appOrder = slices.DeleteFunc(st.appOrder, func(x string) bool { return x == id })
+		return nil
+	})
+}
+
+// AssignKeyset assigns a keyset to an OEM customer, as the Partner Portal
+// can, taking it from the customer it was assigned to, if any. Returns
+// ErrNotFound for an unknown keyset or customer and ErrInvalid when the
+// customer already holds the keyset or 5 keysets.
+func (s *Sandbox) AssignKeyset(keysetID, customerID string) error {
+	return s.mutate(func(st *store) error {
+		k, err := st.keysetLocked(keysetID)
+		if err != nil {
+			return err
+		}
+		c, ok := st.customers[customerID]
+		if !ok {
+			return fmt.Errorf("customer %s: %w", customerID, ErrNotFound)
+		}
+		if k.CustomerID == c.ID || len(c.Keysets) >= maxCustomerKeysets {
+			return fmt.Errorf("customer %s holds keyset %s or %d keysets: %w", customerID, keysetID, maxCustomerKeysets, ErrInvalid)
+		}
+		if k.CustomerID != "" {
+			st.unassignLocked(k)
+		}
+		now := st.clock()
+		k.CustomerID = c.ID
+		c.Keysets = append(c.Keysets, CustomerKeyset{ID: k.ID, AssignedAt: now})
+		c.Updated = now
+		return nil
+	})
+}
+
+// MoveKeyset moves a keyset into another app (its keys, config and
+// assignment stay), as PubNub support could; the Admin API cannot. Returns
+// ErrNotFound for an unknown keyset or app.
+func (s *Sandbox) MoveKeyset(keysetID, appID string) error {
+	return s.mutate(func(st *store) error {
+		k, err := st.keysetLocked(keysetID)
+		if err != nil {
+			return err
+		}
+		if _, ok := st.apps[appID]; !ok {
+			return fmt.Errorf("app %s: %w", appID, ErrNotFound)
+		}
+		if k.AppID == appID {
+			return nil
+		}
+		st.appKeysets[k.AppID] = slices.DeleteFunc(st.appKeysets[k.AppID], func(x string) bool { return x == k.ID })
+		st.appKeysets[appID] = append(st.appKeysets[appID], k.ID)
+		k.AppID, k.UpdatedAt = appID, st.clock()
+		return nil
+	})
+}
+
+// SetCustomerExternalID gives an OEM customer another externalId, as
+// PubNub support could; the Admin API cannot. Returns ErrNotFound for an
+// unknown customer and ErrInvalid for a bad or taken externalId.
+func (s *Sandbox) SetCustomerExternalID(id, externalID string) error {
+	return s.mutate(func(st *store) error {
+		c, ok := st.customers[id]
+		if !ok {
+			return fmt.Errorf("customer %s: %w", id, ErrNotFound)
+		}
+		if errs := checkExternalID(&externalID); errs != nil {
+			return fmt.Errorf("%s: %w", strings.Join(errs, "; "), ErrInvalid)
+		}
+		if _, taken := st.byExternalID[externalID]; taken {
+			return fmt.Errorf("externalId %q is taken: %w", externalID, ErrInvalid)
+		}
+		delete(st.byExternalID, c.ExternalID)
+		st.byExternalID[externalID] = c.ID
+		c.ExternalID, c.Updated = externalID, st.clock()
 		return nil
 	})
 }

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,6 +110,77 @@ func TestPortalChanges(t *testing.T) {
 		require.ErrorIs(t, b.sb.DeleteCustomer(b.tenant.CustomerID), sandbox.ErrNotFound)
 		_, err := b.sb.Prefill(1, nil)
 		require.NoError(t, err, "its externalId is free again")
+	})
+
+	t.Run("DeleteApp", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		other, err := b.sb.Prefill(1, &sandbox.PrefillOpts{ExternalIDFunc: func(int) string { return "other" }})
+		require.NoError(t, err)
+
+		require.NoError(t, b.sb.DeleteApp(b.tenant.AppID))
+
+		requireError(t, do(t, b.sb, http.MethodGet, "/v2/apps/"+b.tenant.AppID, nil), http.StatusNotFound)
+		for _, id := range b.tenant.KeysetIDs {
+			requireError(t, do(t, b.sb, http.MethodGet, "/v2/keysets/"+id, nil), http.StatusNotFound)
+		}
+		require.Empty(t, b.sb.Customers()[0].KeysetIDs(), "its keysets' assignments went with them")
+		require.Len(t, b.sb.Apps(), 1)
+		require.Equal(t, other[0].KeysetIDs, b.sb.Customers()[1].KeysetIDs(), "another app is untouched")
+		require.Len(t, b.sb.Keysets(), 3)
+		require.ErrorIs(t, b.sb.DeleteApp(b.tenant.AppID), sandbox.ErrNotFound)
+	})
+
+	t.Run("AssignKeyset", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		other, err := b.sb.Prefill(1, &sandbox.PrefillOpts{ExternalIDFunc: func(int) string { return "other" }})
+		require.NoError(t, err)
+		theirs := other[0].KeysetIDs[0]
+
+		require.NoError(t, b.sb.AssignKeyset(theirs, b.tenant.CustomerID))
+
+		require.Equal(t, append(slices.Clone(b.tenant.KeysetIDs), theirs), customerKeysets(t, b))
+		require.Equal(t, other[0].KeysetIDs[1:], b.sb.Customers()[1].KeysetIDs(), "taken from its customer")
+		require.Equal(t, b.clock.Now(), b.sb.Customers()[0].Updated)
+		require.ErrorIs(t, b.sb.AssignKeyset(theirs, b.tenant.CustomerID), sandbox.ErrInvalid, "already held")
+		require.NoError(t, b.sb.AssignKeyset(other[0].KeysetIDs[1], b.tenant.CustomerID))
+		require.ErrorIs(t, b.sb.AssignKeyset(other[0].KeysetIDs[2], b.tenant.CustomerID), sandbox.ErrInvalid, "five at most")
+		require.ErrorIs(t, b.sb.AssignKeyset("5999999", b.tenant.CustomerID), sandbox.ErrNotFound)
+		require.ErrorIs(t, b.sb.AssignKeyset(theirs, "nobody"), sandbox.ErrNotFound)
+	})
+
+	t.Run("MoveKeyset", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		other, err := b.sb.Prefill(1, &sandbox.PrefillOpts{ExternalIDFunc: func(int) string { return "other" }})
+		require.NoError(t, err)
+		id := b.tenant.KeysetIDs[1]
+
+		require.NoError(t, b.sb.MoveKeyset(id, other[0].AppID))
+
+		ks := decode[keysetJSON](t, do(t, b.sb, http.MethodGet, "/v2/keysets/"+id, nil), http.StatusOK)
+		require.Equal(t, other[0].AppID, ks.AppID)
+		require.Equal(t, "2026-03-01T12:01:00.000Z", ks.UpdatedAt)
+		require.Equal(t, b.tenant.KeysetIDs, customerKeysets(t, b), "still assigned")
+		require.ErrorIs(t, b.sb.MoveKeyset(id, "1999999"), sandbox.ErrNotFound)
+		require.ErrorIs(t, b.sb.MoveKeyset("5999999", b.tenant.AppID), sandbox.ErrNotFound)
+	})
+
+	t.Run("SetCustomerExternalID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+
+		require.NoError(t, b.sb.SetCustomerExternalID(b.tenant.CustomerID, "someone-else"))
+
+		cust := decode[customerResult](t, do(t, b.sb, http.MethodGet, "/v2/oem/customers/"+b.tenant.CustomerID, nil), http.StatusOK).Result
+		require.Equal(t, "someone-else", cust.ExternalID)
+		require.Equal(t, "2026-03-01T12:01:00.000Z", cust.Updated)
+		_, err := b.sb.Prefill(1, nil)
+		require.NoError(t, err, "the old externalId is free again")
+		require.ErrorIs(t, b.sb.SetCustomerExternalID(b.tenant.CustomerID, "prefill-000001"), sandbox.ErrInvalid, "taken")
+		require.ErrorIs(t, b.sb.SetCustomerExternalID(b.tenant.CustomerID, "not valid!"), sandbox.ErrInvalid)
+		require.ErrorIs(t, b.sb.SetCustomerExternalID("nobody", "x"), sandbox.ErrNotFound)
 	})
 
 	t.Run("BypassesThePipeline", func(t *testing.T) {
