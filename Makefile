@@ -22,7 +22,7 @@ run: build
 test:
 	@./scripts/ensure-postgres.sh test
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/api
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/api && $(GO) test -run '^$$' -fuzz '^FuzzParams$$' -fuzztime 8s ./internal/api
 
 ## build: a static binary at bin/server
 build:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // Browser tests: the support console and /docs in real headless Chromium against run().
@@ -262,7 +263,7 @@ func TestConsoleSupportFlow(t *testing.T) {
 		require.Contains(t, entry, "reason: unpaid invoice 2026-11")
 		require.Contains(t, rows[0], string(tenants.ActionDisabled), "the newest entry first")
 		// The webhook event about it is listed once every older transaction has ended.
-		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(tb.text(t, "main"), "tenant.disabled"); {
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(tb.text(t, "main"), webhooks.TypeDisabled); {
 			require.True(t, time.Now().Before(deadline), "the tenant.disabled event never showed")
 			time.Sleep(300 * time.Millisecond)
 			tb.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("tenant-state")))

@@ -72,7 +72,7 @@ func TestRunDevWalkthrough(t *testing.T) {
 	status, body := do(http.MethodPost, "/v1/tenants", "Bearer "+key, `{"externalId": "acme", "name": "Acme Corp"}`,
 		"Content-Type", "application/json", "Prefer", "wait=30")
 	require.Equal(t, http.StatusAccepted, status, body)
-	require.Contains(t, body, `"state":"active"`)
+	require.Contains(t, body, `"state":"`+string(tenants.StateActive)+`"`)
 
 	pn := []string{"PubNub-Version", "2026-02-09"}
 	status, body = do(http.MethodGet, "/sandbox/v2/apps", "walkthrough", "", pn...)
@@ -96,7 +96,7 @@ func TestRunDevWalkthrough(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status, body)
 	require.Eventually(t, func() bool {
 		_, body := do(http.MethodGet, "/v1/tenants/acme", "Bearer "+key, "")
-		return strings.Contains(body, `"state":"disabled"`)
+		return strings.Contains(body, `"state":"`+string(tenants.StateDisabled)+`"`)
 	}, 30*time.Second, 50*time.Millisecond)
 	require.NoError(t, srv.stop(t))
 }
@@ -187,7 +187,7 @@ func TestDevModeSurvivesKillAndHangup(t *testing.T) {
 		}
 	}
 	activeCount := func(url, key string) int {
-		_, body := callAPI(t, url, key, http.MethodGet, "/v1/tenants?state=active&limit=100", nil)
+		_, body := callAPI(t, url, key, http.MethodGet, "/v1/tenants?state="+string(tenants.StateActive)+"&limit=100", nil)
 		return len(body["data"].([]any))
 	}
 	midway := func(url, key string, total int) {

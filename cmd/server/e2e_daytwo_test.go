@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // TestDayTwoEndToEnd changes a tenant, breaks it behind pnonboard's back as a person in the
@@ -52,6 +53,6 @@ func TestDayTwoEndToEnd(t *testing.T) {
 	for _, ev := range events["data"].([]any) {
 		types = append(types, ev.(map[string]any)["type"].(string))
 	}
-	require.Contains(t, types, "tenant.updated")
-	require.Contains(t, types, "tenant.drift_detected")
+	require.Contains(t, types, webhooks.TypeUpdated)
+	require.Contains(t, types, webhooks.TypeDriftDetected)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // hookReceiver records verified webhooks the way a partner's backend would receive them.
@@ -92,7 +93,7 @@ func TestEndToEndWebhooks(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status)
 		got := hr.waitFor(t, 1)
 		require.Len(t, got, 1, "exactly one tenant.provisioned, delivered once")
-		require.Equal(t, "tenant.provisioned", got[0].eventType)
+		require.Equal(t, webhooks.TypeProvisioned, got[0].eventType)
 		require.NoError(t, got[0].verifyErr, "the receiver verifies it with the Standard Webhooks library")
 		tenant := got[0].body["data"].(map[string]any)["tenant"].(map[string]any)
 		require.Equal(t, "hooked", tenant["externalId"])
@@ -112,7 +113,7 @@ func TestEndToEndWebhooks(t *testing.T) {
 		e.waitState(t, "hooked", tenants.StateActive)
 		got = hr.waitFor(t, 3)
 		require.Len(t, got, 3)
-		require.Equal(t, []string{"tenant.provisioned", "tenant.disabled", "tenant.enabled"}, []string{got[0].eventType, got[1].eventType, got[2].eventType})
+		require.Equal(t, []string{webhooks.TypeProvisioned, webhooks.TypeDisabled, webhooks.TypeEnabled}, []string{got[0].eventType, got[1].eventType, got[2].eventType})
 		for _, h := range got {
 			require.NoError(t, h.verifyErr)
 		}
@@ -138,7 +139,7 @@ func TestEndToEndWebhooks(t *testing.T) {
 		e.waitState(t, "doomed", tenants.StateFailed)
 		got := hr.waitFor(t, 1)
 		require.Len(t, got, 1)
-		require.Equal(t, "tenant.provisioning_failed", got[0].eventType)
+		require.Equal(t, webhooks.TypeProvisioningFailed, got[0].eventType)
 		require.NoError(t, got[0].verifyErr)
 		tenant := got[0].body["data"].(map[string]any)["tenant"].(map[string]any)
 		require.Contains(t, tenant["lastError"], "not an OEM partner")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,8 +12,10 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -32,8 +35,12 @@ import (
 // no key and a key without the scope) through the real router, and fails on
 //   - any 5xx;
 //   - any answer the spec does not describe for the operation (status, content type, body);
-//   - a 2xx or 3xx to a request the spec refuses (kin-openapi's request validation judges);
-//   - a 400, 413 or 415 to a request the spec accepts;
+//   - a 2xx or 3xx to a request the spec refuses (kin-openapi's request validation judges,
+//     with the text rules the spec states in words: textRefuses);
+//   - a 400, 413 or 415 to a request the spec accepts, or a 422 naming a field whose valid
+//     values the spec does describe (dependent lists the few it cannot: a cursor only the
+//     server makes, a tenant's environments): the server may not be stricter than the spec;
+//   - a 401 or 403 to a request with the key that holds every scope;
 //   - a 405 without Allow.
 //
 // The generator is seeded, so a run is repeatable; it sends about 1,900 requests.
@@ -62,7 +69,7 @@ func TestContract(t *testing.T) {
 	for i, o := range ops {
 		t.Run(o.op.OperationID, func(t *testing.T) {
 			t.Parallel()
-			g := &generator{t: t, rng: rand.New(rand.NewPCG(uint64(i), 2026))}
+			g := &generator{t: t, rng: rand.New(rand.NewPCG(uint64(i), 2026)), full: full}
 			ids := fixtures(t, ts, o.op.OperationID)
 			scope, _ := o.op.Extensions["x-required-scope"].(string)
 			var wrong string
@@ -79,9 +86,10 @@ func TestContract(t *testing.T) {
 			sent := 0
 			for range 3 { // three valid bases, each with its variations
 				// The valid request: fixture path IDs, valid query values, a valid body.
-				base := request{method: o.method, path: o.path, pathValues: ids, query: url.Values{}, key: full}
+				base := request{op: o.op.OperationID, method: o.method, path: o.path, pathValues: ids, query: url.Values{}, key: full}
 				for _, p := range o.params {
-					if p.Value.In == "query" && g.rng.IntN(2) == 0 {
+					// A cursor is valid only as the server made it: the valid request has none.
+					if p.Value.In == "query" && p.Value.Name != "cursor" && g.rng.IntN(2) == 0 {
 						base.query.Set(p.Value.Name, g.validParam(p.Value.Schema.Value))
 					}
 				}
@@ -89,6 +97,7 @@ func TestContract(t *testing.T) {
 				if rb := o.op.RequestBody; rb != nil {
 					if mt := rb.Value.Content.Get("application/json"); mt != nil {
 						bodySchema = mt.Schema.Value
+						base.bodySchema = bodySchema
 						base.body, base.contentType = g.jsonBody(g.valid(bodySchema, "")), "application/json"
 					}
 				}
@@ -181,12 +190,13 @@ func badIDs() map[string]string {
 }
 
 type request struct {
-	name, method, path string
-	pathValues         map[string]string // already percent-encoded
-	query              url.Values        // raw values, encoded on send
-	key                string
-	contentType        string
-	body               []byte
+	op, name, method, path string
+	bodySchema             *openapi3.Schema
+	pathValues             map[string]string // already percent-encoded
+	query                  url.Values        // raw values, encoded on send
+	key                    string
+	contentType            string
+	body                   []byte
 }
 
 func (r request) clone() request {
@@ -212,8 +222,9 @@ func with(m map[string]string, k, v string) map[string]string {
 }
 
 type generator struct {
-	t   *testing.T
-	rng *rand.Rand
+	t    *testing.T
+	rng  *rand.Rand
+	full string // the key with every scope
 }
 
 // send makes the HTTP request, then holds the answer against the spec.
@@ -244,6 +255,9 @@ func (g *generator) send(ts *testServer, router routers.Router, r request) {
 	if specErr == nil && r.body != nil && r.contentType == "application/json" {
 		specErr = notWellFormed(r.body) // JSON Schema cannot see duplicates or trailing data
 	}
+	if specErr == nil {
+		specErr = textRefuses(r)
+	}
 
 	resp, err := ts.srv.Client().Do(req)
 	require.NoError(t, err)
@@ -259,10 +273,155 @@ func (g *generator) send(ts *testServer, router routers.Router, r request) {
 	if specErr != nil {
 		require.GreaterOrEqual(t, resp.StatusCode, 400, "%s\nthe spec refuses this request: %v", what, specErr)
 	} else {
-		require.NotContains(t, []int{400, 413, 415}, resp.StatusCode, "%s\nthe spec accepts this request", what)
+		// Two-sided: what the spec accepts, the server accepts too. Only what depends on state
+		// the request cannot see may refuse it: the key (401 without one, 403 without the
+		// scope), a resource that does not exist or is in the wrong state (404, 409, when the
+		// operation documents them; ts.spec.check fails an undocumented status).
+		if resp.StatusCode == http.StatusUnprocessableEntity {
+			requireDependent(t, r.op, got, what)
+		} else {
+			require.NotContains(t, []int{400, 413, 415}, resp.StatusCode,
+				"%s\nthe spec accepts this request, the server refuses it: server and spec disagree", what)
+		}
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			require.Empty(t, r.key, "%s\na key was sent", what)
+		case http.StatusForbidden:
+			require.NotEqual(t, g.full, r.key, "%s\nthe key holds every scope", what)
+		}
 	}
 	req.Body = io.NopCloser(bytes.NewReader(r.body))
 	ts.spec.check(t, req, resp.StatusCode, resp.Header, got)
+}
+
+// dependent are the fields of each operation whose valid values the spec cannot list, as it
+// says in words: a request the spec accepts may get a 422 naming only these. Every other
+// 422 to such a request is a disagreement between server and spec.
+func dependent() map[string]map[string]string {
+	cursor := map[string]string{"cursor": "the previous page's nextCursor: only the server makes one"}
+	return map[string]map[string]string{
+		"listTenants": cursor, "listTenantEvents": cursor, "listTenantTokens": cursor, "listEvents": cursor,
+		"listWebhookDeliveries": cursor, "getUsageReport": cursor,
+		"parseToken": {"token": "a token that is not one answers 422 on token"},
+		"createTenantToken": {
+			"environment": "one of the tenant's environments whose keyset has Access Manager on",
+			"resources":   "at least one resource or pattern (channels, channelGroups, userIds, or patterns)",
+		},
+		"getTenantUsage": {"environment": "per-environment usage only where it is synced (PNONBOARD_USAGE_BY_ENVIRONMENT)"},
+	}
+}
+
+// requireDependent fails unless the 422 body names only fields of op that depend on what the
+// spec cannot see.
+func requireDependent(t *testing.T, op string, body []byte, what string) {
+	t.Helper()
+	var p struct{ Errors []struct{ Field string } }
+	require.NoError(t, json.Unmarshal(body, &p), what)
+	require.NotEmpty(t, p.Errors, what)
+	for _, e := range p.Errors {
+		_, ok := dependent()[op][e.Field]
+		require.True(t, ok, "%s\nthe spec accepts this request, the server refuses %q: server and spec disagree", what, e.Field)
+	}
+}
+
+// textRefuses applies the text rules the spec states in words because JSON Schema cannot
+// express them (a JSON Schema validator sees decoded strings, and one value per parameter):
+// no invalid UTF-8 and no lone surrogate escapes, in the body and the query; no query
+// parameter twice; and propertyNames, which kin-openapi does not check. nil when none is
+// broken.
+func textRefuses(r request) error {
+	for name, vs := range r.query {
+		if len(vs) > 1 {
+			return fmt.Errorf("query parameter %s given twice", name)
+		}
+		if !utf8.ValidString(vs[0]) {
+			return fmt.Errorf("query parameter %s is not UTF-8", name)
+		}
+	}
+	if r.body == nil || r.contentType != "application/json" {
+		return nil
+	}
+	if !utf8.Valid(r.body) {
+		return errors.New("the body is not UTF-8")
+	}
+	if loneSurrogate(r.body) {
+		return errors.New("the body holds a lone surrogate escape")
+	}
+	var v any
+	if r.bodySchema != nil && json.Unmarshal(r.body, &v) == nil {
+		return propertyNamesRefuse(r.bodySchema, v, "")
+	}
+	return nil
+}
+
+// loneSurrogate reports whether JSON text holds a \uD800-\uDFFF escape that is not half of
+// a pair.
+func loneSurrogate(b []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escape such as \\ or \": skip its second byte
+			continue
+		}
+		r, ok := hex4(i)
+		switch {
+		case !ok:
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low half first
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := hex4(i + 6)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+		i += 5
+	}
+	return false
+}
+
+// propertyNamesRefuse checks v's member names against the schema's propertyNames, all the way
+// down.
+func propertyNamesRefuse(s *openapi3.Schema, v any, at string) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for name, member := range v {
+			if pn := s.PropertyNames; pn != nil {
+				if err := pn.Value.VisitJSON(name); err != nil {
+					return fmt.Errorf("%s: member name %q: %w", at, name, err)
+				}
+			}
+			var sub *openapi3.Schema
+			if p := s.Properties[name]; p != nil {
+				sub = p.Value
+			} else if ap := s.AdditionalProperties.Schema; ap != nil {
+				sub = ap.Value
+			}
+			if sub != nil {
+				if err := propertyNamesRefuse(sub, member, at+"/"+name); err != nil {
+					return err
+				}
+			}
+		}
+	case []any:
+		if s.Items != nil {
+			for i, item := range v {
+				if err := propertyNamesRefuse(s.Items.Value, item, fmt.Sprintf("%s/%d", at, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // specRefuses asks kin-openapi whether the spec accepts req (security aside).
@@ -296,7 +455,7 @@ func notWellFormed(body []byte) error {
 	var stack []*frame
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 // decodeTargets are the request bodies of the API, by index: what FuzzDecode decodes into.
@@ -21,6 +23,9 @@ func decodeTargets() []func() any {
 		func() any { return &(&retryRequest{}).Body },
 		func() any { return &(&createEndpointRequest{}).Body },
 		func() any { return &(&createAPIKeyRequest{}).Body },
+		func() any { return &(&patchTenantRequest{}).Body },
+		func() any { return &(&grantTokenRequest{}).Body },
+		func() any { return &(&parseTokenRequest{}).Body },
 	}
 }
 
@@ -59,11 +64,22 @@ func decodeSeeds() []string {
 		`{"name":"   ","scopes":[" admin"]}`,
 		`{"externalId":"a","name":null}`,
 		`{"url":null}`,
-		`{"url":"https://x","eventTypes":["tenant.enabled","tenant.enabled"]}`,
+		`{"url":"https://x","eventTypes":["` + webhooks.TypeEnabled + `","` + webhooks.TypeEnabled + `"]}`,
 		`{"url":"https://x","enabled":"yes"}`,
 		`{"externalId":1,"name":true,"environments":"production","metadata":[]}`,
 		`{"externalId":"a","name":"` + strings.Repeat("é", 255) + `"}`,
 		`{"reason":"` + strings.Repeat("é", 500) + `"}`,
+		`{"name":"Acme","metadata":{"plan":null,"tier":"gold"},"environments":["production"]}`,
+		`{"metadata":{"a\u0000":null}}`, `{"metadata":{"plan":1}}`, `{"environments":null}`, `{"Name":"x"}`,
+		`{"environment":"production","ttl":60,"authorizedUserId":"u1","channels":{"c":["read"]},` +
+			`"channelGroups":{"g":["manage"]},"userIds":{"u":["get"]},"patterns":{"channels":{"^a.*$":["read"]}},"meta":{"k":1,"b":true,"s":"x"}}`,
+		`{"environment":"production","ttl":1e400}`, `{"environment":"production","ttl":99999999999999999999}`,
+		`{"environment":"production","ttl":-1.5}`, `{"environment":"production","ttl":60,"meta":{"a\u0000":1}}`,
+		`{"environment":"production","ttl":60,"channels":{"\u001b[31m":["read"]}}`,
+		`{"environment":"production","ttl":60,"patterns":{"channels":{"(":["read"]},"zzz":{}}}`,
+		`{"environment":"production","ttl":60,"meta":{"nested":{"a":1}}}`,
+		`{"token":"qEF2AkF0GmEI03xDdHRsGDxDcmVzpURjaGFuoWljaGFubmVsLTEY70NncnCgQ3NwY6BDdXNyoENzcGOgRHV1aWShZnV1aWQtMRhoQ3BhdKVEY2hhbqFtXmNoYW5uZWwtXFMqJBjvQ2dycKFrXjpjaGFubmVsLnIqJEZ1c3JzcGNAQ3V1aWShZF5cUyokGGhDc3BjoENtZXRhoENzaWdYIBvd1Pt5yN6iSJcnkPJiTT2ZDJ7gR0uhJ1lrbuxYb5I7"}`,
+		`{"token":"a\u0000b"}`, `{"token":"   "}`, `{"token":""}`, `{"token":"` + strings.Repeat("A", 40000) + `"}`,
 		`{}`, ``, `   `, `null`, `[]`, `"x"`, `1`, `{} {}`, `{"a":`, `{"a" 1}`, `{,}`, `{"a":1,}`,
 		`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":tru}`, `{"a":"\x"}`, `{"a":"\u12"}`,
 		"{\"a\":\"\x00\"}", "\xef\xbb\xbf{}", `{"zzz":1}`,

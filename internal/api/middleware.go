@@ -60,6 +60,9 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
+			// v is a panic value, not an error chain: http.ErrAbortHandler is panicked as
+			// is and re-panicked as is, so identity is the test (errors.Is would need an
+			// error; the guard's sentinel rule allows comparisons of recover()'s value).
 			if v == nil || v == http.ErrAbortHandler {
 				if v != nil {
 					panic(v)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -10,7 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/tenants"
 )
+
+// tenantsSeries is the pnonboard_tenants sample for state.
+func tenantsSeries(state tenants.State, n int) string {
+	return fmt.Sprintf("pnonboard_tenants{state=%q} %d", state, n)
+}
 
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
@@ -28,8 +35,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, want := range []string{
 		`pnonboard_http_request_duration_seconds_count{method="POST",route="/v1/tenants",status="202"} 1`,
 		`pnonboard_http_request_duration_seconds_count{method="GET",route="/v1/tenants/{externalId}",status="404"} 1`,
-		`pnonboard_tenants{state="pending"} 1`,
-		`pnonboard_tenants{state="active"} 0`,
+		tenantsSeries(tenants.StatePending, 1),
+		tenantsSeries(tenants.StateActive, 0),
 		`pnonboard_database_up 1`,
 		`go_goroutines`,
 	} {

@@ -543,7 +543,7 @@ func TestListTenants(t *testing.T) {
 
 	t.Run("Filters", func(t *testing.T) {
 		t.Parallel()
-		ids := pageAll(t, "state=active", 9)
+		ids := pageAll(t, "state="+string(tenants.StateActive), 9)
 		require.Len(t, ids, 50) // multiples of 5
 		for _, id := range ids {
 			var n int
@@ -551,7 +551,7 @@ func TestListTenants(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, n%5)
 		}
-		require.Len(t, pageAll(t, "state=failed", 9), 28) // multiples of 7 (36) that are not multiples of 35 (8)
+		require.Len(t, pageAll(t, "state="+string(tenants.StateFailed), 9), 28) // multiples of 7 (36) that are not multiples of 35 (8)
 
 		prefix := pageAll(t, "q=t-1", 30)
 		require.Len(t, prefix, 100)
@@ -566,7 +566,7 @@ func TestListTenants(t *testing.T) {
 		before := base.Add(110 * time.Minute).Format(time.RFC3339)
 		window := pageAll(t, "createdAfter="+after+"&createdBefore="+before, 3)
 		require.Equal(t, []string{"t-109", "t-108", "t-107", "t-106", "t-105", "t-104", "t-103", "t-102", "t-101", "t-100"}, window)
-		require.Len(t, pageAll(t, "state=active&q=t-1&createdAfter="+after, 4), 20) // t-100..t-195, every fifth
+		require.Len(t, pageAll(t, "state="+string(tenants.StateActive)+"&q=t-1&createdAfter="+after, 4), 20) // t-100..t-195, every fifth
 	})
 
 	t.Run("BadParameters", func(t *testing.T) {

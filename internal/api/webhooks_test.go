@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 func TestWebhookEndpoints(t *testing.T) {
@@ -19,7 +20,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		key := ts.key(t, auth.ScopeWebhooksRead, auth.ScopeWebhooksWrite)
 
 		resp := ts.do(t, http.MethodPost, "/v1/webhook-endpoints", key, map[string]any{
-			"url": "https://hooks.example.com/pnonboard", "eventTypes": []string{"tenant.provisioned"}, "description": "billing",
+			"url": "https://hooks.example.com/pnonboard", "eventTypes": []string{webhooks.TypeProvisioned}, "description": "billing",
 		})
 		require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
 		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
@@ -48,7 +49,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		require.NotEqual(t, secret, rotated.JSON(t)["secret"])
 		require.NotNil(t, rotated.JSON(t)["previousSecretExpiresAt"])
 
-		deliveries := ts.do(t, http.MethodGet, "/v1/webhook-endpoints/"+id+"/deliveries?status=failed", key, nil)
+		deliveries := ts.do(t, http.MethodGet, "/v1/webhook-endpoints/"+id+"/deliveries?status="+string(webhooks.DeliveryFailed), key, nil)
 		require.Equal(t, http.StatusOK, deliveries.Status)
 		require.Empty(t, deliveries.JSON(t)["data"])
 		require.Equal(t, http.StatusUnprocessableEntity, ts.do(t, http.MethodGet, "/v1/webhook-endpoints/"+id+"/deliveries?status=lost", key, nil).Status)
@@ -82,7 +83,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		t.Parallel()
 		ts := newTestServer(t)
 		key := ts.key(t, auth.ScopeWebhooksRead)
-		resp := ts.do(t, http.MethodGet, "/v1/events?type=tenant.provisioned&tenant=acme&limit=5", key, nil)
+		resp := ts.do(t, http.MethodGet, "/v1/events?type="+webhooks.TypeProvisioned+"&tenant=acme&limit=5", key, nil)
 		require.Equal(t, http.StatusOK, resp.Status)
 		require.Empty(t, resp.JSON(t)["data"])
 		for _, q := range []string{"type=nope", "limit=500", "createdAfter=soon", "cursor=zz"} {

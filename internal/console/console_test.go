@@ -370,7 +370,7 @@ func TestTenantPages(t *testing.T) {
 		require.Contains(t, q, `href="/console/tenants/globex"`)
 		byName := br.get(t, "/console/tenants?q=acme+c").Body
 		require.Contains(t, byName, `href="/console/tenants/acme"`)
-		st := br.get(t, "/console/tenants?state=active").Body
+		st := br.get(t, "/console/tenants?state="+string(tenants.StateActive)).Body
 		require.Contains(t, st, `href="/console/tenants/acme"`)
 		require.NotContains(t, st, `href="/console/tenants/globex"`)
 		today := time.Now().UTC().Format(time.DateOnly)

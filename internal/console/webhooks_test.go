@@ -12,6 +12,7 @@ import (
 
 	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/tenants"
+	"github.com/pnonboard/pnonboard/internal/webhooks"
 )
 
 func TestWebhookPages(t *testing.T) {
@@ -29,10 +30,10 @@ func TestWebhookPages(t *testing.T) {
 		f := &fixture{testBundle: b}
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO webhook_endpoints (url, description, secret_sealed) VALUES ('https://hooks.example/p', 'partner <prod>', '\x00') RETURNING id::text`).Scan(&f.endpoint))
 		_, err := b.db.Pool.Exec(ctx, `INSERT INTO events (id, type, tenant_external_id, payload) VALUES
-			('evt_a', 'tenant.provisioned', 'acme', '{"type":"tenant.provisioned","data":{"tenant":{"externalId":"acme"}}}'),
-			('evt_b', 'tenant.disabled', 'other', '{}')`)
+			('evt_a', $1, 'acme', jsonb_build_object('type', $1::text, 'data', '{"tenant":{"externalId":"acme"}}'::jsonb)),
+			('evt_b', $2, 'other', '{}')`, webhooks.TypeProvisioned, webhooks.TypeDisabled)
 		require.NoError(t, err)
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, status) VALUES ($1, 'evt_a', 'failed') RETURNING id::text`, f.endpoint).Scan(&f.delivery))
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, status) VALUES ($1, 'evt_a', $2) RETURNING id::text`, f.endpoint, webhooks.DeliveryFailed).Scan(&f.delivery))
 		_, err = b.db.Pool.Exec(ctx, `INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms, response_excerpt) VALUES ($1, now(), 503, 41, '<h1>down</h1>')`, f.delivery)
 		require.NoError(t, err)
 		return f
@@ -49,7 +50,7 @@ func TestWebhookPages(t *testing.T) {
 		require.Contains(t, list, "partner &lt;prod&gt;")
 		page := br.get(t, "/console/webhooks/"+f.endpoint)
 		require.Equal(t, http.StatusOK, page.Status)
-		for _, want := range []string{"tenant.provisioned", "evt_a", "delivery-failed", `<td data-label="Status">503</td>`, "41 ms", "&lt;h1&gt;down&lt;/h1&gt;"} {
+		for _, want := range []string{webhooks.TypeProvisioned, "evt_a", "delivery-failed", `<td data-label="Status">503</td>`, "41 ms", "&lt;h1&gt;down&lt;/h1&gt;"} {
 			require.Contains(t, page.Body, want)
 		}
 		require.NotContains(t, page.Body, "/redeliver", "no webhooks:write, no button")
@@ -91,7 +92,7 @@ func TestWebhookPages(t *testing.T) {
 		byTenant := br.get(t, "/console/events?tenant=acme").Body
 		require.Contains(t, byTenant, "evt_a")
 		require.NotContains(t, byTenant, "evt_b")
-		byType := br.get(t, "/console/events?type=tenant.disabled").Body
+		byType := br.get(t, "/console/events?type="+webhooks.TypeDisabled).Body
 		require.NotContains(t, byType, "evt_a")
 		require.Contains(t, byType, "evt_b")
 		require.Equal(t, http.StatusBadRequest, br.get(t, "/console/events?type=nope").Status)

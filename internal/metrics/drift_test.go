@@ -70,9 +70,9 @@ func TestDriftMetrics(t *testing.T) {
 	}
 
 	body = scrape(t, m)
-	require.Contains(t, body, `pnonboard_tenants_drifted{kind="customer_renamed"} 2`)
-	require.Contains(t, body, `pnonboard_tenants_drifted{kind="keyset_deleted"} 1`, "tenants, not entries")
-	require.Contains(t, body, `pnonboard_tenants_drifted{kind="app_deleted"} 0`)
+	require.Contains(t, body, `pnonboard_tenants_drifted{kind="`+string(tenants.DriftCustomerRenamed)+`"} 2`)
+	require.Contains(t, body, `pnonboard_tenants_drifted{kind="`+string(tenants.DriftKeysetDeleted)+`"} 1`, "tenants, not entries")
+	require.Contains(t, body, `pnonboard_tenants_drifted{kind="`+string(tenants.DriftAppDeleted)+`"} 0`)
 	match := regexp.MustCompile(`(?m)^pnonboard_drift_sweep_age_seconds (\S+)$`).FindStringSubmatch(body)
 	require.NotNil(t, match, body)
 	age, err := strconv.ParseFloat(match[1], 64)

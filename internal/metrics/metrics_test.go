@@ -31,6 +31,11 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 	return rec.Body.String()
 }
 
+// tenantsSeries is the pnonboard_tenants sample for state.
+func tenantsSeries(state tenants.State, n int) string {
+	return fmt.Sprintf("pnonboard_tenants{state=%q} %d", state, n)
+}
+
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
@@ -71,9 +76,9 @@ func TestMetrics(t *testing.T) {
 		`pnonboard_jobs_total{kind="tenant_reconcile",outcome="completed"} 1`,
 		`pnonboard_jobs_total{kind="tenant_reconcile",outcome="snoozed"} 1`,
 		`pnonboard_webhook_deliveries_total{outcome="succeeded"} 1`,
-		`pnonboard_tenants{state="active"} 1`,
-		`pnonboard_tenants{state="failed"} 1`,
-		`pnonboard_tenants{state="pending"} 0`,
+		tenantsSeries(tenants.StateActive, 1),
+		tenantsSeries(tenants.StateFailed, 1),
+		tenantsSeries(tenants.StatePending, 0),
 		`pnonboard_rate_budget_used 1`,
 		`pnonboard_rate_budget_reserved 0`,
 		`pnonboard_rate_budget_per_window 118`,
