@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -92,10 +93,19 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// detailPairs is a timeline event's detail as sorted "key: value" lines.
+// detailPairs is a timeline event's detail as sorted "key: value" lines. Scalars show as
+// they are; lists and objects (a drift entry, a before/after) as compact JSON, as the API
+// shows them, rather than Go's map syntax.
 func detailPairs(d map[string]any) []string {
 	out := make([]string, 0, len(d))
 	for k, v := range d {
+		switch v.(type) {
+		case map[string]any, []any:
+			if b, err := json.Marshal(v); err == nil {
+				out = append(out, k+": "+string(b))
+				continue
+			}
+		}
 		out = append(out, fmt.Sprintf("%s: %v", k, v))
 	}
 	sort.Strings(out)
