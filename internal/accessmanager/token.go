@@ -22,6 +22,17 @@ const TokenVersion = 2
 // ErrMalformedToken is wrapped by every Parse error.
 var ErrMalformedToken = errors.New("malformed token")
 
+// MalformedTokenError is every error Parse returns: Reason says what is wrong with the token,
+// in words fit to show its sender. It is ErrMalformedToken under errors.Is.
+type MalformedTokenError struct{ Reason string }
+
+func (e *MalformedTokenError) Error() string {
+	return "accessmanager: parse token: " + ErrMalformedToken.Error() + ": " + e.Reason
+}
+
+// Is reports target == ErrMalformedToken.
+func (e *MalformedTokenError) Is(target error) bool { return target == ErrMalformedToken }
+
 // Token is a decoded Access Manager v3 token.
 type Token struct {
 	Version  int       // always TokenVersion
@@ -93,13 +104,13 @@ func tokenDecoder() (cbor.DecMode, error) {
 // the shape only: PubNub's signature cannot be verified outside PubNub, so a
 // token that parses may still be forged, expired or revoked.
 //
-// Every error wraps ErrMalformedToken: an empty token or one over
+// Every error is a *MalformedTokenError (errors.Is ErrMalformedToken): an empty token or one over
 // MaxTokenLen characters, bad base64 or CBOR, trailing data, a version other
 // than TokenVersion, a missing or out-of-range "t" or "ttl", and permission
 // values that are not unsigned integers.
 func Parse(token string) (*Token, error) {
 	fail := func(format string, args ...any) (*Token, error) {
-		return nil, fmt.Errorf("accessmanager: parse token: %w: %s", ErrMalformedToken, fmt.Sprintf(format, args...))
+		return nil, &MalformedTokenError{Reason: fmt.Sprintf(format, args...)}
 	}
 	if token == "" {
 		return fail("empty")

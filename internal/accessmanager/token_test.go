@@ -201,6 +201,10 @@ func TestParse(t *testing.T) {
 				tok, err := accessmanager.Parse(token)
 
 				require.ErrorIs(t, err, accessmanager.ErrMalformedToken)
+				var malformed *accessmanager.MalformedTokenError
+				require.ErrorAs(t, err, &malformed)
+				require.NotEmpty(t, malformed.Reason)
+				require.NotContains(t, malformed.Reason, "malformed token", "the reason alone, fit to show")
 				require.Nil(t, tok)
 			})
 		}

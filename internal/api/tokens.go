@@ -2,9 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/pnonboard/pnonboard/internal/accessmanager"
@@ -258,12 +258,11 @@ type parseTokenResponse struct {
 // It cannot tell whether PubNub issued it, or whether it was revoked.
 func (s *Server) parseToken(_ context.Context, req *parseTokenRequest) (parseTokenResponse, error) {
 	t, err := tokens.Parse(req.Body.Token)
+	if malformed, ok := errors.AsType[*accessmanager.MalformedTokenError](err); ok {
+		return parseTokenResponse{}, validationError(map[string]string{"token": "is not an Access Manager v3 token: " + malformed.Reason})
+	}
 	if err != nil {
-		msg := err.Error()
-		if _, why, ok := strings.Cut(msg, accessmanager.ErrMalformedToken.Error()+": "); ok {
-			msg = why
-		}
-		return parseTokenResponse{}, validationError(map[string]string{"token": "is not an Access Manager v3 token: " + msg})
+		return parseTokenResponse{}, err
 	}
 	return parseTokenResponse{Version: t.Version, parsedTokenJSON: parsedJSON(t)}, nil
 }
