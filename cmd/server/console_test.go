@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
@@ -523,4 +524,156 @@ func TestConsoleDevMode(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "<redoc")
 	require.NoError(t, srv.stop(t))
+}
+
+// focused describes the element that has the focus, for a failure message.
+const focusedJS = `(() => { const a = document.activeElement; if (!a || a === document.body) return "(nothing)";
+	return a.tagName.toLowerCase() + (a.id ? "#" + a.id : "") + (a.getAttribute("href") ? "[href=" + a.getAttribute("href") + "]" : "") +
+		" " + JSON.stringify((a.innerText || a.value || "").trim().slice(0, 30)); })()`
+
+// focusVisibleJS is "" when the focused element shows its focus: an outline at least 2px wide
+// whose colour has a contrast of 3:1 or more (WCAG 1.4.11) with the background around it (the
+// outline sits outside the element), or a box shadow. Otherwise it says what is wrong.
+const focusVisibleJS = `(() => {
+	const a = document.activeElement;
+	if (!a || a === document.body) return "";
+	const s = getComputedStyle(a);
+	if (s.outlineStyle === "none" || parseFloat(s.outlineWidth) < 2) return s.boxShadow !== "none" ? "" : "no outline or box shadow";
+	const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+	const lum = c => { const v = rgb(c).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+		return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+	let bg = "rgb(255, 255, 255)";
+	for (let p = a.parentElement; p; p = p.parentElement) {
+		const c = getComputedStyle(p).backgroundColor, v = rgb(c);
+		if (v.length && !(v.length === 4 && v[3] === 0)) { bg = c; break; }
+	}
+	const [hi, lo] = [lum(s.outlineColor), lum(bg)].sort((x, y) => y - x);
+	const ratio = (hi + 0.05) / (lo + 0.05);
+	return ratio >= 3 ? "" : "outline " + s.outlineColor + " on " + bg + " has contrast " + ratio.toFixed(2) + ":1";
+})()`
+
+// tabTo presses Tab, at most limit times, until the focused element matches sel, and fails
+// listing where the focus went otherwise. Each element the focus passes through must show
+// it (focusVisibleJS).
+func (tb *tab) tabTo(t *testing.T, sel string, limit int) {
+	t.Helper()
+	var path, unseen []string
+	matches := fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, sel)
+	for i := 0; ; i++ {
+		if runIn(t, tb, chromedp.Evaluate[bool](matches)) {
+			break
+		}
+		require.Less(t, i, limit, "Tab never reached %s; the focus went: %v", sel, path)
+		tb.do(t, chromedp.KeyEvent(kb.Tab))
+		now := runIn(t, tb, chromedp.Evaluate[string](focusedJS))
+		path = append(path, now)
+		if seen := runIn(t, tb, chromedp.Evaluate[string](focusVisibleJS)); seen != "" {
+			unseen = append(unseen, now+": "+seen)
+		}
+	}
+	require.Empty(t, unseen, "focused by Tab without a visible focus style (path: %v)", path)
+}
+
+// fromPageStart moves the focus to the start of the page (as a fresh load without autofocus
+// has it), so that the next Tab goes to the first focusable element: the body takes the focus
+// for a moment (a blur alone leaves Chromium's Tab starting point where the focus was).
+func (tb *tab) fromPageStart(t *testing.T) {
+	t.Helper()
+	require.True(t, runIn(t, tb, chromedp.Evaluate[bool](`(() => { const b = document.body;
+		b.tabIndex = -1; b.focus(); b.removeAttribute("tabindex"); window.scrollTo(0, 0);
+		return document.activeElement === b; })()`)))
+}
+
+// unnamedControls lists the page's controls (input, select, textarea, button, link) that have
+// no accessible name: no <label for> or wrapping label, no aria-label or aria-labelledby, and
+// (buttons, links) no visible text. Hidden inputs are not controls.
+func (tb *tab) unnamedControls(t *testing.T) []string {
+	t.Helper()
+	return runIn(t, tb, chromedp.Evaluate[[]string](`(() => {
+		const text = el => (el.innerText || el.textContent || "").trim();
+		const name = el => {
+			if ((el.getAttribute("aria-label") || "").trim()) return true;
+			const by = (el.getAttribute("aria-labelledby") || "").split(/\s+/).filter(Boolean)
+				.map(id => document.getElementById(id)).filter(Boolean).map(text).join("");
+			if (by) return true;
+			if (el.labels && [...el.labels].some(l => text(l))) return true;
+			if (el.matches("button, a")) return !!text(el);
+			if (el.matches("input[type=submit], input[type=button], input[type=reset]")) return !!(el.value || "").trim();
+			return false;
+		};
+		return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+			.filter(el => !name(el))
+			.map(el => el.outerHTML.slice(0, 160));
+	})()`))
+}
+
+// TestConsoleKeyboardAndLabels: the console is usable from the keyboard alone (sign in, open
+// the disable form, give a reason, confirm), with a visible focus on everything Tab reaches,
+// and every control on the main pages has an accessible name.
+func TestConsoleKeyboardAndLabels(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t)
+	e := startE2E(t, nil)
+	status, body := e.call(t, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme Corp"}, "Prefer", "wait=30")
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	require.Equal(t, string(tenants.StateActive), body["state"], "%v", body)
+	key, plaintext := consoleKey(t, e, "support: kim", auth.ScopeTenantsRead, auth.ScopeTenantsWrite,
+		auth.ScopeTenantsDisable, auth.ScopeWebhooksRead, auth.ScopeTokensWrite, auth.ScopeUsageRead)
+	base := e.srv.BaseURL
+
+	// Each step needs the one before (signed in, then disabled).
+	require.True(t, t.Run("SignInWithTheKeyboard", func(t *testing.T) {
+		tb.do(t, chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.ID("key")))
+		require.Empty(t, tb.unnamedControls(t), "the sign-in page")
+		tb.fromPageStart(t)
+		tb.tabTo(t, "#key", 5)
+		tb.do(t, chromedp.KeyEvent(plaintext), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("header .who")))
+		require.Contains(t, tb.text(t, "header .who"), "support: kim")
+		require.Equal(t, "Tenants", tb.text(t, "main h1"))
+	}))
+
+	t.Run("EveryControlIsNamed", func(t *testing.T) {
+		for _, page := range []struct{ path, ready, controls string }{
+			{"/console/tenants", "#results", "#q, #state, #from, #to, form.filters button"},
+			{"/console/tenants/acme", "#tenant-state", "#token_user, #tokens button"},
+			{"/console/tenants/acme/disable", "#reason", "#reason, #confirm-button"},
+			{"/console/webhooks", "main h1", ""},
+			{"/console/events", "main h1", ""},
+		} {
+			tb.do(t, chromedp.Navigate(base+page.path), chromedp.WaitVisible(chromedp.CSS(page.ready)))
+			if page.controls != "" {
+				require.Equal(t, strings.Count(page.controls, ",")+1, tb.count(t, page.controls), "%s shows the controls the check is about", page.path)
+			}
+			require.Empty(t, tb.unnamedControls(t), "controls without an accessible name on %s", page.path)
+		}
+	})
+
+	t.Run("DisableWithTheKeyboard", func(t *testing.T) {
+		tb.do(t, chromedp.Navigate(base+"/console/tenants/acme"), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+		tb.fromPageStart(t)
+		tb.tabTo(t, `#actions a[href="/console/tenants/acme/disable"]`, 30)
+		tb.do(t, chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#dialog #reason")))
+		require.Empty(t, tb.unnamedControls(t), "the tenant page with the disable form open")
+		tb.tabTo(t, "#dialog #reason", 10)
+		tb.do(t, chromedp.KeyEvent("keyboard only"))
+		tb.tabTo(t, "#dialog #confirm-button", 3)
+		tb.do(t, chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+		require.Contains(t, tb.text(t, "p.notice"), "Disable requested")
+		require.Equal(t, string(tenants.DesiredDisabled), tb.text(t, "#tenant-desired"))
+
+		e.waitState(t, "acme", tenants.StateDisabled)
+		tb.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("tenant-state")))
+		require.Equal(t, string(tenants.StateDisabled), tb.text(t, "#tenant-state"))
+		rows := runIn(t, tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#timeline-table tbody tr")].map(r => r.innerText)`))
+		var entry string
+		for _, r := range rows {
+			if strings.Contains(r, string(tenants.ActionDisableRequested)) {
+				entry = r
+			}
+		}
+		require.Contains(t, entry, "reason: keyboard only", "timeline: %v", rows)
+		require.Contains(t, entry, key.Actor().String())
+	})
+
+	tb.noPolicyViolations(t)
 }

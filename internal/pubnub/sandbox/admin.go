@@ -13,10 +13,12 @@ import (
 //	GET    /_sandbox/state                  the whole state (State, as JSON)
 //	POST   /_sandbox/prefill                {"tenants": n (≤ 100,000), "environments"?: [...], "externalIdPrefix"?: "..."}
 //	PATCH  /_sandbox/apps/{id}              {"name": "..."}
-//	PATCH  /_sandbox/keysets/{id}           {"name"?: "...", "accessManager"?: true|false}
+//	DELETE /_sandbox/apps/{id}              delete an app with its keysets (and their assignments)
+//	PATCH  /_sandbox/keysets/{id}           {"name"?: "...", "accessManager"?: true|false, "appId"?: "..."}
 //	DELETE /_sandbox/keysets/{id}           delete a keyset (and its assignment)
+//	PUT    /_sandbox/keysets/{id}/customer  {"customerId": "..."}: assign a keyset (taking it from its customer)
 //	DELETE /_sandbox/keysets/{id}/customer  unassign a keyset from its customer
-//	PATCH  /_sandbox/customers/{id}         {"name": "..."}
+//	PATCH  /_sandbox/customers/{id}         {"name"?: "...", "externalId"?: "..."}
 //	DELETE /_sandbox/customers/{id}         delete a customer (its keysets stay)
 //
 // They need the same Authorization as the API (401 otherwise) but no
@@ -46,10 +48,14 @@ func (s *Sandbox) addAdminRoutes() {
 	admin("GET "+AdminPrefix+"/state", func(*http.Request) result { return success(http.StatusOK, s.Snapshot()) })
 	admin("POST "+AdminPrefix+"/prefill", s.adminPrefill)
 	admin("PATCH "+AdminPrefix+"/apps/{id}", s.adminUpdateApp)
+	admin("DELETE "+AdminPrefix+"/apps/{id}", func(r *http.Request) result {
+		return done(s.DeleteApp(r.PathValue("id")))
+	})
 	admin("PATCH "+AdminPrefix+"/keysets/{id}", s.adminUpdateKeyset)
 	admin("DELETE "+AdminPrefix+"/keysets/{id}", func(r *http.Request) result {
 		return done(s.DeleteKeyset(r.PathValue("id")))
 	})
+	admin("PUT "+AdminPrefix+"/keysets/{id}/customer", s.adminAssignKeyset)
 	admin("DELETE "+AdminPrefix+"/keysets/{id}/customer", func(r *http.Request) result {
 		return s.keysetResult(r.PathValue("id"), s.UnassignKeyset(r.PathValue("id")))
 	})
@@ -104,13 +110,14 @@ func (s *Sandbox) adminUpdateKeyset(r *http.Request) result {
 	var in struct {
 		Name          *string `json:"name"`
 		AccessManager *bool   `json:"accessManager"`
+		AppID         *string `json:"appId"`
 	}
 	if res, ok := decodeBody(r, &in); !ok {
 		return res
 	}
 	id := r.PathValue("id")
-	if in.Name == nil && in.AccessManager == nil {
-		return errorResult(http.StatusBadRequest, "name or accessManager is required")
+	if in.Name == nil && in.AccessManager == nil && in.AppID == nil {
+		return errorResult(http.StatusBadRequest, "name, accessManager or appId is required")
 	}
 	if in.Name != nil {
 		if err := s.RenameKeyset(id, *in.Name); err != nil {
@@ -122,19 +129,49 @@ func (s *Sandbox) adminUpdateKeyset(r *http.Request) result {
 			return adminError(err)
 		}
 	}
+	if in.AppID != nil {
+		if err := s.MoveKeyset(id, *in.AppID); err != nil {
+			return adminError(err)
+		}
+	}
 	return s.keysetResult(id, nil)
+}
+
+func (s *Sandbox) adminAssignKeyset(r *http.Request) result {
+	var in struct {
+		CustomerID string `json:"customerId"`
+	}
+	if res, ok := decodeBody(r, &in); !ok {
+		return res
+	}
+	if in.CustomerID == "" {
+		return errorResult(http.StatusBadRequest, "customerId is required")
+	}
+	id := r.PathValue("id")
+	return s.keysetResult(id, s.AssignKeyset(id, in.CustomerID))
 }
 
 func (s *Sandbox) adminUpdateCustomer(r *http.Request) result {
 	var in struct {
-		Name string `json:"name"`
+		Name       *string `json:"name"`
+		ExternalID *string `json:"externalId"`
 	}
 	if res, ok := decodeBody(r, &in); !ok {
 		return res
 	}
 	id := r.PathValue("id")
-	if err := s.RenameCustomer(id, in.Name); err != nil {
-		return adminError(err)
+	if in.Name == nil && in.ExternalID == nil {
+		return errorResult(http.StatusBadRequest, "name or externalId is required")
+	}
+	if in.Name != nil {
+		if err := s.RenameCustomer(id, *in.Name); err != nil {
+			return adminError(err)
+		}
+	}
+	if in.ExternalID != nil {
+		if err := s.SetCustomerExternalID(id, *in.ExternalID); err != nil {
+			return adminError(err)
+		}
 	}
 	return s.lookup(func(st *store) (any, bool) {
 		c, ok := st.customers[id]

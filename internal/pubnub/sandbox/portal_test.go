@@ -368,6 +368,44 @@ func TestAdminRoutes(t *testing.T) {
 		require.Empty(t, b.sb.Customers())
 	})
 
+	t.Run("SupportOnlyChanges", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		tn := b.tenant
+		more, err := b.sb.Prefill(1, &sandbox.PrefillOpts{ExternalIDFunc: func(int) string { return "other" }})
+		require.NoError(t, err)
+		other := more[0]
+
+		moved := decode[sandbox.Keyset](t, admin(t, b, http.MethodPatch, "/keysets/"+tn.KeysetIDs[0], map[string]any{"appId": other.AppID}), http.StatusOK)
+		assigned := decode[sandbox.Keyset](t, admin(t, b, http.MethodPut, "/keysets/"+tn.KeysetIDs[1]+"/customer", map[string]any{"customerId": other.CustomerID}), http.StatusOK)
+		cust := decode[sandbox.Customer](t, admin(t, b, http.MethodPatch, "/customers/"+tn.CustomerID, map[string]any{"externalId": "renamed-ext"}), http.StatusOK)
+
+		require.Equal(t, other.AppID, moved.AppID)
+		require.Equal(t, tn.CustomerID, moved.CustomerID, "a moved keyset keeps its assignment")
+		require.Equal(t, other.CustomerID, assigned.CustomerID)
+		require.Equal(t, "renamed-ext", cust.ExternalID)
+		require.Equal(t, []string{tn.KeysetIDs[0], tn.KeysetIDs[2]}, cust.KeysetIDs(), "the assigned keyset left its old customer")
+		byID := map[string]sandbox.Customer{}
+		for _, c := range b.sb.Customers() {
+			byID[c.ID] = c
+		}
+		require.Equal(t, append(slices.Clone(other.KeysetIDs), tn.KeysetIDs[1]), byID[other.CustomerID].KeysetIDs())
+
+		requireError(t, admin(t, b, http.MethodPut, "/keysets/"+tn.KeysetIDs[0]+"/customer", map[string]any{"customerId": tn.CustomerID}), http.StatusBadRequest)
+		requireError(t, admin(t, b, http.MethodPatch, "/customers/"+tn.CustomerID, map[string]any{"externalId": other.ExternalID}), http.StatusBadRequest, `externalId "other" is taken: invalid`)
+		require.JSONEq(t, `{"success": true}`, string(admin(t, b, http.MethodDelete, "/apps/"+tn.AppID, nil).Body))
+		apps := b.sb.Apps()
+		require.Len(t, apps, 1)
+		require.Equal(t, other.AppID, apps[0].ID)
+		var left []string
+		for _, k := range b.sb.Keysets() {
+			left = append(left, k.ID)
+		}
+		require.ElementsMatch(t, append(slices.Clone(other.KeysetIDs), tn.KeysetIDs[0]), left, "deleting the app deleted its keysets, not the one moved away")
+		require.Equal(t, []string{tn.KeysetIDs[0]}, b.sb.Customers()[0].KeysetIDs(), "the deleted keysets' assignments are gone")
+		require.Zero(t, b.sb.CallCount())
+	})
+
 	t.Run("Prefill", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -397,6 +435,11 @@ func TestAdminRoutes(t *testing.T) {
 			{"UnknownField", http.MethodPatch, "/keysets/5000001", map[string]any{"type": "production"}, http.StatusBadRequest},
 			{"UnknownRoute", http.MethodGet, "/nothing", nil, http.StatusNotFound},
 			{"WrongMethod", http.MethodGet, "/keysets/5000001", nil, http.StatusNotFound},
+			{"UnknownApp", http.MethodDelete, "/apps/1999999", nil, http.StatusNotFound},
+			{"MoveToUnknownApp", http.MethodPatch, "/keysets/5000001", map[string]any{"appId": "1999999"}, http.StatusNotFound},
+			{"AssignToUnknownCustomer", http.MethodPut, "/keysets/5000001/customer", map[string]any{"customerId": "nobody"}, http.StatusNotFound},
+			{"AssignToNoCustomer", http.MethodPut, "/keysets/5000001/customer", nil, http.StatusBadRequest},
+			{"CustomerNothingToChange", http.MethodPatch, "/customers/nobody", map[string]any{}, http.StatusBadRequest},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
