@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -48,11 +50,27 @@ func TestDayTwoEndToEnd(t *testing.T) {
 
 	_, list = e.call(t, http.MethodGet, "/v1/tenants?drifted=true", nil)
 	require.Empty(t, list["data"])
-	_, events := e.call(t, http.MethodGet, "/v1/events?limit=100", nil)
+	// The repair re-made the keyset: the tenant settles as updated, and tenant.updated carries
+	// the new keys.
+	_, tl := e.call(t, http.MethodGet, "/v1/tenants/globex/events?limit=100", nil) // oldest first
+	entries := tl["data"].([]any)
+	require.Equal(t, string(tenants.ActionUpdated), entries[len(entries)-1].(map[string]any)["action"], "newest timeline entry")
+
+	// Events are listed once every older transaction on the Postgres server has finished; other
+	// tests' transactions share this server, so give the listing a moment.
+	want := []string{webhooks.TypeProvisioned, webhooks.TypeUpdated, webhooks.TypeDriftDetected, webhooks.TypeUpdated}
 	var types []string
-	for _, ev := range events["data"].([]any) {
-		types = append(types, ev.(map[string]any)["type"].(string))
-	}
-	require.Contains(t, types, webhooks.TypeUpdated)
-	require.Contains(t, types, webhooks.TypeDriftDetected)
+	var last map[string]any
+	require.Eventually(t, func() bool {
+		_, events := e.call(t, http.MethodGet, "/v1/events?tenant=globex&limit=100", nil)
+		types = types[:0]
+		for _, ev := range events["data"].([]any) {
+			types = append(types, ev.(map[string]any)["type"].(string))
+			last = ev.(map[string]any)
+		}
+		return slices.Equal(types, want)
+	}, 10*time.Second, 20*time.Millisecond, "want events %v", want)
+	announced := last["payload"].(map[string]any)["data"].(map[string]any)["tenant"].(map[string]any)
+	require.Equal(t, newStaging["keysetId"], announced["keysets"].([]any)[1].(map[string]any)["keysetId"], "tenant.updated carries the re-made keyset")
+	require.Equal(t, newStaging["publishKey"], announced["keysets"].([]any)[1].(map[string]any)["publishKey"])
 }

@@ -226,8 +226,12 @@ func (s *Service) Repair(ctx context.Context, externalID, actor string) (*Tenant
 			return false, nil
 		}
 		t.LastError, t.FailedStep = "", ""
+		// A tenant that was provisioned is being updated (its settling announces
+		// tenant.updated, with a re-made keyset's new keys); one that failed before it ever was
+		// is still being provisioned (tenant.provisioned, once). Whether every resource is held
+		// now says nothing: repairing a deletion is forgetting what was deleted.
 		t.State = StateUpdating
-		if !t.Provisioned() {
+		if t.ProvisionedAt == nil {
 			t.State = StateProvisioning
 		}
 		return true, nil
