@@ -289,18 +289,22 @@ func (tr transition) check(t *Tenant) (applies bool, satisfied bool, refused *St
 	return true, false, nil
 }
 
-// Begin labels the work a reconcile job is about to do on a pending tenant: provisioning it,
-// or (when it was provisioned before a retry) disabling or enabling it. It reports false when
-// the tenant is not pending.
+// Begin labels the work a reconcile job is about to do on a pending tenant (a new one, or a
+// failed one retried): provisioning it when it never was; else disabling it, enabling it
+// when it had been disabled, or updating it (a change to an active tenant that failed, so
+// that it settles as updated and is announced as tenant.updated). It reports false when the
+// tenant is not pending.
 func (t *Tenant) Begin() (Event, bool) {
 	if t.State != StatePending {
 		return Event{}, false
 	}
 	switch {
-	case !t.Provisioned():
+	case t.ProvisionedAt == nil && !t.Provisioned():
 		t.State = StateProvisioning
 	case t.Desired == DesiredDisabled:
 		t.State = StateDisabling
+	case t.ProvisionedAt != nil && t.DisabledAt == nil:
+		t.State = StateUpdating
 	default:
 		t.State = StateEnabling
 	}
