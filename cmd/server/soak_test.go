@@ -15,6 +15,7 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/auth"
@@ -74,7 +75,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 }
 
 // TestSoak runs two replicas against a misbehaving sandbox, kills one mid-run, and checks that
-// nothing was lost, duplicated or leaked. Bounded to about a minute.
+// nothing was lost, duplicated or leaked. About 20 s alone; bounded at a few minutes.
 func TestSoak(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -132,7 +133,7 @@ func TestSoak(t *testing.T) {
 	cfg := config{
 		DatabaseURL: db.URL, Role: roleAll, LogLevel: slog.LevelWarn, ShutdownTimeout: 10 * time.Second,
 		PubNubURL: sbSrv.URL + "/v2", PubNubAPIKey: "soak", PubNubVersion: "2026-02-09",
-		PubNubRatePerMinute: rate, PubNubTimeout: 500 * time.Millisecond,
+		PubNubRatePerMinute: rate, PubNubTimeout: 2 * time.Second, // the injected timeouts hang until it; a shorter one times out honest answers under -race and the rest of the suite
 		EncryptionKey: key, Workers: 10,
 		Webhooks: webhooks.Policy{AllowHTTP: true, AllowPrivate: true}, WebhookSecretOverlap: time.Hour,
 	}
@@ -175,8 +176,17 @@ func TestSoak(t *testing.T) {
 	a.done <- nil // for cleanup
 	startReplica(t, cfg, false)
 
-	require.Eventually(t, func() bool { return countActive() == tenantsN }, 90*time.Second, 100*time.Millisecond,
-		"every tenant ends active")
+	// Alone it takes about 20 s; the bound is for liveness (backoffs after repeated faults grow
+	// exponentially on a machine loaded by the rest of the suite), not a speed target.
+	if !assert.Eventually(t, func() bool { return countActive() == tenantsN }, 180*time.Second, 100*time.Millisecond,
+		"every tenant ends active") {
+		for _, tn := range tenantstest.All(t, db.Pool) {
+			if tn.State != tenants.StateActive {
+				t.Logf("%s: %s (failed step %q, last error %q)", tn.ExternalID, tn.State, tn.FailedStep, tn.LastError)
+			}
+		}
+		t.FailNow()
+	}
 
 	// Exactly one customer, one app and E keysets upstream per tenant; nothing else.
 	apps, customers := map[string]int{}, map[string]int{}
