@@ -247,43 +247,29 @@ func TestGrant(t *testing.T) {
 		require.ErrorIs(t, err, accessmanager.ErrInvalidArgument)
 	})
 
-	t.Run("ServerError", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusServiceUnavailable}, 1)
+	// A 5xx and a 408 are retried at once. A 429 asks for fewer calls: neither retried at once
+	// nor a refusal for good (issue 13: retries are for 5xx and timeouts).
+	for _, tc := range []struct {
+		name      string
+		status    int
+		retryable bool
+	}{
+		{"ServerError", http.StatusServiceUnavailable, true},
+		{"TooManyRequests", http.StatusTooManyRequests, false},
+		{"RequestTimeoutStatus", http.StatusRequestTimeout, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil)
+			b.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: tc.status}, 1)
 
-		_, err := b.client.Grant(t.Context(), b.keys, grantRequest())
+			_, err := b.client.Grant(t.Context(), b.keys, grantRequest())
 
-		requireAPIError(t, err, http.StatusServiceUnavailable, "Injected 503 fault")
-		require.True(t, accessmanager.IsRetryable(err))
-		require.False(t, accessmanager.IsPermanent(err))
-	})
-
-	// A 429 asks for fewer calls: neither retried at once nor a refusal for good (issue 13:
-	// retries are for 5xx and timeouts).
-	t.Run("TooManyRequests", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusTooManyRequests}, 1)
-
-		_, err := b.client.Grant(t.Context(), b.keys, grantRequest())
-
-		requireAPIError(t, err, http.StatusTooManyRequests, "Injected 429 fault")
-		require.False(t, accessmanager.IsRetryable(err))
-		require.False(t, accessmanager.IsPermanent(err))
-	})
-
-	t.Run("RequestTimeoutStatus", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.sb.InjectFault(sandbox.OpGrantToken, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusRequestTimeout}, 1)
-
-		_, err := b.client.Grant(t.Context(), b.keys, grantRequest())
-
-		requireAPIError(t, err, http.StatusRequestTimeout, "Injected 408 fault")
-		require.True(t, accessmanager.IsRetryable(err))
-		require.False(t, accessmanager.IsPermanent(err))
-	})
+			requireAPIError(t, err, tc.status, fmt.Sprintf("Injected %d fault", tc.status))
+			require.Equal(t, tc.retryable, accessmanager.IsRetryable(err))
+			require.False(t, accessmanager.IsPermanent(err))
+		})
+	}
 
 	t.Run("Timeout", func(t *testing.T) {
 		t.Parallel()

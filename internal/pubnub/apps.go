@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -86,23 +84,8 @@ func (c *Client) UpdateApp(ctx context.Context, id, name string) (*App, error) {
 // with limit=100.
 func (c *Client) ListApps(ctx context.Context) ([]App, error) {
 	return walkPages(func(page int) ([]App, int, error) {
-		var w struct {
-			Apps  []appJSON `json:"apps"`
-			Total int       `json:"total"`
-		}
-		if err := c.do(ctx, request{op: "list apps", method: http.MethodGet, path: "/apps", query: pageQuery(page)}, &w); err != nil {
-			return nil, 0, err
-		}
-		apps := make([]App, len(w.Apps))
-		for i, a := range w.Apps {
-			apps[i] = a.app()
-		}
-		return apps, w.Total, nil
+		return c.ListAppsPage(ctx, page, listPageSize)
 	}, func(a App) string { return a.ID })
-}
-
-func pageQuery(page int) url.Values {
-	return url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(listPageSize)}}
 }
 
 // walkPages fetches pages 1, 2, ... until it holds total items (or, should

@@ -173,17 +173,6 @@ func (c *Client) DeleteKeyset(ctx context.Context, id string) error {
 // /keysets with limit=100. The API has no app filter; filter on AppID.
 func (c *Client) ListKeysets(ctx context.Context) ([]Keyset, error) {
 	return walkPages(func(page int) ([]Keyset, int, error) {
-		var w struct {
-			Keysets []keysetJSON `json:"keysets"`
-			Total   int          `json:"total"`
-		}
-		if err := c.do(ctx, request{op: "list keysets", method: http.MethodGet, path: "/keysets", query: pageQuery(page)}, &w); err != nil {
-			return nil, 0, err
-		}
-		keysets := make([]Keyset, len(w.Keysets))
-		for i, k := range w.Keysets {
-			keysets[i] = k.keyset()
-		}
-		return keysets, w.Total, nil
+		return c.ListKeysetsPage(ctx, page, listPageSize)
 	}, func(k Keyset) string { return k.ID })
 }

@@ -15,11 +15,11 @@ type optional[T any] struct {
 	v         T
 }
 
-// UnmarshalJSON records presence and decodes strictly (unknown properties
-// inside nested objects are refused too).
 // wrapped is T, whose members unknownProperty checks.
 func (optional[T]) wrapped() reflect.Type { return reflect.TypeFor[T]() }
 
+// UnmarshalJSON records presence and decodes strictly (unknown properties
+// inside nested objects are refused too).
 func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	o.set = true
 	if string(b) == "null" {
