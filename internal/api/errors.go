@@ -149,8 +149,12 @@ func upstreamProblem(err error) (*Error, bool) {
 	if !errors.As(err, &e) {
 		return nil, false
 	}
-	extra := map[string]any{"upstreamStatus": e.Status()}
-	switch status := e.Status(); {
+	status := e.Status()
+	extra := map[string]any{} // upstreamStatus only when Access Manager answered
+	if status != 0 {
+		extra["upstreamStatus"] = status
+	}
+	switch {
 	case status == http.StatusForbidden:
 		return &Error{Status: http.StatusForbidden, Code: "upstream_forbidden", Cause: err, Extra: extra,
 			Detail: "PubNub Access Manager refused the " + e.Op + ": " + e.Message()}, true
@@ -166,11 +170,7 @@ func upstreamProblem(err error) (*Error, bool) {
 		return &Error{Status: http.StatusBadGateway, Code: "upstream_refused", Cause: err, Extra: extra,
 			Detail: fmt.Sprintf("PubNub Access Manager refused the %s with %d: %s", e.Op, status, e.Message())}, true
 	}
-	delete(extra, "upstreamStatus")
-	if s := e.Status(); s != 0 {
-		extra["upstreamStatus"] = s
-	}
-	if e.Status() == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "upstream_unavailable", Cause: err, Extra: extra,
 			Detail: fmt.Sprintf("PubNub Access Manager is limiting the rate of calls (429) and did not complete the %s; try again shortly", e.Op)}, true
 	}

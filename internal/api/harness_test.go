@@ -222,6 +222,12 @@ func (ts *testServer) sendWith(t *testing.T, method, path, authorization, conten
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
+	return ts.roundTrip(t, req)
+}
+
+// roundTrip sends req, reads the whole answer and checks it against the spec.
+func (ts *testServer) roundTrip(t *testing.T, req *http.Request) *response {
+	t.Helper()
 	resp, err := ts.srv.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

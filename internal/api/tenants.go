@@ -92,6 +92,9 @@ func (s *Server) createTenant(ctx context.Context, req *createTenantRequest) (te
 // and no check is pending), or when wait passes (its latest state either way). It re-reads
 // the tenant when the Watcher says it changed, and on a slow poll besides.
 func (s *Server) waitSettled(ctx context.Context, t *tenants.Tenant, wait time.Duration) (*tenants.Tenant, error) {
+	if !busy(t) { // a replayed create of a settled tenant: nothing to watch, nothing to re-read
+		return t, nil
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(s.waitPoll)

@@ -471,21 +471,10 @@ func TestCursorRefusalIsOneRow(t *testing.T) {
 	usageKey := b.key(t, auth.ScopeUsageRead)
 	get := func(path, key, accept string) problemBody {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, b.srv.URL+path, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		res, err := b.srv.Client().Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		raw, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		b.spec.check(t, req, res.StatusCode, res.Header, raw)
-		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, "%s %s: %s", path, accept, raw)
+		res := b.get(t, path, key, accept)
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s %s: %s", path, accept, res.Body)
 		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
-		return requireDecode[problemBody](t, &response{Status: res.StatusCode, Header: res.Header, Body: raw})
+		return requireDecode[problemBody](t, res)
 	}
 	want := get("/v1/tenants/acme/tokens?cursor=nope", b.reader, "")
 	require.Equal(t, "validation_failed", want.Code)

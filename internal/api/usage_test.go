@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -90,13 +89,7 @@ func (ts *testServer) get(t *testing.T, path, key, accept string) *response {
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := ts.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	ts.spec.check(t, req, resp.StatusCode, resp.Header, b)
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return ts.roundTrip(t, req)
 }
 
 type usageSeriesBody struct {

@@ -186,7 +186,7 @@ func (s *Service) unrevoked(ctx context.Context, t *tenants.Tenant, limit int) (
 		return nil, nil
 	}
 	rows, err := s.opts.Pool.Query(ctx, `
-		SELECT id, environment, authorized_user_id, ttl_minutes, issued_at, expires_at, token_hash, token_sealed
+		SELECT `+recordColumns+`, token_hash, token_sealed
 		FROM issued_tokens k JOIN unnest($2::text[], $3::int[]) AS f(environment, floor) USING (environment)
 		WHERE tenant_id = $1 AND k.lock_generation < f.floor AND revoked_at IS NULL AND revoke_error IS NULL
 		  AND expires_at > now()
@@ -196,11 +196,7 @@ func (s *Service) unrevoked(ctx context.Context, t *tenants.Tenant, limit int) (
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pending, error) {
 		var p pending
-		var user *string
-		err := row.Scan(&p.ID, &p.Environment, &user, &p.TTL, &p.IssuedAt, &p.ExpiresAt, &p.hash, &p.sealed)
-		if user != nil {
-			p.AuthorizedUserID = *user
-		}
+		err := row.Scan(append(p.scanTargets(), &p.hash, &p.sealed)...)
 		return p, err
 	})
 	if err != nil {

@@ -318,6 +318,15 @@ type Record struct {
 	RevokedAt        *time.Time
 }
 
+// recordColumns are the issued_tokens columns of a Record that scanTargets takes, in order
+// (revoked_at apart: not every query wants it). A NULL authorized user reads as "".
+const recordColumns = `id, environment, coalesce(authorized_user_id, ''), ttl_minutes, issued_at, expires_at`
+
+// scanTargets are the Scan destinations of recordColumns.
+func (r *Record) scanTargets() []any {
+	return []any{&r.ID, &r.Environment, &r.AuthorizedUserID, &r.TTL, &r.IssuedAt, &r.ExpiresAt}
+}
+
 // ListParams filter and page a listing.
 type ListParams struct {
 	Environment      string // "" for every environment
@@ -344,7 +353,7 @@ func (s *Service) List(ctx context.Context, externalID string, p ListParams) ([]
 		afterAt, afterID = &at, id
 	}
 	rows, err := s.opts.Pool.Query(ctx, `
-		SELECT id, environment, authorized_user_id, ttl_minutes, issued_at, expires_at, revoked_at
+		SELECT `+recordColumns+`, revoked_at
 		FROM issued_tokens
 		WHERE tenant_id = $1 AND expires_at > now()
 		  AND ($2::text = '' OR environment = $2)
@@ -357,11 +366,7 @@ func (s *Service) List(ctx context.Context, externalID string, p ListParams) ([]
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
 		var r Record
-		var user *string
-		err := row.Scan(&r.ID, &r.Environment, &user, &r.TTL, &r.IssuedAt, &r.ExpiresAt, &r.RevokedAt)
-		if user != nil {
-			r.AuthorizedUserID = *user
-		}
+		err := row.Scan(append(r.scanTargets(), &r.RevokedAt)...)
 		return r, err
 	})
 	if err != nil {
@@ -393,14 +398,13 @@ func (s *Service) Revoke(ctx context.Context, externalID, ref, actor string) err
 	}
 	var (
 		r      Record
-		user   *string
 		hash   string
 		sealed []byte
 	)
 	err = s.opts.Pool.QueryRow(ctx, `
-		SELECT id, environment, authorized_user_id, ttl_minutes, issued_at, expires_at, revoked_at, token_hash, token_sealed
+		SELECT `+recordColumns+`, revoked_at, token_hash, token_sealed
 		FROM issued_tokens WHERE tenant_id = $1 AND `+col+` = $2`, t.ID, key).
-		Scan(&r.ID, &r.Environment, &user, &r.TTL, &r.IssuedAt, &r.ExpiresAt, &r.RevokedAt, &hash, &sealed)
+		Scan(append(r.scanTargets(), &r.RevokedAt, &hash, &sealed)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrTokenNotFound
 	}
@@ -431,9 +435,6 @@ func (s *Service) Revoke(ctx context.Context, externalID, ref, actor string) err
 	clear(token)
 	if err != nil {
 		return err
-	}
-	if user != nil {
-		r.AuthorizedUserID = *user
 	}
 	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
