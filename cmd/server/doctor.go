@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,7 +16,6 @@ import (
 	"github.com/pnonboard/pnonboard"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/logging"
-	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub"
@@ -388,12 +386,12 @@ type readyChecks struct {
 	upstream []api.ReadyCheck
 }
 
-// newReadyChecks builds them for newApp: the client takes from budget like the workers' (an
+// newReadyChecks builds them for newApp, calling upstream through client, the workers' own (an
 // API-only replica without a PubNub key checks nothing upstream).
-func newReadyChecks(cfg config, budget *provisioner.Budget, m *metrics.Metrics, logger *slog.Logger, profiles provisioner.Profiles) func(ctx context.Context) []api.ReadyCheck {
+func newReadyChecks(cfg config, client *pubnub.Client, profiles provisioner.Profiles) func(ctx context.Context) []api.ReadyCheck {
 	d := newDoctor(cfg, profiles)
 	if cfg.PubNubAPIKey != "" {
-		d.upstream = newUpstream(budget, cfg, m, logger)
+		d.upstream = client
 	}
 	return (&readyChecks{doctor: d}).run
 }

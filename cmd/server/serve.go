@@ -172,14 +172,17 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		return nil, err
 	}
 	a.metrics = metrics.New(metrics.Sources{DB: a.pool, Budget: budget, Drift: driftSource{a.pool}}, logger)
-	readyChecks := newReadyChecks(cfg, budget, a.metrics, logger, profiles) // GET /readyz?verbose=1: server doctor's checks
+	// One Admin API client, through the shared budget: the workers' and GET /readyz?verbose=1's
+	// (server doctor's checks).
+	client := newUpstream(budget, cfg, a.metrics, logger)
+	readyChecks := newReadyChecks(cfg, client, profiles)
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
 	workers := river.NewWorkers()
 	var upstream provisioner.Upstream = unconfiguredUpstream{}
 	if cfg.Role.runsWorkers() {
-		upstream = newUpstream(budget, cfg, a.metrics, logger)
+		upstream = client
 	}
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: a.pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
