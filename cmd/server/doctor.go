@@ -78,14 +78,11 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		} else if err != nil {
 			return err
 		} else {
-			budget, err := provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute,
-				Margin: cfg.PubNubRateMargin, BackgroundShare: cfg.BackgroundShare})
+			budget, err := newBudget(pool, cfg)
 			if err != nil {
 				return err
 			}
-			d.upstream = provisioner.NewClient(provisioner.ClientOpts{Budget: budget, BaseURL: cfg.PubNubURL, APIKey: cfg.PubNubAPIKey,
-				Version: cfg.PubNubVersion, Timeout: cfg.PubNubTimeout,
-				OnRateLimitedFunc: func(wait time.Duration) { logger.Warn("PubNub answered 429; rate budget blocked", "wait", wait) }})
+			d.upstream = newUpstream(budget, cfg, nil, logger)
 		}
 	}
 	if database.Status != api.ReadyOK {
