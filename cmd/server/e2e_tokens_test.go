@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pnonboard/pnonboard/internal/auth"
-	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 )
@@ -163,35 +160,6 @@ func TestTokensEndToEnd(t *testing.T) {
 	for _, secret := range append([]string{secretBefore, rotated, secretOf(e.key)}, tokens...) {
 		require.NotContains(t, logs, secret)
 	}
-}
-
-// TestDevKeyGainsNewScopes: a dev data dir's key from before tokens:write existed is replaced
-// by one with every scope, so the README's walk-through works on an old .devdata.
-func TestDevKeyGainsNewScopes(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := pgtest.NewDB(t)
-	keys := auth.NewService(db.Pool, nil)
-	dir := t.TempDir()
-	var old []auth.Scope
-	for _, sc := range auth.AllScopes() {
-		if sc != auth.ScopeTokensWrite {
-			old = append(old, sc)
-		}
-	}
-	_, oldKey, err := keys.Create(ctx, auth.CreateParams{Name: "dev", Scopes: old, CreatedBy: auth.SystemActor("test")})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "api-key"), []byte(oldKey+"\n"), 0o600))
-
-	key, err := ensureDevKey(ctx, keys, dir)
-	require.NoError(t, err)
-	require.NotEqual(t, oldKey, key)
-	k, err := keys.Authenticate(ctx, key)
-	require.NoError(t, err)
-	require.Equal(t, auth.AllScopes(), k.Scopes)
-	again, err := ensureDevKey(ctx, keys, dir)
-	require.NoError(t, err)
-	require.Equal(t, key, again, "a key with every scope is kept")
 }
 
 // TestDevModeGrantsTokens: dev mode's token service calls its in-process sandbox.
