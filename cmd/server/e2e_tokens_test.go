@@ -2,10 +2,7 @@ package main
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -168,9 +165,7 @@ func TestDevModeGrantsTokens(t *testing.T) {
 	dir := devDataDir(t)
 	srv := startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, nil)
 	srv.waitReady(t, 60*time.Second)
-	keyBytes, err := os.ReadFile(filepath.Join(dir, "api-key"))
-	require.NoError(t, err)
-	key := strings.TrimSpace(string(keyBytes))
+	key := readDevKey(t, dir)
 	status, tn := callAPI(t, srv.BaseURL, key, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme"}, "Prefer", "wait=30")
 	require.Equal(t, http.StatusAccepted, status, "%v", tn)
 	require.Equal(t, string(tenants.StateActive), tn["state"], "%v", tn)
