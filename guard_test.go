@@ -24,8 +24,16 @@ import (
 // sourceFiles parses every non-test Go file of the module.
 func sourceFiles(t *testing.T) map[string]*ast.File {
 	t.Helper()
+	files := parseModule(t, token.NewFileSet(), false, parser.ParseComments)
+	require.NotEmpty(t, files)
+	return files
+}
+
+// parseModule parses the module's Go files, test files too when tests is set, skipping hidden
+// directories, testdata and bin.
+func parseModule(t *testing.T, fset *token.FileSet, tests bool, mode parser.Mode) map[string]*ast.File {
+	t.Helper()
 	files := map[string]*ast.File{}
-	fset := token.NewFileSet()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -33,10 +41,10 @@ func sourceFiles(t *testing.T) map[string]*ast.File {
 		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata" || d.Name() == "bin") {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || !tests && strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		f, err := parser.ParseFile(fset, path, nil, mode)
 		if err != nil {
 			return err
 		}
@@ -44,7 +52,6 @@ func sourceFiles(t *testing.T) map[string]*ast.File {
 		return nil
 	})
 	require.NoError(t, err)
-	require.NotEmpty(t, files)
 	return files
 }
 
@@ -272,26 +279,7 @@ func strs[S ~string](xs []S) []string {
 // allGoFiles parses every Go file of the module, tests included.
 func allGoFiles(t *testing.T, fset *token.FileSet) map[string]*ast.File {
 	t.Helper()
-	files := map[string]*ast.File{}
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata" || d.Name() == "bin") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		files[path] = f
-		return nil
-	})
-	require.NoError(t, err)
-	return files
+	return parseModule(t, fset, true, 0)
 }
 
 // ownWords is, per directory, the values of the constants its files declare with a type of

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pnonboard/pnonboard/internal/auth"
 	"github.com/pnonboard/pnonboard/internal/logging"
 	"github.com/pnonboard/pnonboard/internal/pglocal"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
@@ -87,8 +88,11 @@ func (e *benchEnv) prepare(ctx context.Context, databaseURL string) (string, err
 	if _, err := e.command(ctx, env, "migrate", "up"); err != nil {
 		return "", err
 	}
-	return e.command(ctx, env, "apikey", "create", "--name", "bench", "--scopes",
-		"tenants:read,tenants:write,tenants:disable,tokens:write,credentials:read,webhooks:read,webhooks:write,usage:read,admin")
+	var scopes []string
+	for _, sc := range auth.AllScopes() {
+		scopes = append(scopes, string(sc))
+	}
+	return e.command(ctx, env, "apikey", "create", "--name", "bench", "--scopes", strings.Join(scopes, ","))
 }
 
 // start runs `server serve` with env on a free loopback port and waits until it is ready.

@@ -77,34 +77,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer env.stopAll()
 
 	var errs []error
-	if o.only == "" || o.only == "ingest" {
-		if err := env.ingest(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("ingest: %w", err))
-		}
-	}
-	if o.only == "" || o.only == "drain" {
-		if err := env.drain(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("drain: %w", err))
-		}
-	}
 	for _, sc := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"burst", env.burst}, {"latency", env.latency}, {"mixed", env.mixed}, {"adoption", env.adoption}, {"drift", env.drift}} {
+	}{
+		{"ingest", env.ingest}, {"drain", env.drain}, {"burst", env.burst}, {"latency", env.latency}, {"mixed", env.mixed},
+		{"adoption", env.adoption}, {"drift", env.drift}, {"grant", env.grant}, {"usage", env.usage},
+	} {
 		if o.only == "" || o.only == sc.name {
 			if err := sc.run(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", sc.name, err))
 			}
-		}
-	}
-	if o.only == "" || o.only == "grant" {
-		if err := env.grant(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("grant: %w", err))
-		}
-	}
-	if o.only == "" || o.only == "usage" {
-		if err := env.usage(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("usage: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -112,3 +112,38 @@ func TestRunDevKey(t *testing.T) {
 	require.Contains(t, srv.Stdout.String(), key)
 	require.NoError(t, srv.stop(t))
 }
+
+// TestDevKeyGainsNewScopes: a dev data dir's key from before a scope existed (tokens:write,
+// usage:read) is replaced by one with every scope, so the README's walk-through works on an
+// old .devdata; a key with every scope is kept.
+func TestDevKeyGainsNewScopes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	keys := auth.NewService(db.Pool, nil)
+	for _, added := range []auth.Scope{auth.ScopeTokensWrite, auth.ScopeUsageRead} {
+		t.Run(string(added), func(t *testing.T) {
+			dir := t.TempDir()
+			var old []auth.Scope
+			for _, sc := range auth.AllScopes() {
+				if sc != added {
+					old = append(old, sc)
+				}
+			}
+			_, oldKey, err := keys.Create(ctx, auth.CreateParams{Name: "dev", Scopes: old, CreatedBy: auth.SystemActor("test")})
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "api-key"), []byte(oldKey+"\n"), 0o600))
+
+			key, err := ensureDevKey(ctx, keys, dir)
+			require.NoError(t, err)
+			require.NotEqual(t, oldKey, key)
+			k, err := keys.Authenticate(ctx, key)
+			require.NoError(t, err)
+			require.True(t, k.Has(added))
+			require.Equal(t, auth.AllScopes(), k.Scopes)
+			again, err := ensureDevKey(ctx, keys, dir)
+			require.NoError(t, err)
+			require.Equal(t, key, again, "a key with every scope is kept")
+		})
+	}
+}

@@ -50,9 +50,7 @@ func TestRunDevWalkthrough(t *testing.T) {
 	dir := devDataDir(t)
 	srv := startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, map[string]string{"PNONBOARD_SANDBOX_API_KEY": "walkthrough"})
 	srv.waitReady(t, 60*time.Second)
-	keyBytes, err := os.ReadFile(filepath.Join(dir, "api-key"))
-	require.NoError(t, err)
-	key := strings.TrimSpace(string(keyBytes))
+	key := readDevKey(t, dir)
 
 	do := func(method, path, auth string, body string, headers ...string) (int, string) {
 		req, err := http.NewRequest(method, srv.BaseURL+path, strings.NewReader(body))
@@ -153,6 +151,25 @@ func TestRunDev(t *testing.T) {
 	require.False(t, postgresRunningOn(t, pgData))
 }
 
+// startDevProcess starts dev mode on dir as a real process, once the last run's postgres there
+// has stopped (waited for up to stopped), and returns it, its base URL and its API key.
+func startDevProcess(t *testing.T, dir string, env map[string]string, stopped time.Duration) (*process, string, string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !postgresRunningOn(t, filepath.Join(dir, "postgres", "data")) }, stopped, 50*time.Millisecond,
+		"the last run's postgres has stopped")
+	p := startProcess(t, []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", dir}, env)
+	addr, _ := p.listening(t)
+	return p, "http://" + addr, readDevKey(t, dir)
+}
+
+// readDevKey is the API key dev mode keeps in dir/api-key.
+func readDevKey(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := os.ReadFile(filepath.Join(dir, "api-key"))
+	require.NoError(t, err)
+	return strings.TrimSpace(string(key))
+}
+
 // TestDevModeSurvivesKillAndHangup provisions in dev mode as a real process, kills it with
 // SIGKILL in the middle, starts it again, closes its terminal (SIGHUP) in the middle of more,
 // and starts it a third time: every tenant ends active, no upstream ID is held twice, and the
@@ -169,16 +186,7 @@ func TestDevModeSurvivesKillAndHangup(t *testing.T) {
 		"PNONBOARD_LOG_FORMAT":      "json",
 	}
 	ctx := context.Background()
-	start := func() (*process, string, string) {
-		t.Helper()
-		require.Eventually(t, func() bool { return !postgresRunningOn(t, filepath.Join(dir, "postgres", "data")) }, 60*time.Second, 50*time.Millisecond,
-			"the last run's postgres has stopped")
-		p := startProcess(t, []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", dir}, env)
-		addr, _ := p.listening(t)
-		key, err := os.ReadFile(filepath.Join(dir, "api-key"))
-		require.NoError(t, err)
-		return p, "http://" + addr, strings.TrimSpace(string(key))
-	}
+	start := func() (*process, string, string) { t.Helper(); return startDevProcess(t, dir, env, 60*time.Second) }
 	signup := func(url, key string, from, to int) {
 		t.Helper()
 		for i := from; i < to; i++ {

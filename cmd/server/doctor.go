@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,7 +16,6 @@ import (
 	"github.com/pnonboard/pnonboard"
 	"github.com/pnonboard/pnonboard/internal/api"
 	"github.com/pnonboard/pnonboard/internal/logging"
-	"github.com/pnonboard/pnonboard/internal/metrics"
 	"github.com/pnonboard/pnonboard/internal/postgres"
 	"github.com/pnonboard/pnonboard/internal/provisioner"
 	"github.com/pnonboard/pnonboard/internal/pubnub"
@@ -80,14 +78,11 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		} else if err != nil {
 			return err
 		} else {
-			budget, err := provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute,
-				Margin: cfg.PubNubRateMargin, BackgroundShare: cfg.BackgroundShare})
+			budget, err := newBudget(pool, cfg)
 			if err != nil {
 				return err
 			}
-			d.upstream = provisioner.NewClient(provisioner.ClientOpts{Budget: budget, BaseURL: cfg.PubNubURL, APIKey: cfg.PubNubAPIKey,
-				Version: cfg.PubNubVersion, Timeout: cfg.PubNubTimeout,
-				OnRateLimitedFunc: func(wait time.Duration) { logger.Warn("PubNub answered 429; rate budget blocked", "wait", wait) }})
+			d.upstream = newUpstream(budget, cfg, nil, logger)
 		}
 	}
 	if database.Status != api.ReadyOK {
@@ -388,12 +383,12 @@ type readyChecks struct {
 	upstream []api.ReadyCheck
 }
 
-// newReadyChecks builds them for newApp: the client takes from budget like the workers' (an
+// newReadyChecks builds them for newApp, calling upstream through client, the workers' own (an
 // API-only replica without a PubNub key checks nothing upstream).
-func newReadyChecks(cfg config, budget *provisioner.Budget, m *metrics.Metrics, logger *slog.Logger, profiles provisioner.Profiles) func(ctx context.Context) []api.ReadyCheck {
+func newReadyChecks(cfg config, client *pubnub.Client, profiles provisioner.Profiles) func(ctx context.Context) []api.ReadyCheck {
 	d := newDoctor(cfg, profiles)
 	if cfg.PubNubAPIKey != "" {
-		d.upstream = newUpstream(budget, cfg, m, logger)
+		d.upstream = client
 	}
 	return (&readyChecks{doctor: d}).run
 }

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -25,9 +24,7 @@ func TestDevFailureDrill(t *testing.T) {
 	args := []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}
 	srv := startRun(t, args, map[string]string{"PNONBOARD_SANDBOX_FAULTS": "403@POST /keysets"})
 	srv.waitReady(t, 60*time.Second)
-	keyBytes, err := os.ReadFile(filepath.Join(dir, "api-key"))
-	require.NoError(t, err)
-	key := strings.TrimSpace(string(keyBytes))
+	key := readDevKey(t, dir)
 
 	status, tn := callAPI(t, srv.BaseURL, key, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme"}, "Prefer", "wait=30")
 	require.Equal(t, http.StatusAccepted, status, "%v", tn)

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pnonboard/pnonboard/internal/auth"
-	"github.com/pnonboard/pnonboard/internal/pgtest"
 	"github.com/pnonboard/pnonboard/internal/pubnub/sandbox"
 	"github.com/pnonboard/pnonboard/internal/tenants"
 )
@@ -165,44 +159,13 @@ func TestTokensEndToEnd(t *testing.T) {
 	}
 }
 
-// TestDevKeyGainsNewScopes: a dev data dir's key from before tokens:write existed is replaced
-// by one with every scope, so the README's walk-through works on an old .devdata.
-func TestDevKeyGainsNewScopes(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := pgtest.NewDB(t)
-	keys := auth.NewService(db.Pool, nil)
-	dir := t.TempDir()
-	var old []auth.Scope
-	for _, sc := range auth.AllScopes() {
-		if sc != auth.ScopeTokensWrite {
-			old = append(old, sc)
-		}
-	}
-	_, oldKey, err := keys.Create(ctx, auth.CreateParams{Name: "dev", Scopes: old, CreatedBy: auth.SystemActor("test")})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "api-key"), []byte(oldKey+"\n"), 0o600))
-
-	key, err := ensureDevKey(ctx, keys, dir)
-	require.NoError(t, err)
-	require.NotEqual(t, oldKey, key)
-	k, err := keys.Authenticate(ctx, key)
-	require.NoError(t, err)
-	require.Equal(t, auth.AllScopes(), k.Scopes)
-	again, err := ensureDevKey(ctx, keys, dir)
-	require.NoError(t, err)
-	require.Equal(t, key, again, "a key with every scope is kept")
-}
-
 // TestDevModeGrantsTokens: dev mode's token service calls its in-process sandbox.
 func TestDevModeGrantsTokens(t *testing.T) {
 	t.Parallel()
 	dir := devDataDir(t)
 	srv := startRun(t, []string{"dev", "--addr", freeAddr(t), "--data-dir", dir}, nil)
 	srv.waitReady(t, 60*time.Second)
-	keyBytes, err := os.ReadFile(filepath.Join(dir, "api-key"))
-	require.NoError(t, err)
-	key := strings.TrimSpace(string(keyBytes))
+	key := readDevKey(t, dir)
 	status, tn := callAPI(t, srv.BaseURL, key, http.MethodPost, "/v1/tenants", map[string]any{"externalId": "acme", "name": "Acme"}, "Prefer", "wait=30")
 	require.Equal(t, http.StatusAccepted, status, "%v", tn)
 	require.Equal(t, string(tenants.StateActive), tn["state"], "%v", tn)

@@ -166,20 +166,22 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, opts appOpts) 
 		Client: accessmanager.New(cfg.PubNubOrigin, tokens.NewHTTPClient()),
 	}
 
-	budget, err := provisioner.NewBudget(a.pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute,
-		Margin: cfg.PubNubRateMargin, BackgroundShare: cfg.BackgroundShare})
+	budget, err := newBudget(a.pool, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.metrics = metrics.New(metrics.Sources{DB: a.pool, Budget: budget, Drift: driftSource{a.pool}}, logger)
-	readyChecks := newReadyChecks(cfg, budget, a.metrics, logger, profiles) // GET /readyz?verbose=1: server doctor's checks
+	// One Admin API client, through the shared budget: the workers' and GET /readyz?verbose=1's
+	// (server doctor's checks).
+	client := newUpstream(budget, cfg, a.metrics, logger)
+	readyChecks := newReadyChecks(cfg, client, profiles)
 
 	// --- River. Every replica registers every worker (an API replica still inserts, and
 	// River checks kinds on insert); only worker replicas configure queues and work jobs.
 	workers := river.NewWorkers()
 	var upstream provisioner.Upstream = unconfiguredUpstream{}
 	if cfg.Role.runsWorkers() {
-		upstream = newUpstream(budget, cfg, a.metrics, logger)
+		upstream = client
 	}
 	river.AddWorker(workers, provisioner.NewWorker(provisioner.WorkerOpts{
 		Pool: a.pool, Upstream: upstream, Keyring: keyring, Profiles: profiles, Logger: logger,
@@ -410,17 +412,29 @@ func stopRiver(ctx, shutdownCtx context.Context, c *river.Client[pgx.Tx], logger
 // budgetName keys the shared rate budget of the PubNub account.
 const budgetName = "pubnub-admin"
 
+// newBudget is that budget, sized by cfg (serve and server doctor take from the same one).
+func newBudget(pool *pgxpool.Pool, cfg config) (*provisioner.Budget, error) {
+	return provisioner.NewBudget(pool, provisioner.BudgetOpts{Name: budgetName, PerMinute: cfg.PubNubRatePerMinute,
+		Margin: cfg.PubNubRateMargin, BackgroundShare: cfg.BackgroundShare})
+}
+
 // newUpstream builds the PubNub client whose every request goes through the shared rate
-// budget, and is counted in the metrics once it reaches upstream.
+// budget, and is counted in m once it reaches upstream (m nil: server doctor, which keeps
+// no metrics).
 func newUpstream(budget *provisioner.Budget, cfg config, m *metrics.Metrics, logger *slog.Logger) *pubnub.Client {
-	return provisioner.NewClient(provisioner.ClientOpts{
+	opts := provisioner.ClientOpts{
 		Budget: budget, BaseURL: cfg.PubNubURL, APIKey: cfg.PubNubAPIKey, Version: cfg.PubNubVersion, Timeout: cfg.PubNubTimeout,
-		Base: m.UpstreamTransport(http.DefaultTransport.(*http.Transport).Clone()),
 		OnRateLimitedFunc: func(wait time.Duration) {
-			m.RateLimited()
+			if m != nil {
+				m.RateLimited()
+			}
 			logger.Warn("PubNub answered 429; rate budget blocked", "wait", wait)
 		},
-	})
+	}
+	if m != nil {
+		opts.Base = m.UpstreamTransport(http.DefaultTransport.(*http.Transport).Clone())
+	}
+	return provisioner.NewClient(opts)
 }
 
 // countJobOutcomes turns River's job events into metrics until the subscription closes.

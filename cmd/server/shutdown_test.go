@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,16 +33,7 @@ func TestDevModeCtrlCStopsWorkersBeforeSandbox(t *testing.T) {
 		"PNONBOARD_LOG_FORMAT":              "json",
 	}
 	const n = 30 // more than the 20 workers: some jobs run at the signal, some wait
-	start := func() (*process, string, string) {
-		t.Helper()
-		require.Eventually(t, func() bool { return !postgresRunningOn(t, filepath.Join(dir, "postgres", "data")) }, 20*time.Second, 50*time.Millisecond,
-			"the last run's postgres has stopped")
-		p := startProcess(t, []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", dir}, env)
-		addr, _ := p.listening(t)
-		key, err := os.ReadFile(filepath.Join(dir, "api-key"))
-		require.NoError(t, err)
-		return p, "http://" + addr, strings.TrimSpace(string(key))
-	}
+	start := func() (*process, string, string) { t.Helper(); return startDevProcess(t, dir, env, 20*time.Second) }
 	// progress counts the tenants that are active, and those that hold an app (their calls
 	// have begun).
 	progress := func(base, key string) (active, begun int) {

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -58,34 +56,4 @@ func TestRunServesUsage(t *testing.T) {
 			require.Equal(t, "externalId,name,state,complete,syncedThrough,txn_total,mtd_uuid\n", string(body), "the configured metrics are the columns")
 		}
 	}
-}
-
-// TestDevKeyGainsUsageRead: a dev key made before usage:read existed is replaced by one with
-// every scope; a key with every scope is kept.
-func TestDevKeyGainsUsageRead(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := pgtest.NewDB(t)
-	keys := auth.NewService(db.Pool, nil)
-	dir := t.TempDir()
-	var old []auth.Scope
-	for _, sc := range auth.AllScopes() {
-		if sc != auth.ScopeUsageRead {
-			old = append(old, sc)
-		}
-	}
-	_, oldKey, err := keys.Create(ctx, auth.CreateParams{Name: "dev", Scopes: old, CreatedBy: auth.SystemActor("dev mode")})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "api-key"), []byte(oldKey+"\n"), 0o600))
-
-	key, err := ensureDevKey(ctx, keys, dir)
-	require.NoError(t, err)
-	require.NotEqual(t, oldKey, key)
-	k, err := keys.Authenticate(ctx, key)
-	require.NoError(t, err)
-	require.True(t, k.Has(auth.ScopeUsageRead))
-
-	again, err := ensureDevKey(ctx, keys, dir)
-	require.NoError(t, err)
-	require.Equal(t, key, again)
 }
