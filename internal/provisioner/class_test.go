@@ -112,8 +112,7 @@ func TestCallersUseTheirBudgetClass(t *testing.T) {
 		require.Equal(t, map[provisioner.Class]int{want: len(calls)}, classes(calls), "calls: %v", calls)
 	}
 
-	h.create(t, "acme", "staging", "production")
-	h.waitState(t, "acme", tenants.StateActive, settle)
+	h.createActive(t, "acme", "staging", "production")
 	only(t, provisioner.ClassSignup, rec.take(), 2+2)
 
 	_, err := h.tenants.Disable(ctx, "acme", "", "test")

@@ -151,6 +151,13 @@ func (h *harness) create(t *testing.T, externalID string, envs ...string) *tenan
 	return tn
 }
 
+// createActive makes a tenant and waits for it to be provisioned (active).
+func (h *harness) createActive(t *testing.T, externalID string, envs ...string) *tenants.Tenant {
+	t.Helper()
+	h.create(t, externalID, envs...)
+	return h.waitState(t, externalID, tenants.StateActive, settle)
+}
+
 // waitState waits for the tenant to reach state, failing with its timeline otherwise.
 func (h *harness) waitState(t *testing.T, externalID string, state tenants.State, limit time.Duration) *tenants.Tenant {
 	t.Helper()
