@@ -241,45 +241,23 @@ func (s *Service) Repair(ctx context.Context, externalID, actor string) (*Tenant
 // request applies change under the tenant's row lock and, when it reports true, saves the
 // tenant and enqueues its job; the request is on the timeline either way.
 func (s *Service) request(ctx context.Context, externalID, actor string, verb Verb, change func(t *Tenant) (bool, *StateError)) (*Tenant, error) {
-	if !ValidExternalID(externalID) {
-		return nil, ErrNotFound
-	}
-	var refused *StateError
-	t, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
-		t, err := getByExternalID(ctx, tx, externalID, true)
-		if err != nil {
-			return nil, err
-		}
+	return s.change(ctx, externalID, func(t *Tenant) (Event, bool, error) {
 		before := slices.Clone(t.Drift)
 		changed, refusal := change(t)
 		ev := Event{Actor: actor, Action: verb.requested(), Detail: map[string]any{"state": string(t.State)}}
 		switch {
 		case refusal != nil:
-			refused = refusal
 			ev.Action = verb.refused()
-			return t, AddEvents(ctx, tx, t.ID, ev)
+			return ev, false, refusal
 		case !changed:
 			ev.Detail["noop"] = "nothing to " + string(verb)
-			return t, AddEvents(ctx, tx, t.ID, ev)
+			return ev, false, nil
 		}
 		if verb == VerbRepair {
 			ev.Detail["drift"] = before
 		}
-		if err := Save(ctx, tx, t); err != nil {
-			return nil, err
-		}
-		if err := AddEvents(ctx, tx, t.ID, ev); err != nil {
-			return nil, err
-		}
-		return t, s.enqueuer.EnqueueReconcile(ctx, tx, t.ID)
+		return ev, true, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil {
-		return nil, refused
-	}
-	return t, nil
 }
 
 // repair turns each repairable drift entry into the work that undoes it and drops the entry
