@@ -54,12 +54,12 @@ func (s *Service) Update(ctx context.Context, externalID string, p Patch) (*Tena
 			return t, AddEvents(ctx, tx, t.ID, ev)
 		}
 		upstream := next.Name != t.Name || !slices.Equal(next.Environments, t.Environments)
-		if upstream && !slices.Contains(append(settledStates(), StateUpdating), t.State) {
+		if allowed := append(settledStates(), StateUpdating); upstream && !slices.Contains(allowed, t.State) {
 			reason := "a name or environments change waits until the tenant is active or disabled"
 			if t.State == StateFailed {
 				reason = "retry or repair it first"
 			}
-			refused = &StateError{Action: VerbUpdate, Current: t.State, Allowed: []State{StateActive, StateDisabled, StateUpdating}, Reason: reason}
+			refused = &StateError{Action: VerbUpdate, Current: t.State, Allowed: allowed, Reason: reason}
 			ev.Action, ev.Detail["state"] = ActionUpdateRefused, string(t.State)
 			return t, AddEvents(ctx, tx, t.ID, ev)
 		}
@@ -219,8 +219,8 @@ func (s *Service) RequestCheck(ctx context.Context, externalID, actor string) (*
 // as it is. Returns ErrNotFound, or a *StateError while another change is under way.
 func (s *Service) Repair(ctx context.Context, externalID, actor string) (*Tenant, error) {
 	return s.request(ctx, externalID, actor, VerbRepair, func(t *Tenant) (bool, *StateError) {
-		if !slices.Contains(append(settledStates(), StateFailed), t.State) {
-			return false, &StateError{Action: VerbRepair, Current: t.State, Allowed: []State{StateActive, StateDisabled, StateFailed}}
+		if allowed := append(settledStates(), StateFailed); !slices.Contains(allowed, t.State) {
+			return false, &StateError{Action: VerbRepair, Current: t.State, Allowed: allowed}
 		}
 		if !t.repair() {
 			return false, nil
