@@ -232,19 +232,13 @@ func (a *attempt) check(ctx context.Context, t *tenants.Tenant) error {
 			detail["requestedBy"] = string(by)
 		}
 		events = append(events, tenants.SystemEvent(tenants.ActionChecked, detail))
+		var outcome tenants.Outcome
 		if len(fresh) > 0 {
 			events = append(events, tenants.SystemEvent(tenants.ActionDriftDetected, map[string]any{"drift": fresh}))
+			outcome = tenants.OutcomeDriftDetected
 		}
-		if err := tenants.Save(ctx, tx, t); err != nil {
+		if err := a.save(ctx, tx, t, outcome, events...); err != nil {
 			return err
-		}
-		if err := tenants.AddEvents(ctx, tx, t.ID, events...); err != nil {
-			return err
-		}
-		if len(fresh) > 0 {
-			if err := a.announce(ctx, tx, tenants.OutcomeDriftDetected, t); err != nil {
-				return err
-			}
 		}
 		after = t
 		return nil

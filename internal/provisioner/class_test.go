@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pnonboard/pnonboard/internal/provisioner"
@@ -53,34 +51,6 @@ func classes(calls []classedCall) map[provisioner.Class]int {
 	return out
 }
 
-// startRecordingReplica is startReplica with rec under the budget, for the reconcile worker
-// and the drift sweep alike.
-func (h *harness) startRecordingReplica(t *testing.T, rec *classRecorder) {
-	t.Helper()
-	budget, err := provisioner.NewBudget(h.db.Pool, provisioner.BudgetOpts{Name: "pubnub-admin", PerMinute: h.opts.ratePerMinute})
-	require.NoError(t, err)
-	client := provisioner.NewClient(provisioner.ClientOpts{
-		Budget: budget, BaseURL: h.sbURL, APIKey: h.sb.APIKey(), Version: "2026-02-09", Timeout: h.opts.clientTimeout, Base: rec,
-	})
-	logger := testLogger(t)
-	worker := provisioner.NewWorker(provisioner.WorkerOpts{Pool: h.db.Pool, Upstream: client, Keyring: h.keyring, Profiles: h.profiles, Logger: logger})
-	rc, err := river.NewClient(riverpgxv5.New(h.db.Pool), &river.Config{
-		Logger:            logger,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
-		Workers:           workersWith(worker, provisioner.NewDriftWorker(provisioner.DriftWorkerOpts{Pool: h.db.Pool, Upstream: client, Logger: logger})),
-		FetchCooldown:     10 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
-		TestOnly:          true,
-	})
-	require.NoError(t, err)
-	require.NoError(t, rc.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = rc.StopAndCancel(ctx)
-	})
-}
-
 // waitChecked waits until the tenant's requested check has run and its job is done.
 func (h *harness) waitChecked(t *testing.T, externalID string) *tenants.Tenant {
 	t.Helper()
@@ -105,15 +75,14 @@ func TestCallersUseTheirBudgetClass(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, harnessOpts{})
 	rec := &classRecorder{}
-	h.startRecordingReplica(t, rec)
+	h.startReplicaVia(t, rec)
 	only := func(t *testing.T, want provisioner.Class, calls []classedCall, atLeast int) {
 		t.Helper()
 		require.GreaterOrEqual(t, len(calls), atLeast, "calls: %v", calls)
 		require.Equal(t, map[provisioner.Class]int{want: len(calls)}, classes(calls), "calls: %v", calls)
 	}
 
-	h.create(t, "acme", "staging", "production")
-	h.waitState(t, "acme", tenants.StateActive, settle)
+	h.createActive(t, "acme", "staging", "production")
 	only(t, provisioner.ClassSignup, rec.take(), 2+2)
 
 	_, err := h.tenants.Disable(ctx, "acme", "", "test")
@@ -174,7 +143,7 @@ func TestARetriedSignupStaysASignup(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, harnessOpts{})
 	rec := &classRecorder{}
-	h.startRecordingReplica(t, rec)
+	h.startReplicaVia(t, rec)
 	h.sb.InjectFault(sandbox.OpCreateCustomer, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "no"}, 1)
 	h.create(t, "late", "staging")
 	h.waitState(t, "late", tenants.StateFailed, settle)

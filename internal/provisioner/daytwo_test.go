@@ -41,8 +41,7 @@ func TestDayTwo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "renamed", "staging")
-		h.waitState(t, "renamed", tenants.StateActive, settle)
+		h.createActive(t, "renamed", "staging")
 		before := len(h.sb.Calls())
 
 		tn := h.patch(t, "renamed", tenants.Patch{Name: new("Renamed Inc")})
@@ -64,8 +63,7 @@ func TestDayTwo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "grows", "staging")
-		h.waitState(t, "grows", tenants.StateActive, settle)
+		h.createActive(t, "grows", "staging")
 		before := len(h.sb.Calls())
 
 		h.patch(t, "grows", tenants.Patch{Environments: []string{"staging", "development"}})
@@ -124,8 +122,7 @@ func TestDayTwo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "staged", "development")
-		h.waitState(t, "staged", tenants.StateActive, settle)
+		h.createActive(t, "staged", "development")
 		before := len(h.sb.Calls())
 		creates, assigns := h.sb.CallCount(sandbox.OpCreateKeyset), h.sb.CallCount(sandbox.OpAssignKeysets)
 
@@ -149,8 +146,7 @@ func TestDayTwo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "five", "development", "staging")
-		h.waitState(t, "five", tenants.StateActive, settle)
+		h.createActive(t, "five", "development", "staging")
 		// Retire staging: its keyset still counts against the customer's five.
 		h.patch(t, "five", tenants.Patch{Environments: []string{"development"}})
 		h.waitState(t, "five", tenants.StateActive, settle)
@@ -183,8 +179,7 @@ func TestDayTwo(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, harnessOpts{retryBase: 50 * time.Millisecond})
 			h.startReplica(t)
-			h.create(t, "lossy", "development")
-			h.waitState(t, "lossy", tenants.StateActive, settle)
+			h.createActive(t, "lossy", "development")
 			h.sb.InjectFault(op, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
 			h.patch(t, "lossy", tenants.Patch{Name: new("Lossy Ltd"), Environments: []string{"development", "staging"}})
 			tn := h.waitState(t, "lossy", tenants.StateActive, settle)
@@ -263,8 +258,7 @@ func TestDayTwoLostAnswers(t *testing.T) {
 	t.Run("LostAnswerRenameApp", func(t *testing.T) {
 		t.Parallel()
 		h := lossy(t)
-		h.create(t, "app", "development")
-		tn := h.waitState(t, "app", tenants.StateActive, settle)
+		tn := h.createActive(t, "app", "development")
 		require.NoError(t, h.sb.RenameApp(tn.AppID, "my app"))
 		checkThenRepair(t, h, "app", tenants.DriftAppRenamed, sandbox.OpUpdateApp)
 		require.Equal(t, 2, h.sb.CallCount(sandbox.OpUpdateApp), "the lost rename, then the same again")
@@ -274,8 +268,7 @@ func TestDayTwoLostAnswers(t *testing.T) {
 	t.Run("LostAnswerRenameKeyset", func(t *testing.T) {
 		t.Parallel()
 		h := lossy(t)
-		h.create(t, "keyset", "development", "staging")
-		tn := h.waitState(t, "keyset", tenants.StateActive, settle)
+		tn := h.createActive(t, "keyset", "development", "staging")
 		staging := tn.Keyset("staging").KeysetID
 		require.NoError(t, h.sb.RenameKeyset(staging, "someone's idea"))
 		checkThenRepair(t, h, "keyset", tenants.DriftKeysetRenamed, sandbox.OpUpdateKeyset)
@@ -286,8 +279,7 @@ func TestDayTwoLostAnswers(t *testing.T) {
 	t.Run("LostAnswerRecreateCustomer", func(t *testing.T) {
 		t.Parallel()
 		h := lossy(t)
-		h.create(t, "customer", "development", "staging")
-		tn := h.waitState(t, "customer", tenants.StateActive, settle)
+		tn := h.createActive(t, "customer", "development", "staging")
 		require.NoError(t, h.sb.DeleteCustomer(tn.CustomerID))
 		after := checkThenRepair(t, h, "customer", tenants.DriftCustomerDeleted, sandbox.OpCreateCustomer)
 		require.NotEqual(t, tn.CustomerID, after.CustomerID, "made again")
@@ -302,8 +294,7 @@ func TestDayTwoLostAnswers(t *testing.T) {
 		t.Run("LostAnswerRetireKeyset"+string(op), func(t *testing.T) {
 			t.Parallel()
 			h := lossy(t)
-			h.create(t, "retiring", "development", "staging")
-			tn := h.waitState(t, "retiring", tenants.StateActive, settle)
+			tn := h.createActive(t, "retiring", "development", "staging")
 			staging := tn.Keyset("staging").KeysetID
 			secretBefore := mainSecret(h.upstreamKeyset(t, staging))
 			rotations := h.sb.CallCount(sandbox.OpRotateSecretKey)

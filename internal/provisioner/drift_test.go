@@ -250,8 +250,7 @@ func TestDrift(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, driftOpts())
 		h.startReplica(t)
-		h.create(t, "read-back", "development")
-		tn := h.waitState(t, "read-back", tenants.StateActive, settle)
+		tn := h.createActive(t, "read-back", "development")
 		require.NoError(t, h.sb.RenameCustomer(tn.CustomerID, "Elsewhere"))
 
 		before := len(h.sb.Calls())
@@ -270,8 +269,7 @@ func TestDrift(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, driftOpts())
 		h.startReplica(t)
-		h.create(t, "blocked", "development")
-		tn := h.waitState(t, "blocked", tenants.StateActive, settle)
+		tn := h.createActive(t, "blocked", "development")
 		require.NoError(t, h.sb.DeleteKeyset(tn.Keyset("development").KeysetID))
 		_, err := h.tenants.RequestCheck(ctx, "blocked", "test")
 		require.NoError(t, err)
@@ -353,13 +351,10 @@ func TestDriftSweepReadsLockedConfigsInTurn(t *testing.T) {
 	h := newHarness(t, opts)
 	h.startReplica(t)
 	for _, id := range []string{"locked-a", "locked-b"} {
-		h.create(t, id, "development")
-		h.waitState(t, id, tenants.StateActive, settle)
+		h.createActive(t, id, "development")
 	}
-	h.create(t, "retires", "development", "staging")
-	h.waitState(t, "retires", tenants.StateActive, settle)
-	h.create(t, "open", "development")
-	h.waitState(t, "open", tenants.StateActive, settle)
+	h.createActive(t, "retires", "development", "staging")
+	h.createActive(t, "open", "development")
 	for _, id := range []string{"locked-a", "locked-b"} {
 		_, err := h.tenants.Disable(ctx, id, "", "test")
 		require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -99,10 +100,17 @@ func workersWith(w *provisioner.Worker, drift *provisioner.DriftWorker, sweep ..
 // returns it; it is stopped (softly) at cleanup unless the test stops it first.
 func (h *harness) startReplica(t *testing.T) *river.Client[pgx.Tx] {
 	t.Helper()
+	return h.startReplicaVia(t, nil)
+}
+
+// startReplicaVia is startReplica with base (nil: the default transport) under the budget,
+// for every upstream call of the replica's workers.
+func (h *harness) startReplicaVia(t *testing.T, base http.RoundTripper) *river.Client[pgx.Tx] {
+	t.Helper()
 	budget, err := provisioner.NewBudget(h.db.Pool, provisioner.BudgetOpts{Name: "pubnub-admin", PerMinute: h.opts.ratePerMinute})
 	require.NoError(t, err)
 	client := provisioner.NewClient(provisioner.ClientOpts{
-		Budget: budget, BaseURL: h.sbURL, APIKey: h.sb.APIKey(), Version: "2026-02-09", Timeout: h.opts.clientTimeout,
+		Budget: budget, BaseURL: h.sbURL, APIKey: h.sb.APIKey(), Version: "2026-02-09", Timeout: h.opts.clientTimeout, Base: base,
 	})
 	workerLogger := testLogger(t)
 	if h.opts.logs != nil {
@@ -149,6 +157,13 @@ func (h *harness) create(t *testing.T, externalID string, envs ...string) *tenan
 	require.NoError(t, err)
 	require.True(t, created)
 	return tn
+}
+
+// createActive makes a tenant and waits for it to be provisioned (active).
+func (h *harness) createActive(t *testing.T, externalID string, envs ...string) *tenants.Tenant {
+	t.Helper()
+	h.create(t, externalID, envs...)
+	return h.waitState(t, externalID, tenants.StateActive, settle)
 }
 
 // waitState waits for the tenant to reach state, failing with its timeline otherwise.

@@ -24,8 +24,7 @@ func TestHeldResources(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "victim", "staging")
-		victim := h.waitState(t, "victim", tenants.StateActive, settle)
+		victim := h.createActive(t, "victim", "staging")
 		theirs := victim.Keysets[0].KeysetID
 
 		// "mixed" holds its own app, but victim's keyset in place of its own.
@@ -60,8 +59,7 @@ func TestHeldResources(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		rc := h.startReplica(t)
-		h.create(t, "victim", "staging")
-		victim := h.waitState(t, "victim", tenants.StateActive, settle)
+		victim := h.createActive(t, "victim", "staging")
 		require.NoError(t, rc.Stop(ctx)) // no job runs until "mixed" holds the victim's app
 
 		mixed := h.create(t, "mixed", "staging")
@@ -131,8 +129,7 @@ func TestHeldResources(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		rc := h.startReplica(t)
-		h.create(t, "victim", "staging")
-		victim := h.waitState(t, "victim", tenants.StateActive, settle)
+		victim := h.createActive(t, "victim", "staging")
 		h.sb.InjectFault(sandbox.OpCreateCustomer, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403, Message: "no OEM permission yet"}, 1)
 		h.create(t, "swapped", "staging")
 		tn := h.waitState(t, "swapped", tenants.StateFailed, settle)
@@ -258,8 +255,7 @@ func TestAdoptionReadsTheNewestPagesOnly(t *testing.T) {
 	h.sb.InjectFault(sandbox.OpCreateApp, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
 	h.sb.InjectFault(sandbox.OpCreateKeyset, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
 	h.startReplica(t)
-	h.create(t, "needle", "staging")
-	tn := h.waitState(t, "needle", tenants.StateActive, settle)
+	tn := h.createActive(t, "needle", "staging")
 	h.requireUpstreamExactlyOnce(t, tn)
 	require.LessOrEqual(t, h.sb.CallCount(sandbox.OpListApps), 2, "apps: %d pages read of 11", h.sb.CallCount(sandbox.OpListApps))
 	require.LessOrEqual(t, h.sb.CallCount(sandbox.OpListKeysets), 2, "keysets: %d pages read of 31", h.sb.CallCount(sandbox.OpListKeysets))

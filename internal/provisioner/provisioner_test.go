@@ -26,8 +26,7 @@ func TestProvisioning(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "acme")
-		tn := h.waitState(t, "acme", tenants.StateActive, settle)
+		tn := h.createActive(t, "acme")
 
 		require.Equal(t, 3+2, h.sb.CallCount(), "E+2 Admin API calls for E=3: %v", h.sb.Calls())
 		require.Equal(t, 1, h.sb.CallCount(sandbox.OpCreateApp))
@@ -63,8 +62,7 @@ func TestProvisioning(t *testing.T) {
 				h := newHarness(t, harnessOpts{clientTimeout: 500 * time.Millisecond})
 				h.sb.InjectFault(op, sandbox.Fault{Kind: kind}, 1)
 				h.startReplica(t)
-				h.create(t, "lossy")
-				tn := h.waitState(t, "lossy", tenants.StateActive, settle)
+				tn := h.createActive(t, "lossy")
 				h.requireUpstreamExactlyOnce(t, tn)
 
 				events, _, err := h.tenants.Events(context.Background(), "lossy", 100, "")
@@ -101,8 +99,7 @@ func TestProvisioning(t *testing.T) {
 		h := newHarness(t, harnessOpts{sandbox: &sandbox.Opts{RatePerMinute: 1000, Window: time.Second}})
 		h.sb.InjectFault(sandbox.OpCreateKeyset, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 429}, 2)
 		rc := h.startReplica(t)
-		h.create(t, "busy")
-		tn := h.waitState(t, "busy", tenants.StateActive, settle)
+		tn := h.createActive(t, "busy")
 		h.requireUpstreamExactlyOnce(t, tn)
 
 		job := onlyJob(t, rc)
@@ -143,8 +140,7 @@ func TestProvisioning(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "toggle")
-		before := h.waitState(t, "toggle", tenants.StateActive, settle)
+		before := h.createActive(t, "toggle")
 		secretsBefore := map[string]string{}
 		for _, k := range h.sb.Keysets() {
 			secretsBefore[k.ID] = mainSecret(k)
@@ -221,8 +217,7 @@ func TestProvisioning(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "overtaken", "production")
-		h.waitState(t, "overtaken", tenants.StateActive, settle)
+		h.createActive(t, "overtaken", "production")
 
 		// The rotation happens upstream but its answer is lost, and reading the secret back
 		// keeps failing for now, so the disable cannot finish...
@@ -245,8 +240,7 @@ func TestProvisioning(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{})
 		h.startReplica(t)
-		h.create(t, "rot", "production")
-		h.waitState(t, "rot", tenants.StateActive, settle)
+		h.createActive(t, "rot", "production")
 		h.sb.InjectFault(sandbox.OpRotateSecretKey, sandbox.Fault{Kind: sandbox.FaultLost}, 1)
 		_, err := h.tenants.Disable(context.Background(), "rot", "", "test")
 		require.NoError(t, err)
@@ -259,8 +253,7 @@ func TestProvisioning(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOpts{sandbox: &sandbox.Opts{Latency: 20 * time.Millisecond}})
 		h.startReplica(t)
-		h.create(t, "flappy")
-		h.waitState(t, "flappy", tenants.StateActive, settle)
+		h.createActive(t, "flappy")
 		ctx := context.Background()
 		for range 3 {
 			_, err := h.tenants.Disable(ctx, "flappy", "", "test")

@@ -42,8 +42,7 @@ func TestRetryOfAFailedChangeSettlesAsUpdated(t *testing.T) {
 	rec := &outcomes{}
 	h := newHarness(t, harnessOpts{announcer: rec})
 	h.startReplica(t)
-	h.create(t, "changes", "development")
-	h.waitState(t, "changes", tenants.StateActive, settle)
+	h.createActive(t, "changes", "development")
 
 	h.sb.InjectFault(sandbox.OpCreateKeyset, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, -1)
 	h.patch(t, "changes", tenants.Patch{Environments: []string{"development", "staging"}})

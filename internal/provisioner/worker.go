@@ -411,11 +411,19 @@ func (a *attempt) update(ctx context.Context, tenantID int64, fn func(t *tenants
 		if heldNothing && t.HoldsUpstream() {
 			t.VerifiedAt = new(time.Now().UTC())
 		}
-		if err := tenants.Save(ctx, tx, t); err != nil {
-			return err
-		}
-		return tenants.AddEvents(ctx, tx, t.ID, events...)
+		return a.save(ctx, tx, t, "", events...)
 	})
+}
+
+// save stores t with its events and announces outcome ("" says nothing), all in tx.
+func (a *attempt) save(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, outcome tenants.Outcome, events ...tenants.Event) error {
+	if err := tenants.Save(ctx, tx, t); err != nil {
+		return err
+	}
+	if err := tenants.AddEvents(ctx, tx, t.ID, events...); err != nil {
+		return err
+	}
+	return a.announce(ctx, tx, outcome, t)
 }
 
 // finish confirms, under the tenant's row lock, that nothing is left to do; then records the
@@ -432,13 +440,7 @@ func (a *attempt) finish(ctx context.Context) (bool, error) {
 			return nil
 		}
 		if ev, outcome, changed := t.Settle(time.Now().UTC()); changed {
-			if err := tenants.Save(ctx, tx, t); err != nil {
-				return err
-			}
-			if err := tenants.AddEvents(ctx, tx, t.ID, ev); err != nil {
-				return err
-			}
-			if err := a.announce(ctx, tx, outcome, t); err != nil {
+			if err := a.save(ctx, tx, t, outcome, ev); err != nil {
 				return err
 			}
 			if err := a.revokeTokens(ctx, tx, t); err != nil {
@@ -531,13 +533,7 @@ func (a *attempt) fail(ctx context.Context, stepName, msg string) error {
 			return err
 		}
 		ev, outcome := t.Fail(stepName, msg)
-		if err := tenants.Save(ctx, tx, t); err != nil {
-			return err
-		}
-		if err := tenants.AddEvents(ctx, tx, t.ID, ev); err != nil {
-			return err
-		}
-		if err := a.announce(ctx, tx, outcome, t); err != nil {
+		if err := a.save(ctx, tx, t, outcome, ev); err != nil {
 			return err
 		}
 		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, a.job); err != nil {

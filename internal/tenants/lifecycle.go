@@ -187,38 +187,26 @@ func Actions() []Action {
 	}
 }
 
-// requested and refused are the timeline's words for a verb.
-func (v Verb) requested() Action {
+// actions are the timeline's words for a verb: asked for, and refused.
+func (v Verb) actions() (requested, refused Action) {
 	switch v {
 	case VerbDisable:
-		return ActionDisableRequested
+		return ActionDisableRequested, ActionDisableRefused
 	case VerbEnable:
-		return ActionEnableRequested
+		return ActionEnableRequested, ActionEnableRefused
 	case VerbUpdate:
-		return ActionUpdateRequested
+		return ActionUpdateRequested, ActionUpdateRefused
 	case VerbRepair:
-		return ActionRepairRequested
+		return ActionRepairRequested, ActionRepairRefused
 	case VerbCheck:
-		return ActionCheckRequested
+		return ActionCheckRequested, ActionCheckRefused
 	}
-	return ActionRetryRequested
+	return ActionRetryRequested, ActionRetryRefused
 }
 
-func (v Verb) refused() Action {
-	switch v {
-	case VerbDisable:
-		return ActionDisableRefused
-	case VerbEnable:
-		return ActionEnableRefused
-	case VerbUpdate:
-		return ActionUpdateRefused
-	case VerbRepair:
-		return ActionRepairRefused
-	case VerbCheck:
-		return ActionCheckRefused
-	}
-	return ActionRetryRefused
-}
+func (v Verb) requested() Action { a, _ := v.actions(); return a }
+
+func (v Verb) refused() Action { _, a := v.actions(); return a }
 
 // Outcome is a finished change that partners hear of (webhooks map each to an event type).
 type Outcome string

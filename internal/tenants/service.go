@@ -234,40 +234,50 @@ func (s *Service) GetByExternalID(ctx context.Context, externalID string) (*Tena
 // act applies tr to the tenant under its row lock, records it, and enqueues the reconcile.
 // A refused action is recorded too: the timeline is the audit trail of what callers tried.
 func (s *Service) act(ctx context.Context, externalID, actor string, detail map[string]any, tr transition) (*Tenant, error) {
-	if !ValidExternalID(externalID) {
-		return nil, ErrNotFound
-	}
 	if detail == nil {
 		detail = map[string]any{}
 	}
-	var refused *StateError
-	t, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
-		t, err := getByExternalID(ctx, tx, externalID, true)
-		if err != nil {
-			return nil, err
-		}
+	return s.change(ctx, externalID, func(t *Tenant) (Event, bool, error) {
 		ev := Event{Actor: actor, Action: tr.verb.requested(), Detail: detail}
 		applies, satisfied, refusal := tr.check(t)
 		switch {
 		case satisfied:
 			ev.Detail["noop"] = "already " + string(t.State)
-			return t, AddEvents(ctx, tx, t.ID, ev)
+			return ev, false, nil
 		case !applies:
-			refused = refusal
 			ev.Action, ev.Detail["state"] = tr.verb.refused(), string(t.State)
-			return t, AddEvents(ctx, tx, t.ID, ev)
+			return ev, false, refusal
 		}
 		tr.apply(t)
+		return ev, true, nil
+	})
+}
+
+// change runs fn on the tenant under its row lock and records the event fn returns; when fn
+// reports a change, the tenant is saved and its reconcile enqueued in the same transaction. A
+// refusal fn returns is recorded (it commits) and returned.
+func (s *Service) change(ctx context.Context, externalID string, fn func(t *Tenant) (ev Event, changed bool, refused error)) (*Tenant, error) {
+	if !ValidExternalID(externalID) {
+		return nil, ErrNotFound
+	}
+	var refused error
+	t, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
+		t, err := getByExternalID(ctx, tx, externalID, true)
+		if err != nil {
+			return nil, err
+		}
+		ev, changed, refusal := fn(t)
+		refused = refusal
+		if !changed {
+			return t, AddEvents(ctx, tx, t.ID, ev)
+		}
 		if err := Save(ctx, tx, t); err != nil {
 			return nil, err
 		}
 		if err := AddEvents(ctx, tx, t.ID, ev); err != nil {
 			return nil, err
 		}
-		if err := s.enqueuer.EnqueueReconcile(ctx, tx, t.ID); err != nil {
-			return nil, err
-		}
-		return t, nil
+		return t, s.enqueuer.EnqueueReconcile(ctx, tx, t.ID)
 	})
 	if err != nil {
 		return nil, err

@@ -54,12 +54,12 @@ func (s *Service) Update(ctx context.Context, externalID string, p Patch) (*Tena
 			return t, AddEvents(ctx, tx, t.ID, ev)
 		}
 		upstream := next.Name != t.Name || !slices.Equal(next.Environments, t.Environments)
-		if upstream && !slices.Contains(append(settledStates(), StateUpdating), t.State) {
+		if allowed := append(settledStates(), StateUpdating); upstream && !slices.Contains(allowed, t.State) {
 			reason := "a name or environments change waits until the tenant is active or disabled"
 			if t.State == StateFailed {
 				reason = "retry or repair it first"
 			}
-			refused = &StateError{Action: VerbUpdate, Current: t.State, Allowed: []State{StateActive, StateDisabled, StateUpdating}, Reason: reason}
+			refused = &StateError{Action: VerbUpdate, Current: t.State, Allowed: allowed, Reason: reason}
 			ev.Action, ev.Detail["state"] = ActionUpdateRefused, string(t.State)
 			return t, AddEvents(ctx, tx, t.ID, ev)
 		}
@@ -219,8 +219,8 @@ func (s *Service) RequestCheck(ctx context.Context, externalID, actor string) (*
 // as it is. Returns ErrNotFound, or a *StateError while another change is under way.
 func (s *Service) Repair(ctx context.Context, externalID, actor string) (*Tenant, error) {
 	return s.request(ctx, externalID, actor, VerbRepair, func(t *Tenant) (bool, *StateError) {
-		if !slices.Contains(append(settledStates(), StateFailed), t.State) {
-			return false, &StateError{Action: VerbRepair, Current: t.State, Allowed: []State{StateActive, StateDisabled, StateFailed}}
+		if allowed := append(settledStates(), StateFailed); !slices.Contains(allowed, t.State) {
+			return false, &StateError{Action: VerbRepair, Current: t.State, Allowed: allowed}
 		}
 		if !t.repair() {
 			return false, nil
@@ -241,45 +241,23 @@ func (s *Service) Repair(ctx context.Context, externalID, actor string) (*Tenant
 // request applies change under the tenant's row lock and, when it reports true, saves the
 // tenant and enqueues its job; the request is on the timeline either way.
 func (s *Service) request(ctx context.Context, externalID, actor string, verb Verb, change func(t *Tenant) (bool, *StateError)) (*Tenant, error) {
-	if !ValidExternalID(externalID) {
-		return nil, ErrNotFound
-	}
-	var refused *StateError
-	t, err := postgres.WithTxV(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (*Tenant, error) {
-		t, err := getByExternalID(ctx, tx, externalID, true)
-		if err != nil {
-			return nil, err
-		}
+	return s.change(ctx, externalID, func(t *Tenant) (Event, bool, error) {
 		before := slices.Clone(t.Drift)
 		changed, refusal := change(t)
 		ev := Event{Actor: actor, Action: verb.requested(), Detail: map[string]any{"state": string(t.State)}}
 		switch {
 		case refusal != nil:
-			refused = refusal
 			ev.Action = verb.refused()
-			return t, AddEvents(ctx, tx, t.ID, ev)
+			return ev, false, refusal
 		case !changed:
 			ev.Detail["noop"] = "nothing to " + string(verb)
-			return t, AddEvents(ctx, tx, t.ID, ev)
+			return ev, false, nil
 		}
 		if verb == VerbRepair {
 			ev.Detail["drift"] = before
 		}
-		if err := Save(ctx, tx, t); err != nil {
-			return nil, err
-		}
-		if err := AddEvents(ctx, tx, t.ID, ev); err != nil {
-			return nil, err
-		}
-		return t, s.enqueuer.EnqueueReconcile(ctx, tx, t.ID)
+		return ev, true, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil {
-		return nil, refused
-	}
-	return t, nil
 }
 
 // repair turns each repairable drift entry into the work that undoes it and drops the entry
