@@ -61,3 +61,34 @@ func TestRetryOfAFailedChangeSettlesAsUpdated(t *testing.T) {
 	require.Equal(t, tenants.ActionUpdated, events[len(events)-1].Action, "the retried change settles as updated")
 	require.Equal(t, []tenants.Outcome{tenants.OutcomeProvisioned, tenants.OutcomeUpdated}, rec.of("changes"))
 }
+
+// The same for a disabled tenant: the retried change settles it disabled again, as updated,
+// and announces tenant.updated, not a second tenant.disabled.
+func TestRetryOfAFailedChangeToADisabledTenantSettlesAsUpdated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rec := &outcomes{}
+	h := newHarness(t, harnessOpts{announcer: rec})
+	h.startReplica(t)
+	h.createActive(t, "resting", "development")
+	_, err := h.tenants.Disable(ctx, "resting", "unpaid", "test")
+	require.NoError(t, err)
+	disabled := h.waitState(t, "resting", tenants.StateDisabled, settle)
+	require.NotNil(t, disabled.DisabledAt)
+
+	h.sb.InjectFault(sandbox.OpCreateKeyset, sandbox.Fault{Kind: sandbox.FaultStatus, Status: 403}, -1)
+	h.patch(t, "resting", tenants.Patch{Environments: []string{"development", "staging"}})
+	h.waitState(t, "resting", tenants.StateFailed, settle)
+
+	h.sb.ClearFaults()
+	_, err = h.tenants.Retry(ctx, "resting", "test")
+	require.NoError(t, err)
+	tn := h.waitState(t, "resting", tenants.StateDisabled, settle)
+	require.Len(t, tn.Keysets, 2)
+	require.Equal(t, disabled.DisabledAt.UTC(), tn.DisabledAt.UTC(), "still disabled since the disable")
+
+	events, _, err := h.tenants.Events(ctx, "resting", 200, "")
+	require.NoError(t, err)
+	require.Equal(t, tenants.ActionUpdated, events[len(events)-1].Action, "the retried change settles as updated")
+	require.Equal(t, []tenants.Outcome{tenants.OutcomeProvisioned, tenants.OutcomeDisabled, tenants.OutcomeUpdated}, rec.of("resting"))
+}

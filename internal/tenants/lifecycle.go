@@ -278,9 +278,9 @@ func (tr transition) check(t *Tenant) (applies bool, satisfied bool, refused *St
 }
 
 // Begin labels the work a reconcile job is about to do on a pending tenant (a new one, or a
-// failed one retried): provisioning it when it never was; else disabling it, enabling it
-// when it had been disabled, or updating it (a change to an active tenant that failed, so
-// that it settles as updated and is announced as tenant.updated). It reports false when the
+// failed one retried): provisioning it when it never was; else updating it when it already
+// is as wanted (active, or disabled: a change or repair failed, so it settles as updated and
+// is announced as tenant.updated), or disabling or enabling it. It reports false when the
 // tenant is not pending.
 func (t *Tenant) Begin() (Event, bool) {
 	if t.State != StatePending {
@@ -289,10 +289,11 @@ func (t *Tenant) Begin() (Event, bool) {
 	switch {
 	case t.ProvisionedAt == nil && !t.Provisioned():
 		t.State = StateProvisioning
+	case t.ProvisionedAt != nil && (t.Desired == DesiredDisabled) == (t.DisabledAt != nil):
+		// Already active, or already disabled, as wanted: what failed was a change or a repair.
+		t.State = StateUpdating
 	case t.Desired == DesiredDisabled:
 		t.State = StateDisabling
-	case t.ProvisionedAt != nil && t.DisabledAt == nil:
-		t.State = StateUpdating
 	default:
 		t.State = StateEnabling
 	}
