@@ -519,9 +519,7 @@ func TestActions(t *testing.T) {
 		require.Contains(t, after, "<code>disable_requested</code>")
 		require.Contains(t, after, "reason: unpaid invoice")
 
-		events, _, err := b.tenants.Events(context.Background(), "acme", 50, "")
-		require.NoError(t, err)
-		last := events[len(events)-1]
+		last := lastEvent(t, b, "acme")
 		require.Equal(t, tenants.ActionDisableRequested, last.Action)
 		require.Equal(t, k.Actor().String(), last.Actor, "the same actor the API records")
 		require.Equal(t, "unpaid invoice", last.Detail["reason"])

@@ -169,13 +169,9 @@ func TestDrift(t *testing.T) {
 		b := setup(t, nil)
 		b.provisioned(t, "acme", "Acme")
 		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		require.Contains(t, br.get(t, "/console/tenants/acme").Body, `href="/console/tenants/acme/check"`)
-
-		confirm := br.get(t, "/console/tenants/acme/check")
-		require.Equal(t, http.StatusOK, confirm.Status)
-		require.Contains(t, confirm.Body, "Check this tenant against PubNub now?")
-		require.NotContains(t, confirm.Body, `name="reason"`, "no reason asked")
-		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+		csrf, confirm := br.confirmed(t, "acme", "check")
+		require.Contains(t, confirm, "Check this tenant against PubNub now?")
+		require.NotContains(t, confirm, `name="reason"`, "no reason asked")
 
 		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{}).Status, "no CSRF token")
 		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {"AAAA"}}).Status)
@@ -257,12 +253,8 @@ func TestDrift(t *testing.T) {
 			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"},
 			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: tenants.KeysetResource(&acme.Keysets[0])})
 		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		page := br.get(t, "/console/tenants/acme").Body
-		require.Contains(t, page, `href="/console/tenants/acme/repair"`)
-		confirm := br.get(t, "/console/tenants/acme/repair")
-		require.Equal(t, http.StatusOK, confirm.Status)
-		require.Contains(t, confirm.Body, "Repair this tenant&#39;s drift?")
-		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+		csrf, confirm := br.confirmed(t, "acme", "repair")
+		require.Contains(t, confirm, "Repair this tenant&#39;s drift?")
 
 		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{}).Status, "no CSRF token")
 		resp := br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
