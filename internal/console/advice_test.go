@@ -63,9 +63,7 @@ func TestAdviceWhenBlockedByDrift(t *testing.T) {
 		b.failBlocked(t, "acme", "rename_customer",
 			prod+", held by this tenant, no longer exists upstream; nothing was changed upstream; POST /v1/tenants/acme/repair makes it again",
 			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: prod, Expected: `"pnonboard-acme-production"`, Actual: "deleted"})
-		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		body := br.get(t, "/console/tenants/acme").Body
 		require.Contains(t, body, "Last error at step <code>rename_customer</code>")
 		advice := adviceOn(t, body)
@@ -98,9 +96,7 @@ func TestAdviceWhenBlockedByDrift(t *testing.T) {
 		b.failBlocked(t, "acme", "retire_keyset:development",
 			dev+": this tenant's is app app-acme, upstream it is app 999; nothing was changed upstream",
 			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: dev, Expected: "app app-acme", Actual: "app 999"})
-		_, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		advice := adviceOn(t, br.get(t, "/console/tenants/acme").Body)
 		require.Contains(t, advice, dev+" to be someone else's now")
 		require.Contains(t, advice, "Resolve it in the PubNub Admin Portal")

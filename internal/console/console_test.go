@@ -180,6 +180,15 @@ func (br *browser) signIn(t *testing.T, key string) {
 	require.NotNil(t, br.cookie)
 }
 
+// signedIn is a browser signed in with a new key named name with exactly scopes, and the key.
+func (b *testBundle) signedIn(t *testing.T, name string, scopes ...auth.Scope) (*browser, *auth.Key) {
+	t.Helper()
+	k, key := b.key(t, name, scopes...)
+	br := b.browser()
+	br.signIn(t, key)
+	return br, k
+}
+
 var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrf is the session's CSRF token, as its pages carry it.
@@ -219,9 +228,7 @@ func TestSignIn(t *testing.T) {
 	t.Run("DevCookieIsNotSecure", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, &setupOpts{dev: true})
-		_, key := b.key(t, "dev", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "dev", auth.ScopeTenantsRead)
 		require.Equal(t, "pnonboard_console", br.cookie.Name)
 		require.False(t, br.cookie.Secure)
 		require.True(t, br.cookie.HttpOnly)
@@ -283,9 +290,7 @@ func TestSessionEnds(t *testing.T) {
 	t.Run("SignOut", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		old := br.cookie
 		resp := br.do(t, http.MethodPost, "/console/sign-out", url.Values{"csrf": {br.csrf(t)}})
 		require.Equal(t, http.StatusSeeOther, resp.Status)
@@ -298,9 +303,7 @@ func TestSessionEnds(t *testing.T) {
 	t.Run("RevokedKey", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		k, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, k := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		require.Equal(t, http.StatusOK, br.get(t, "/console/tenants").Status)
 		_, err := b.keys.Revoke(context.Background(), k.ID)
 		require.NoError(t, err)
@@ -313,9 +316,7 @@ func TestSessionEnds(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-	br := b.browser()
-	br.signIn(t, key)
+	br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 	for _, path := range []string{"/console/sign-in", "/console/tenants", "/console/static/console.css", "/console/nowhere", "/console/tenants/nobody"} {
 		resp := br.get(t, path)
 		csp := resp.Header.Get("Content-Security-Policy")
@@ -358,9 +359,7 @@ func TestTenantPages(t *testing.T) {
 		b := setup(t, nil)
 		b.tenant(t, "acme", "Acme Corp", tenants.StateActive)
 		b.tenant(t, "globex", "Globex", tenants.StateFailed)
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		all := br.get(t, "/console/tenants").Body
 		require.Contains(t, all, `href="/console/tenants/acme"`)
 		require.Contains(t, all, `href="/console/tenants/globex"`)
@@ -387,9 +386,7 @@ func TestTenantPages(t *testing.T) {
 		for i := range 30 {
 			b.tenant(t, fmt.Sprintf("t%02d", i), fmt.Sprintf("Tenant %02d", i), tenants.StateActive)
 		}
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		first := br.get(t, "/console/tenants").Body
 		require.Contains(t, first, "/console/tenants/t29")
 		require.NotContains(t, first, "/console/tenants/t04\"")
@@ -409,9 +406,7 @@ func TestTenantPages(t *testing.T) {
 			ApplyFunc: func(p *tenants.ListParams) { applied <- true; p.State = tenants.StateFailed },
 		}}}})
 		b.tenant(t, "acme", "Acme", tenants.StateActive)
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		list := br.get(t, "/console/tenants").Body
 		require.Contains(t, list, `<label for="f-stuck">Stuck only</label>`)
 		require.Less(t, strings.Index(list, `id="f-drifted"`), strings.Index(list, `id="f-stuck"`), "after the built-in filter")
@@ -432,9 +427,7 @@ func TestTenantPages(t *testing.T) {
 				SecretKeySealed: b.keyring.Seal([]byte("sec-c-SECRET"+n), tenants.SecretAAD(id, env)), Assigned: true})
 		}
 		tenantstest.Provisioned(t, b.db.Pool, id, "app-7001", "cust-9001")
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		body := br.get(t, "/console/tenants/acme").Body
 		for _, want := range []string{"Acme Corp", `id="tenant-state">active<`, "ks-1", "pub-c-1", "sub-c-1", "ks-2", "pub-c-2", "sub-c-2",
 			"development", "production", "<code>created</code>", "Secret keys are never shown",
@@ -451,9 +444,7 @@ func TestTenantPages(t *testing.T) {
 		b := setup(t, nil)
 		b.tenant(t, "acme", "Acme", tenants.StateFailed)
 		tenantstest.SetFailure(t, b.db.Pool, "acme", "PubNub 403: keyset limit reached", "create_keyset:production")
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		body := br.get(t, "/console/tenants/acme").Body
 		require.Contains(t, body, "Last error at step <code>create_keyset:production</code>")
 		require.Contains(t, body, "PubNub 403: keyset limit reached")
@@ -465,9 +456,7 @@ func TestTenantPages(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.tenant(t, "xss", `<script>alert("x")</script>`, tenants.StateActive)
-		_, key := b.key(t, `<img src=x onerror=alert(1)>`, auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, `<img src=x onerror=alert(1)>`, auth.ScopeTenantsRead)
 		for _, path := range []string{"/console/tenants", "/console/tenants/xss"} {
 			body := br.get(t, path).Body
 			require.NotContains(t, body, `<script>alert`, path)
@@ -483,9 +472,7 @@ func TestTenantPages(t *testing.T) {
 		for i := range 30 {
 			tenantstest.AddEvents(t, b.db.Pool, "acme", tenants.Event{Actor: "test", Action: tenants.Action(fmt.Sprintf("step_%02d", i)), Detail: map[string]any{}})
 		}
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		first := br.get(t, "/console/tenants/acme").Body
 		require.Less(t, strings.Index(first, "step_29"), strings.Index(first, "step_05"), "newest first")
 		require.NotContains(t, first, "step_04<")
@@ -508,9 +495,7 @@ func TestActions(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.tenant(t, "acme", "Acme", tenants.StateActive)
-		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsDisable)
-		br := b.browser()
-		br.signIn(t, key)
+		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsDisable)
 		page := br.get(t, "/console/tenants/acme").Body
 		require.Contains(t, page, `href="/console/tenants/acme/disable"`)
 		require.NotContains(t, page, `href="/console/tenants/acme/enable"`, "offered only when disabled is wanted")
@@ -534,9 +519,7 @@ func TestActions(t *testing.T) {
 		require.Contains(t, after, "<code>disable_requested</code>")
 		require.Contains(t, after, "reason: unpaid invoice")
 
-		events, _, err := b.tenants.Events(context.Background(), "acme", 50, "")
-		require.NoError(t, err)
-		last := events[len(events)-1]
+		last := lastEvent(t, b, "acme")
 		require.Equal(t, tenants.ActionDisableRequested, last.Action)
 		require.Equal(t, k.Actor().String(), last.Actor, "the same actor the API records")
 		require.Equal(t, "unpaid invoice", last.Detail["reason"])
@@ -546,9 +529,7 @@ func TestActions(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.tenant(t, "acme", "Acme", tenants.StateActive)
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		resp := br.do(t, http.MethodPost, "/console/tenants/acme/retry", url.Values{"csrf": {br.csrf(t)}})
 		require.Equal(t, http.StatusConflict, resp.Status)
 		require.Contains(t, resp.Body, "Cannot retry the tenant: it is active.")
@@ -561,9 +542,7 @@ func TestActions(t *testing.T) {
 		// with its scope (Check now and Repair included).
 		acme := b.provisioned(t, "acme", "Acme")
 		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
-		_, key := b.key(t, "viewer", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "viewer", auth.ScopeTenantsRead)
 		page := br.get(t, "/console/tenants/acme").Body
 		require.NotContains(t, page, `id="actions"`)
 		require.NotContains(t, page, `id="drift-actions"`)
@@ -631,9 +610,7 @@ func TestActions(t *testing.T) {
 				}}},
 		}})
 		b.tenant(t, "acme", "Acme", tenants.StateActive)
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		page := br.get(t, "/console/tenants/acme").Body
 		require.Contains(t, page, `<p id="usage">&lt;b&gt;acme&lt;/b&gt; used 3</p>`, "escaped by the section's template")
 		require.Contains(t, page, `href="/console/tenants/acme/check-drift"`)
@@ -650,9 +627,7 @@ func TestActOnlyKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.tenant(t, "acme", "Acme Secret Name", tenants.StateActive)
-	_, key := b.key(t, "ana", auth.ScopeTenantsDisable)
-	br := b.browser()
-	br.signIn(t, key)
+	br, _ := b.signedIn(t, "ana", auth.ScopeTenantsDisable)
 	confirm := br.get(t, "/console/tenants/acme/disable")
 	require.Equal(t, http.StatusOK, confirm.Status)
 	require.Contains(t, confirm.Body, "<strong>acme</strong>")

@@ -72,9 +72,7 @@ func TestDrift(t *testing.T) {
 		b.provisioned(t, "globex", "Globex")
 		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"})
 		b.drifted(t, "globex") // checked, in sync
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 
 		all := br.get(t, "/console/tenants").Body
 		require.Contains(t, all, `<label for="f-drifted">Drifted only</label>`)
@@ -103,9 +101,7 @@ func TestDrift(t *testing.T) {
 		)
 		tenantstest.AddEvents(t, b.db.Pool, "acme", tenants.SystemEvent(tenants.ActionDriftRepaired,
 			map[string]any{"kind": string(tenants.DriftAccessManagerOff), "environment": "development", "keysetId": dev.KeysetID}))
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		body := br.get(t, "/console/tenants/acme").Body
 		drift := body[strings.Index(body, `id="drift"`):]
 		drift = drift[:strings.Index(drift, "</section>")]
@@ -134,9 +130,7 @@ func TestDrift(t *testing.T) {
 		b := setup(t, nil)
 		b.provisioned(t, "acme", "Acme")
 		b.tenant(t, "fresh", "Fresh", tenants.StatePending)
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
 		never := br.get(t, "/console/tenants/fresh").Body
 		require.Contains(t, never, `<dd id="drift-checked">never</dd>`)
 		require.Contains(t, never, "Not checked yet.")
@@ -164,9 +158,7 @@ func TestDrift(t *testing.T) {
 			tn.Environments = []string{"production"}
 			tn.Keyset("development").RetiredAt, tn.Keyset("development").AccessLocked = &now, true
 		})
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead)
 		body := br.get(t, "/console/tenants/acme").Body
 		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetRetired)+`">`+string(tenants.KeysetRetired)+`</span>`)
 		require.Contains(t, body, `<span class="state keyset-`+string(tenants.KeysetActive)+`">`+string(tenants.KeysetActive)+`</span>`)
@@ -176,16 +168,10 @@ func TestDrift(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.provisioned(t, "acme", "Acme")
-		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
-		require.Contains(t, br.get(t, "/console/tenants/acme").Body, `href="/console/tenants/acme/check"`)
-
-		confirm := br.get(t, "/console/tenants/acme/check")
-		require.Equal(t, http.StatusOK, confirm.Status)
-		require.Contains(t, confirm.Body, "Check this tenant against PubNub now?")
-		require.NotContains(t, confirm.Body, `name="reason"`, "no reason asked")
-		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		csrf, confirm := br.confirmed(t, "acme", "check")
+		require.Contains(t, confirm, "Check this tenant against PubNub now?")
+		require.NotContains(t, confirm, `name="reason"`, "no reason asked")
 
 		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{}).Status, "no CSRF token")
 		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/check", url.Values{"csrf": {"AAAA"}}).Status)
@@ -217,9 +203,7 @@ func TestDrift(t *testing.T) {
 		b := setup(t, nil)
 		acme := b.provisioned(t, "acme", "Acme")
 		b.drifted(t, "acme", tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1])})
-		_, key := b.key(t, "support: viewer", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "support: viewer", auth.ScopeTenantsRead)
 		page := br.get(t, "/console/tenants/acme").Body
 		require.Contains(t, page, "needs repair", "the drift is shown")
 		require.NotContains(t, page, `id="drift-actions"`)
@@ -268,15 +252,9 @@ func TestDrift(t *testing.T) {
 		b.drifted(t, "acme",
 			tenants.Drift{Kind: tenants.DriftKeysetDeleted, Resource: tenants.KeysetResource(&acme.Keysets[1]), Expected: `"pnonboard-acme-production"`, Actual: "deleted"},
 			tenants.Drift{Kind: tenants.DriftKeysetElsewhere, Resource: tenants.KeysetResource(&acme.Keysets[0])})
-		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
-		br := b.browser()
-		br.signIn(t, key)
-		page := br.get(t, "/console/tenants/acme").Body
-		require.Contains(t, page, `href="/console/tenants/acme/repair"`)
-		confirm := br.get(t, "/console/tenants/acme/repair")
-		require.Equal(t, http.StatusOK, confirm.Status)
-		require.Contains(t, confirm.Body, "Repair this tenant&#39;s drift?")
-		csrf := csrfInput.FindStringSubmatch(confirm.Body)[1]
+		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTenantsWrite)
+		csrf, confirm := br.confirmed(t, "acme", "repair")
+		require.Contains(t, confirm, "Repair this tenant&#39;s drift?")
 
 		require.Equal(t, http.StatusForbidden, br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{}).Status, "no CSRF token")
 		resp := br.do(t, http.MethodPost, "/console/tenants/acme/repair", url.Values{"csrf": {csrf}})
@@ -350,9 +328,7 @@ func TestTokens(t *testing.T) {
 		b.tokenTenant(t, "acme", "Acme")
 		userTok, userToken := b.grant(t, "acme", "user-7")
 		anyTok, anyToken := b.grant(t, "acme", "")
-		_, key := b.key(t, "viewer", auth.ScopeTenantsRead)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "viewer", auth.ScopeTenantsRead)
 		body := br.get(t, "/console/tenants/acme").Body
 		tokensHTML := body[strings.Index(body, `id="tokens"`):]
 		tokensHTML = tokensHTML[:strings.Index(tokensHTML, "</section>")]
@@ -383,9 +359,7 @@ func TestTokens(t *testing.T) {
 		ks := b.tokenTenant(t, "acme", "Acme")
 		tok, token := b.grant(t, "acme", "user-7")
 		other, _ := b.grant(t, "acme", "user-8")
-		k, key := b.key(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, k := b.signedIn(t, "support: ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
 		page := br.get(t, "/console/tenants/acme").Body
 		revokeURL := "/console/tenants/acme/tokens/" + tok + "/revoke"
 		require.Contains(t, page, `href="`+revokeURL+`"`)
@@ -425,9 +399,7 @@ func TestTokens(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.provisioned(t, "acme", "Acme")
-		_, key := b.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
-		br := b.browser()
-		br.signIn(t, key)
+		br, _ := b.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeTokensWrite)
 		require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="tokens"`)
 		require.Equal(t, http.StatusNotFound, br.get(t, "/console/tenants/acme/tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa/revoke").Status)
 	})
@@ -483,9 +455,7 @@ func TestUsage(t *testing.T) {
 		acme.ID, b.usage.Metrics(), "2026-02-02")
 	require.NoError(t, err)
 
-	_, key := b.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
-	br := b.browser()
-	br.signIn(t, key)
+	br, _ := b.signedIn(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
 	body := br.get(t, "/console/tenants/acme").Body
 	section := body[strings.Index(body, `id="usage"`):]
 	section = section[:strings.Index(section, "</section>")]
@@ -519,16 +489,12 @@ func TestUsage(t *testing.T) {
 	require.Contains(t, none, "Nothing synced for this tenant yet.")
 	require.NotContains(t, none, `class="usage-table`)
 
-	_, plain := b.key(t, "viewer", auth.ScopeTenantsRead)
-	viewer := b.browser()
-	viewer.signIn(t, plain)
+	viewer, _ := b.signedIn(t, "viewer", auth.ScopeTenantsRead)
 	require.NotContains(t, viewer.get(t, "/console/tenants/acme").Body, `id="usage"`, "usage needs usage:read")
 
 	noUsage := setup(t, nil)
 	noUsage.provisioned(t, "acme", "Acme")
-	_, key = noUsage.key(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
-	br = noUsage.browser()
-	br.signIn(t, key)
+	br, _ = noUsage.signedIn(t, "finance", auth.ScopeTenantsRead, auth.ScopeUsageRead)
 	require.NotContains(t, br.get(t, "/console/tenants/acme").Body, `id="usage"`, "no usage service, no section")
 }
 

@@ -219,6 +219,26 @@ func withQuery(path string, kv ...string) string {
 	return path + "?" + q.Encode()
 }
 
+// pager is a list page's links to its first and next pages, as the "pager" template shows them.
+type pager struct {
+	First string // URL of the first page, "" on it
+	Next  string // URL of the next page, "" on the last
+}
+
+// pageLinks is the pager of the list at path, filtered by kv (name, value pairs) and paged by
+// its "cursor" parameter: cursor is this page's ("" on the first), next the next page's ("" on
+// the last).
+func pageLinks(path, cursor, next string, kv ...string) pager {
+	var p pager
+	if next != "" {
+		p.Next = withQuery(path, append(kv[:len(kv):len(kv)], "cursor", next)...)
+	}
+	if cursor != "" {
+		p.First = withQuery(path, kv...)
+	}
+	return p
+}
+
 // logAction logs what a person did, for operators (the tenant's timeline has it too).
 func (c *Console) logAction(ctx context.Context, action string, attrs ...any) {
 	c.logger.InfoContext(ctx, "console action", append([]any{slog.String("action", action)}, attrs...)...)

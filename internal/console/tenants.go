@@ -134,8 +134,7 @@ type tenantListView struct {
 	States  []string
 	Filters []ListFilter
 	Rows    []tenants.View
-	Next    string // URL of the next page, "" on the last
-	First   string // URL of the first page, "" on it
+	pager
 }
 
 func (c *Console) listTenants(ctx context.Context, _ *user, req *tenantListRequest) (*page, error) {
@@ -158,12 +157,7 @@ func (c *Console) listTenants(ctx context.Context, _ *user, req *tenantListReque
 			kv = append(kv, f.Param, "on")
 		}
 	}
-	if next != "" {
-		v.Next = withQuery(Prefix+"/tenants", append(kv, "cursor", next)...)
-	}
-	if req.params.Cursor != "" {
-		v.First = withQuery(Prefix+"/tenants", kv...)
-	}
+	v.pager = pageLinks(Prefix+"/tenants", req.params.Cursor, next, kv...)
 	return &page{name: "tenants", title: "Tenants", nav: "tenants", data: v}, nil
 }
 

@@ -48,9 +48,8 @@ type endpointView struct {
 	Status     string
 	Statuses   []string
 	Deliveries []*webhooks.Delivery
-	Next       string
-	First      string
-	Notice     string
+	pager
+	Notice string
 }
 
 func (c *Console) endpointPage(ctx context.Context, _ *user, req *endpointRequest) (*page, error) {
@@ -63,13 +62,7 @@ func (c *Console) endpointPage(ctx context.Context, _ *user, req *endpointReques
 		return nil, err
 	}
 	v := endpointView{Endpoint: e, Status: req.status, Statuses: webhooks.DeliveryStatuses(), Deliveries: list}
-	self := consolePath("webhooks", e.ID)
-	if next != "" {
-		v.Next = withQuery(self, "status", req.status, "cursor", next)
-	}
-	if req.cursor != "" {
-		v.First = withQuery(self, "status", req.status)
-	}
+	v.pager = pageLinks(consolePath("webhooks", e.ID), req.cursor, next, "status", req.status)
 	if req.done == "redeliver" {
 		v.Notice = "Redelivery requested: a new attempt is made now, with the same webhook-id."
 	}
@@ -132,8 +125,7 @@ type eventsView struct {
 	Form   eventsForm
 	Types  []string
 	Events []eventRow
-	Next   string
-	First  string
+	pager
 }
 
 type eventRow struct {
@@ -157,11 +149,6 @@ func (c *Console) listEvents(ctx context.Context, _ *user, req *eventsRequest) (
 		v.Events = append(v.Events, eventRow{ID: e.ID, Type: e.Type, Tenant: e.TenantExternalID, CreatedAt: e.CreatedAt, Payload: buf.String()})
 	}
 	kv := []string{"type", req.form.Type, "tenant", req.form.Tenant, "from", req.form.From}
-	if next != "" {
-		v.Next = withQuery(Prefix+"/events", append(kv, "cursor", next)...)
-	}
-	if req.filter.Cursor != "" {
-		v.First = withQuery(Prefix+"/events", kv...)
-	}
+	v.pager = pageLinks(Prefix+"/events", req.filter.Cursor, next, kv...)
 	return &page{name: "events", title: "Events", nav: "events", data: v}, nil
 }

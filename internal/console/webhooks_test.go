@@ -42,9 +42,7 @@ func TestWebhookPages(t *testing.T) {
 	t.Run("EndpointsAndDeliveries", func(t *testing.T) {
 		t.Parallel()
 		f := setupWebhooks(t)
-		_, key := f.key(t, "ana", auth.ScopeWebhooksRead)
-		br := f.browser()
-		br.signIn(t, key)
+		br, _ := f.signedIn(t, "ana", auth.ScopeWebhooksRead)
 		list := br.get(t, "/console/webhooks").Body
 		require.Contains(t, list, "https://hooks.example/p")
 		require.Contains(t, list, "partner &lt;prod&gt;")
@@ -63,9 +61,7 @@ func TestWebhookPages(t *testing.T) {
 	t.Run("Redeliver", func(t *testing.T) {
 		t.Parallel()
 		f := setupWebhooks(t)
-		_, key := f.key(t, "ana", auth.ScopeWebhooksRead, auth.ScopeWebhooksWrite)
-		br := f.browser()
-		br.signIn(t, key)
+		br, _ := f.signedIn(t, "ana", auth.ScopeWebhooksRead, auth.ScopeWebhooksWrite)
 		page := br.get(t, "/console/webhooks/"+f.endpoint).Body
 		path := "/console/webhooks/" + f.endpoint + "/deliveries/" + f.delivery + "/redeliver"
 		require.Contains(t, page, `href="`+path+`"`)
@@ -82,9 +78,7 @@ func TestWebhookPages(t *testing.T) {
 	t.Run("EventLogWithFilters", func(t *testing.T) {
 		t.Parallel()
 		f := setupWebhooks(t)
-		_, key := f.key(t, "ana", auth.ScopeWebhooksRead)
-		br := f.browser()
-		br.signIn(t, key)
+		br, _ := f.signedIn(t, "ana", auth.ScopeWebhooksRead)
 		all := eventually(t, br, "/console/events", "evt_b")
 		require.Contains(t, all, "evt_a")
 		require.Contains(t, all, "evt_b")
@@ -102,9 +96,7 @@ func TestWebhookPages(t *testing.T) {
 	t.Run("SentForTheTenant", func(t *testing.T) {
 		t.Parallel()
 		f := setupWebhooks(t)
-		_, key := f.key(t, "ana", auth.ScopeTenantsRead, auth.ScopeWebhooksRead)
-		br := f.browser()
-		br.signIn(t, key)
+		br, _ := f.signedIn(t, "ana", auth.ScopeTenantsRead, auth.ScopeWebhooksRead)
 		page := eventually(t, br, "/console/tenants/acme", "evt_a")
 		require.Contains(t, page, "Webhooks sent")
 		require.Contains(t, page, "evt_a")
@@ -115,9 +107,7 @@ func TestWebhookPages(t *testing.T) {
 	t.Run("NeedsWebhooksRead", func(t *testing.T) {
 		t.Parallel()
 		f := setupWebhooks(t)
-		_, key := f.key(t, "ana", auth.ScopeTenantsRead)
-		br := f.browser()
-		br.signIn(t, key)
+		br, _ := f.signedIn(t, "ana", auth.ScopeTenantsRead)
 		for _, path := range []string{"/console/webhooks", "/console/webhooks/" + f.endpoint, "/console/events"} {
 			require.Equal(t, http.StatusForbidden, br.get(t, path).Status, path)
 		}
