@@ -84,6 +84,10 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID, status string,
 	return list, next, s.loadAttempts(ctx, list)
 }
 
+// loadAttempts fills in each delivery's attempts. The delivery's status, next attempt and
+// delivery time are read again in the same statement, so they agree with the attempts shown:
+// a worker records an attempt and the new status in one transaction, and the list's own read
+// may have come before it.
 func (s *Service) loadAttempts(ctx context.Context, list []*Delivery) error {
 	if len(list) == 0 {
 		return nil
@@ -94,20 +98,34 @@ func (s *Service) loadAttempts(ctx context.Context, list []*Delivery) error {
 		byID[d.ID], ids[i] = d, d.ID
 	}
 	rows, err := s.opts.DB.Query(ctx, `
-		SELECT delivery_id::text, attempted_at, status_code, duration_ms, error, coalesce(response_excerpt, '')
-		FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[]) ORDER BY id`, ids)
+		SELECT d.id::text, d.status, d.next_attempt_at, d.delivered_at,
+			a.attempted_at, a.status_code, a.duration_ms, a.error, coalesce(a.response_excerpt, '')
+		FROM webhook_deliveries d LEFT JOIN webhook_attempts a ON a.delivery_id = d.id
+		WHERE d.id = ANY ($1::uuid[]) ORDER BY a.id`, ids)
 	if err != nil {
 		return fmt.Errorf("load attempts: %w", err)
 	}
 	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
-		var id string
-		var a Attempt
-		var ms int64
-		if err := r.Scan(&id, &a.At, &a.StatusCode, &ms, &a.Error, &a.ResponseExcerpt); err != nil {
+		var (
+			id      string
+			d       Delivery
+			at      *time.Time
+			a       Attempt
+			ms      *int64
+			excerpt string
+		)
+		if err := r.Scan(&id, &d.Status, &d.NextAttemptAt, &d.DeliveredAt, &at, &a.StatusCode, &ms, &a.Error, &excerpt); err != nil {
 			return struct{}{}, err
 		}
-		a.Duration = time.Duration(ms) * time.Millisecond
-		byID[id].Attempts = append(byID[id].Attempts, a)
+		into := byID[id]
+		into.Status, into.NextAttemptAt, into.DeliveredAt = d.Status, d.NextAttemptAt, d.DeliveredAt
+		if at != nil { // a delivery without attempts yet
+			a.At, a.ResponseExcerpt = *at, excerpt
+			if ms != nil {
+				a.Duration = time.Duration(*ms) * time.Millisecond
+			}
+			into.Attempts = append(into.Attempts, a)
+		}
 		return struct{}{}, nil
 	})
 	if err != nil {
@@ -156,7 +174,11 @@ func (s *Service) RetryDelivery(ctx context.Context, endpointID, deliveryID stri
 	if err != nil {
 		return nil, err
 	}
-	return d, s.loadAttempts(ctx, []*Delivery{d})
+	if err := s.loadAttempts(ctx, []*Delivery{d}); err != nil {
+		return nil, err
+	}
+	d.Status = DeliveryPending // the answer to a retry: on its way (its worker may be quicker than this)
+	return d, nil
 }
 
 // Event is a recorded event, as GET /v1/events lists it.
